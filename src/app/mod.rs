@@ -1,0 +1,4 @@
+//! Use cases, orchestrating the domain through the port traits of [`ports`].
+//! Depends on `domain` only; adapters (storage, mail, http) implement or call into it.
+
+pub mod ports;

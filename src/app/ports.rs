@@ -1,0 +1,393 @@
+//! The ports the use cases need, declared here by the code that uses them (listmonk's
+//! `Store` / `Messenger`, STYLE.md habit 13). Each has a production adapter (`storage`,
+//! `mail`) and is held as `Arc<dyn …>`.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    BounceKind, DeliveryId, DeliveryState, EmailAddress, IssueId, IssueState, Lang, LangPref,
+    SubscriberId, SubscriberStatus,
+};
+
+/// A storage failure. `Conflict` and `NotFound` are expected outcomes the caller turns into a
+/// user-facing message; `Unavailable` means the database could not be reached (worth a retry,
+/// e.g. sysexits 75 for an MTA pipe); `Other` is everything unexpected.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the database is unreachable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("a stored value is invalid: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_owned())
+            }
+            _ => StoreError::Other(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl From<crate::domain::ParseEnumError> for StoreError {
+    fn from(e: crate::domain::ParseEnumError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// How a subscriber came to be on the list (recorded with consent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionSource {
+    Form,
+    Import,
+    Cli,
+    Api,
+}
+
+impl SubscriptionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionSource::Form => "form",
+            SubscriptionSource::Import => "import",
+            SubscriptionSource::Cli => "cli",
+            SubscriptionSource::Api => "api",
+        }
+    }
+}
+
+/// The evidence of one opt-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consent {
+    pub method: SubscriptionSource,
+    pub form_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub page_lang: Option<Lang>,
+    pub text_hash: Option<String>,
+    pub text_version: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSubscriber {
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub lang: LangPref,
+    pub status: SubscriberStatus,
+    pub consent: Consent,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscriber {
+    pub id: SubscriberId,
+    pub email: String,
+    pub name: Option<String>,
+    pub lang: LangPref,
+    pub status: SubscriberStatus,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+    pub unsubscribe_method: Option<String>,
+    pub soft_bounce_score: f64,
+    pub last_bounce_at: Option<DateTime<Utc>>,
+}
+
+/// Filters and paging for listing subscribers.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberQuery {
+    pub status: Option<SubscriberStatus>,
+    pub lang: Option<LangPref>,
+    /// Only ids greater than this (keyset paging).
+    pub after_id: Option<SubscriberId>,
+    pub limit: Option<u32>,
+}
+
+/// One language's text of an issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueContent {
+    pub subject: String,
+    pub preheader: Option<String>,
+    pub markdown: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIssue {
+    pub slug: String,
+    pub state: IssueState,
+    pub send_at: Option<DateTime<Utc>>,
+    pub ja: IssueContent,
+    pub en: IssueContent,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub id: IssueId,
+    pub slug: String,
+    pub state: IssueState,
+    pub send_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub ja: IssueContent,
+    pub en: IssueContent,
+}
+
+impl Issue {
+    pub fn content(&self, lang: Lang) -> &IssueContent {
+        match lang {
+            Lang::Ja => &self.ja,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// A delivery handed to a worker by a claim, with what it needs of the subscriber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub id: DeliveryId,
+    pub issue_id: IssueId,
+    pub subscriber_id: SubscriberId,
+    /// The language fixed when the audience was snapshotted.
+    pub lang: LangPref,
+    pub attempts: i32,
+    pub email: String,
+    pub name: Option<String>,
+    pub subscriber_status: SubscriberStatus,
+}
+
+/// What became of one delivery attempt; recorded by [`Storage::record_outcomes`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// The server answered 250.
+    Sent { reply: String },
+    /// A temporary failure; try again at `at`.
+    Retry { at: DateTime<Utc>, reply: String },
+    /// Given up. `hard_bounce` marks the subscriber `bounced` in the same transaction.
+    Failed { reply: String, hard_bounce: bool },
+    /// Not sent: the subscriber left meanwhile.
+    Skipped { reason: String },
+}
+
+impl DeliveryOutcome {
+    pub fn state(&self) -> DeliveryState {
+        match self {
+            DeliveryOutcome::Sent { .. } => DeliveryState::Sent,
+            DeliveryOutcome::Retry { .. } => DeliveryState::Retry,
+            DeliveryOutcome::Failed { .. } => DeliveryState::Failed,
+            DeliveryOutcome::Skipped { .. } => DeliveryState::Skipped,
+        }
+    }
+}
+
+/// Deliveries of one issue by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryCounts {
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub retry: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl DeliveryCounts {
+    pub fn total(&self) -> u64 {
+        self.pending + self.sending + self.sent + self.retry + self.failed + self.skipped
+    }
+
+    /// Deliveries that still need work.
+    pub fn open(&self) -> u64 {
+        self.pending + self.sending + self.retry
+    }
+
+    pub(crate) fn add(&mut self, state: DeliveryState, n: u64) {
+        match state {
+            DeliveryState::Pending => self.pending += n,
+            DeliveryState::Sending => self.sending += n,
+            DeliveryState::Sent => self.sent += n,
+            DeliveryState::Retry => self.retry += n,
+            DeliveryState::Failed => self.failed += n,
+            DeliveryState::Skipped => self.skipped += n,
+        }
+    }
+}
+
+/// One ingested bounce / complaint / auto-reply, as stored for audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BounceRecord {
+    /// SHA-256 of the raw message: the same message ingested twice has one effect.
+    pub message_hash: String,
+    pub received_at: DateTime<Utc>,
+    /// `pipe`, `http` or `imap`.
+    pub source: String,
+    pub kind: Option<BounceKind>,
+    pub subscriber_id: Option<SubscriberId>,
+    pub delivery_id: Option<DeliveryId>,
+    pub status_code: Option<String>,
+    pub reason: Option<String>,
+    pub diagnostic: Option<String>,
+    /// What the policy did (`bounced`, `soft-scored`, `complained`, `none`, `unattributed`).
+    pub action: String,
+    /// The parser's full result, as JSON.
+    pub parsed: String,
+}
+
+/// The storage port: every query kairan runs. Two adapters, SQLite and PostgreSQL, pass one
+/// contract test suite (`tests/it/storage.rs`).
+#[async_trait::async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// A round trip to the database (health checks).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Closes the pool, waiting for connections to be returned.
+    async fn close(&self);
+
+    // Subscribers.
+    async fn insert_subscriber(&self, s: &NewSubscriber) -> Result<SubscriberId, StoreError>;
+    async fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, StoreError>;
+    async fn subscriber_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Subscriber>, StoreError>;
+    async fn list_subscribers(&self, q: &SubscriberQuery) -> Result<Vec<Subscriber>, StoreError>;
+    /// Sets the status if the subscriber is in one of `from`. Leaving `active` skips the
+    /// subscriber's open deliveries in the same transaction. Returns whether it changed.
+    async fn set_subscriber_status(
+        &self,
+        id: SubscriberId,
+        from: &[SubscriberStatus],
+        to: SubscriberStatus,
+        method: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Subscriber counts by (status, language).
+    async fn subscriber_counts(&self)
+    -> Result<Vec<(SubscriberStatus, LangPref, u64)>, StoreError>;
+    async fn consents(&self, id: SubscriberId) -> Result<Vec<Consent>, StoreError>;
+
+    // Issues.
+    async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError>;
+    async fn issue(&self, id: IssueId) -> Result<Option<Issue>, StoreError>;
+    async fn list_issues(&self) -> Result<Vec<Issue>, StoreError>;
+    /// Compare-and-set of the state: changes it only from one of `from`. Returns whether it did.
+    async fn transition_issue(
+        &self,
+        id: IssueId,
+        from: &[IssueState],
+        to: IssueState,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    // Deliveries.
+    /// `queued` → `sending` and one `pending` delivery per active subscriber, in one
+    /// transaction. Returns the number of deliveries, or `None` if the issue was not queued.
+    async fn start_campaign(
+        &self,
+        id: IssueId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Leases up to `limit` due deliveries of the issue to `owner` until `lease_until`:
+    /// pending ones, retries that are due, and sending ones whose lease expired.
+    async fn claim_deliveries(
+        &self,
+        issue: IssueId,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records outcomes in one transaction; a hard bounce marks its subscriber `bounced`.
+    async fn record_outcomes(
+        &self,
+        outcomes: &[(DeliveryId, DeliveryOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Returns `owner`'s unfinished leases to the pool (clean shutdown). Returns how many.
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
+    async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError>;
+    /// `sending` → `sent` when no delivery needs work any more. Returns whether it did.
+    async fn finish_issue_if_done(
+        &self,
+        id: IssueId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    // Bounces.
+    /// Stores a report; `false` if the same message (hash) was stored before.
+    async fn insert_bounce_report(&self, r: &BounceRecord) -> Result<bool, StoreError>;
+    async fn bounce_reports(&self, limit: u32) -> Result<Vec<BounceRecord>, StoreError>;
+
+    // Named values.
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// A message ready for the wire: envelope plus the exact RFC 5322 bytes (CRLF line ends).
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// MAIL FROM (the VERP return path for campaign mail); empty for the null sender `<>`.
+    pub envelope_from: String,
+    /// RCPT TO: one recipient per message, so every outcome belongs to one delivery.
+    pub envelope_to: String,
+    /// Used to name the outbox file; the same id as the `Message-ID` header, without `<>`.
+    pub message_id: String,
+    pub data: std::sync::Arc<[u8]>,
+}
+
+/// The SMTP stage a reply came at; a 5xx at RCPT or DATA is the recipient's hard bounce,
+/// a 5xx at MAIL FROM is a problem with us, not them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpStage {
+    Connect,
+    MailFrom,
+    RcptTo,
+    Data,
+}
+
+/// A send attempt classified at the transport boundary (no lettre type leaks upward).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted (250); the server's reply text.
+    Sent { reply: String },
+    /// 4xx, or the connection failed: worth retrying later.
+    Temporary { stage: SmtpStage, reply: String },
+    /// 5xx: retrying will not help.
+    Permanent { stage: SmtpStage, reply: String },
+}
+
+/// A sending session: one reused connection (or one outbox writer) owned by one worker.
+#[async_trait::async_trait]
+pub trait MailSession: Send {
+    async fn send(&mut self, msg: &OutgoingMessage) -> SendOutcome;
+    /// Says goodbye (QUIT) and closes.
+    async fn close(&mut self);
+}
+
+/// The mail transport port: hands out sessions, one per worker.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// `outbox` or `smtp`, for logs and status.
+    fn kind(&self) -> &'static str;
+    async fn session(&self) -> Box<dyn MailSession>;
+}

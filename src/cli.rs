@@ -1,0 +1,211 @@
+//! The command line (DESIGN.md "The binary"). User mistakes print one clear line and exit
+//! non-zero, never a backtrace: a bad configuration exits 78 (EX_CONFIG), anything else 1.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Loaded};
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kairan",
+    version,
+    about = "A self-hosted daemon for a bilingual (Japanese / English) monthly e-newsletter",
+    long_about = "kairan runs a bilingual (Japanese / English) monthly e-newsletter: readers \
+        subscribe by email, editors queue each issue in both languages, and the daemon renders \
+        and sends it in batches on a cron schedule, handling bounces and unsubscribes.\n\n\
+        Settings come from ./kairan.toml (or --config) and KAIRAN__SECTION__KEY environment \
+        variables; with neither, built-in defaults apply (SQLite at ./kairan.db, HTTP on \
+        127.0.0.1:8080, mail written to ./outbox/)."
+)]
+pub struct Cli {
+    /// Configuration file [default: ./kairan.toml when it exists, else built-in defaults]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Log line format [default: json when stderr is not a terminal, else pretty]
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: HTTP, scheduler and dispatcher, until SIGINT or SIGTERM
+    Serve,
+    /// Apply database migrations and exit (serve does this too)
+    Migrate,
+    /// Validate the configuration, templates and locales; list every problem at once
+    Check,
+    /// Show campaigns and subscribers
+    Status {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses arguments, runs the command, and turns the result into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format.unwrap_or_else(LogFormat::detect));
+    let loaded = match config::load(cli.config.as_deref()) {
+        Ok(l) => l,
+        Err(errors) => {
+            if matches!(cli.command, Command::Check) {
+                for p in &errors.0 {
+                    println!("config: {p}");
+                }
+            }
+            eprintln!("kairan: error: {errors}");
+            return ExitCode::from(78);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kairan: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, loaded)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kairan: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve(loaded).await,
+        Command::Migrate => {
+            let store = crate::startup::open_store(&loaded.settings).await?;
+            println!(
+                "migrations applied ({} at {})",
+                store.backend(),
+                crate::startup::redact_url(loaded.settings.database.url.expose())
+            );
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => check(&loaded),
+        Command::Status { json } => status(&loaded, json).await,
+    }
+}
+
+async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &loaded.file {
+        tracing::info!(file = %file.display(), env_overrides = loaded.env_keys.len(), "configuration loaded");
+    } else {
+        tracing::info!(
+            env_overrides = loaded.env_keys.len(),
+            "no configuration file: using built-in defaults"
+        );
+    }
+    let shutdown = crate::startup::shutdown_on_signals();
+    let app = crate::startup::Application::build(loaded.settings).await?;
+    app.run(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    let mut problems = Vec::new();
+    match crate::assets::Assets::load(&loaded.settings.paths) {
+        Ok(assets) => problems.extend(assets.check_locales()),
+        Err(p) => problems.extend(p),
+    }
+    for key in loaded.settings.newsletter.missing_legal_settings() {
+        problems.push(format!(
+            "{key}: is empty; issues cannot be queued until the legal footer is complete"
+        ));
+    }
+    let source = loaded
+        .file
+        .as_ref()
+        .map(|f| f.display().to_string())
+        .unwrap_or_else(|| "built-in defaults".into());
+    if problems.is_empty() {
+        println!("configuration OK ({source})");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+        eprintln!(
+            "kairan: error: {} problem{} found ({source})",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<ExitCode> {
+    let store = crate::startup::open_store(&loaded.settings).await?;
+    let issues = store.list_issues().await.context("reading issues")?;
+    let mut campaigns = Vec::new();
+    for issue in &issues {
+        let counts = store.delivery_counts(issue.id).await?;
+        campaigns.push(serde_json::json!({
+            "id": issue.id,
+            "slug": issue.slug,
+            "state": issue.state,
+            "send_at": issue.send_at,
+            "started_at": issue.started_at,
+            "finished_at": issue.finished_at,
+            "deliveries": counts,
+        }));
+    }
+    let counts = store.subscriber_counts().await?;
+    store.close().await;
+    if json {
+        let subscribers: Vec<_> = counts
+            .iter()
+            .map(
+                |(status, lang, n)| serde_json::json!({"status": status, "lang": lang, "count": n}),
+            )
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"campaigns": campaigns, "subscribers": subscribers})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Campaigns");
+    if issues.is_empty() {
+        println!("  (none)");
+    }
+    for c in &campaigns {
+        let d = &c["deliveries"];
+        println!(
+            "  #{:<4} {:<20} {:<10} sent {:>7}  pending {:>7}  retry {:>5}  failed {:>5}  skipped {:>5}",
+            c["id"],
+            c["slug"].as_str().unwrap_or(""),
+            c["state"].as_str().unwrap_or(""),
+            d["sent"],
+            d["pending"].as_u64().unwrap_or(0) + d["sending"].as_u64().unwrap_or(0),
+            d["retry"],
+            d["failed"],
+            d["skipped"],
+        );
+    }
+    println!("Subscribers");
+    if counts.is_empty() {
+        println!("  (none)");
+    }
+    for (status, lang, n) in &counts {
+        println!("  {:<13} {:<5} {:>8}", status.as_str(), lang.as_str(), n);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,35 @@
+//! Operations endpoints: health and metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// 200 when the database answers, 503 when it does not (a load balancer takes us out).
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let check = tokio::time::timeout(std::time::Duration::from_secs(3), state.store.ping()).await;
+    match check {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("health check: database did not answer within 3s");
+            (StatusCode::SERVICE_UNAVAILABLE, "database timeout\n").into_response()
+        }
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&state.metrics),
+    )
+        .into_response()
+}

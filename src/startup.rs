@@ -1,0 +1,152 @@
+//! The composition root: the only place that knows every concrete type. Builds the pools and
+//! adapters, binds the listener (port 0 in tests, reported back), and runs until the shutdown
+//! token is cancelled, then drains in order: stop accepting, let in-flight requests finish
+//! (bounded by the request timeout), close the pool.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::ports::{Mailer, Storage};
+use crate::config::Settings;
+use crate::http::{AppState, router};
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
+    let url = settings.database.url.expose();
+    let store = crate::storage::connect(url, settings.database.max_connections)
+        .await
+        .with_context(|| format!("cannot open the database ({})", redact_url(url)))?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => url.split('?').next().unwrap_or("").to_owned(),
+    }
+}
+
+/// A built, bound application, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        let mailer = crate::mail::from_settings(&settings);
+        Self::build_with(settings, store, mailer).await
+    }
+
+    /// As [`Application::build`], with the store and mailer given (tests inject their own).
+    pub async fn build_with(
+        settings: Settings,
+        store: Arc<dyn Storage>,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            mailer,
+            metrics: crate::metrics::install(),
+        };
+        Ok(Application { listener, state })
+    }
+
+    /// The bound address (the real port when `http.listen` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let settings = self.state.settings.clone();
+        let store = self.state.store.clone();
+        log_startup(
+            &settings,
+            self.local_addr(),
+            store.backend(),
+            self.state.mailer.kind(),
+        );
+        let app = router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("the HTTP server failed")?;
+        tracing::info!("HTTP server stopped; closing the database");
+        store.close().await;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+fn log_startup(settings: &Settings, addr: SocketAddr, backend: &str, mailer: &str) {
+    tracing::info!(%addr, backend, mailer, base_url = %settings.http.base_url, "kairan is listening");
+    if settings.smtp.url.is_none() {
+        tracing::warn!(
+            dir = %settings.outbox.dir.display(),
+            "no smtp.url configured: messages are written to the outbox directory, not sent"
+        );
+    }
+    let missing = settings.newsletter.missing_legal_settings();
+    if !missing.is_empty() {
+        tracing::warn!(
+            missing = %missing.join(", "),
+            "legal footer settings are empty: issues cannot be queued until they are set"
+        );
+    }
+    if settings.admin.token.is_none() {
+        tracing::info!("admin.token is not set: the admin API is off");
+    }
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("SIGINT received: shutting down"),
+            _ = term => tracing::info!("SIGTERM received: shutting down"),
+        }
+        t.cancel();
+    });
+    token
+}

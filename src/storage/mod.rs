@@ -1,0 +1,485 @@
+//! Storage adapters for [`Storage`]: SQLite and PostgreSQL, each on its native sqlx pool and
+//! native types (timestamps are `TIMESTAMPTZ` on PostgreSQL). The URL scheme picks one.
+//!
+//! Most SQL is the same text on both (both accept `$N` placeholders, `RETURNING` and
+//! `ON CONFLICT`), so the shared methods are written once in [`storage_impl!`] and expanded
+//! for each backend; what differs (connecting, pragmas, how a batch is claimed) lives in
+//! `sqlite.rs` / `postgres.rs`. Rows are decoded into `rows.rs` structs and converted to
+//! domain values with explicit enum mapping, so a bad stored value is an error, not a panic.
+
+use std::sync::Arc;
+
+use crate::app::ports::{Storage, StoreError};
+
+mod postgres;
+mod rows;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        match url.split_once("://")?.0 {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// Opens a pool for `url` (creating a SQLite file if missing). Does not migrate.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Storage>, StoreError> {
+    match Backend::from_url(url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(url, max_connections).await?)),
+        Some(Backend::Postgres) => Ok(Arc::new(PgStore::connect(url, max_connections).await?)),
+        None => Err(StoreError::Other(anyhow::anyhow!(
+            "database.url must start with sqlite:// or postgres://"
+        ))),
+    }
+}
+
+/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The methods whose SQL is identical on both backends, plus the backend's own (`$($own)*`),
+/// expanded into one `impl Storage`. `$db` is the sqlx database type.
+macro_rules! storage_impl {
+    ($store:ty, $db:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::app::ports::Storage for $store {
+            $($own)*
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn insert_subscriber(&self, s: &NewSubscriber) -> Result<SubscriberId, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO subscribers (email, email_key, name, lang, status, source, created_at, updated_at, confirmed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
+                )
+                .bind(s.email.as_str())
+                .bind(s.email.key())
+                .bind(s.name.as_deref())
+                .bind(s.lang.as_str())
+                .bind(s.status.as_str())
+                .bind(s.consent.method.as_str())
+                .bind(s.now)
+                .bind(s.consent.confirmed_at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict("a subscriber with this address".into()),
+                    other => other,
+                })?;
+                insert_consent(&mut tx, id, &s.consent).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, StoreError> {
+                sqlx::query_as::<_, rows::SubscriberRow>(sqlx::AssertSqlSafe(format!("SELECT {} FROM subscribers WHERE id = $1", rows::SUBSCRIBER_COLUMNS)))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Subscriber::try_from)
+                    .transpose()
+            }
+
+            async fn subscriber_by_email(&self, email: &EmailAddress) -> Result<Option<Subscriber>, StoreError> {
+                sqlx::query_as::<_, rows::SubscriberRow>(sqlx::AssertSqlSafe(format!("SELECT {} FROM subscribers WHERE email_key = $1", rows::SUBSCRIBER_COLUMNS)))
+                    .bind(email.key())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Subscriber::try_from)
+                    .transpose()
+            }
+
+            async fn list_subscribers(&self, q: &SubscriberQuery) -> Result<Vec<Subscriber>, StoreError> {
+                sqlx::query_as::<_, rows::SubscriberRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM subscribers
+                     WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lang = $2) AND id > $3
+                     ORDER BY id LIMIT $4",
+                    rows::SUBSCRIBER_COLUMNS
+                )))
+                .bind(q.status.map(|s| s.as_str()))
+                .bind(q.lang.map(|l| l.as_str()))
+                .bind(q.after_id.unwrap_or(0))
+                .bind(q.limit.map(i64::from).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Subscriber::try_from)
+                .collect()
+            }
+
+            async fn set_subscriber_status(
+                &self,
+                id: SubscriberId,
+                from: &[SubscriberStatus],
+                to: SubscriberStatus,
+                method: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                if from.is_empty() {
+                    return Ok(false);
+                }
+                let mut tx = self.pool.begin().await?;
+                let sql = format!(
+                    "UPDATE subscribers SET status = $2, updated_at = $3,
+                        confirmed_at = CASE WHEN $2 = 'active' THEN COALESCE(confirmed_at, $3) ELSE confirmed_at END,
+                        unsubscribed_at = CASE WHEN $2 = 'unsubscribed' THEN $3 ELSE unsubscribed_at END,
+                        unsubscribe_method = CASE WHEN $2 = 'unsubscribed' THEN $4 ELSE unsubscribe_method END,
+                        last_bounce_at = CASE WHEN $2 = 'bounced' THEN $3 ELSE last_bounce_at END
+                     WHERE id = $1 AND status IN ({})",
+                    placeholders(5, from.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(to.as_str()).bind(now).bind(method);
+                for f in from {
+                    query = query.bind(f.as_str());
+                }
+                let changed = query.execute(&mut *tx).await?.rows_affected() == 1;
+                if changed && !to.receives_mail() {
+                    skip_open_deliveries(&mut tx, id, to.as_str(), now).await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn subscriber_counts(&self) -> Result<Vec<(SubscriberStatus, LangPref, u64)>, StoreError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT status, lang, COUNT(*) FROM subscribers GROUP BY status, lang ORDER BY status, lang",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(s, l, n)| Ok((s.parse()?, l.parse()?, n as u64)))
+                    .collect()
+            }
+
+            async fn consents(&self, id: SubscriberId) -> Result<Vec<Consent>, StoreError> {
+                sqlx::query_as::<_, rows::ConsentRow>(
+                    "SELECT method, form_at, confirmed_at, ip, user_agent, page_lang, text_hash, text_version
+                     FROM consent_records WHERE subscriber_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Consent::try_from)
+                .collect()
+            }
+
+            async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO issues (slug, state, send_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                )
+                .bind(&i.slug)
+                .bind(i.state.as_str())
+                .bind(i.send_at)
+                .bind(i.now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!("an issue with slug `{}`", i.slug)),
+                    other => other,
+                })?;
+                for (lang, c) in [(Lang::Ja, &i.ja), (Lang::En, &i.en)] {
+                    sqlx::query("INSERT INTO issue_contents (issue_id, lang, subject, preheader, markdown) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(id)
+                        .bind(lang.as_str())
+                        .bind(&c.subject)
+                        .bind(c.preheader.as_deref())
+                        .bind(&c.markdown)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn issue(&self, id: IssueId) -> Result<Option<Issue>, StoreError> {
+                sqlx::query_as::<_, rows::IssueRow>(sqlx::AssertSqlSafe(format!("{} WHERE i.id = $1", rows::ISSUE_SELECT)))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Issue::try_from)
+                    .transpose()
+            }
+
+            async fn list_issues(&self) -> Result<Vec<Issue>, StoreError> {
+                sqlx::query_as::<_, rows::IssueRow>(sqlx::AssertSqlSafe(format!("{} ORDER BY i.id", rows::ISSUE_SELECT)))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Issue::try_from)
+                    .collect()
+            }
+
+            async fn transition_issue(
+                &self,
+                id: IssueId,
+                from: &[IssueState],
+                to: IssueState,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                if from.is_empty() {
+                    return Ok(false);
+                }
+                let sql = format!(
+                    "UPDATE issues SET state = $2, updated_at = $3, finished_at = COALESCE($4, finished_at)
+                     WHERE id = $1 AND state IN ({})",
+                    placeholders(5, from.len())
+                );
+                let finished = to.is_final().then_some(now);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(to.as_str()).bind(now).bind(finished);
+                for f in from {
+                    query = query.bind(f.as_str());
+                }
+                Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+            }
+
+            async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let started = sqlx::query(
+                    "UPDATE issues SET state = 'sending', started_at = COALESCE(started_at, $2), updated_at = $2
+                     WHERE id = $1 AND state = 'queued'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if started != 1 {
+                    return Ok(None);
+                }
+                let n = sqlx::query(
+                    "INSERT INTO deliveries (issue_id, subscriber_id, lang, state, attempts, updated_at)
+                     SELECT $1, id, lang, 'pending', 0, $2 FROM subscribers WHERE status = 'active'
+                     ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(Some(n))
+            }
+
+            async fn record_outcomes(
+                &self,
+                outcomes: &[(DeliveryId, DeliveryOutcome)],
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                for (id, outcome) in outcomes {
+                    let (reply, next_at, sent_at, counts_attempt) = match outcome {
+                        DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
+                        DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
+                        DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
+                        DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
+                    };
+                    sqlx::query(
+                        "UPDATE deliveries SET state = $2, attempts = attempts + $3, next_attempt_at = $4,
+                            sent_at = COALESCE($5, sent_at), last_reply = $6,
+                            lease_owner = NULL, lease_expires_at = NULL, updated_at = $7
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(outcome.state().as_str())
+                    .bind(i32::from(counts_attempt))
+                    .bind(next_at)
+                    .bind(sent_at)
+                    .bind(reply)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if let DeliveryOutcome::Failed { hard_bounce: true, .. } = outcome {
+                        let sub: Option<i64> = sqlx::query_scalar(
+                            "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2
+                             WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $1)
+                               AND status IN ('pending', 'active')
+                             RETURNING id",
+                        )
+                        .bind(id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(sub) = sub {
+                            skip_open_deliveries(&mut tx, sub, "bounced", now).await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry' END,
+                        next_attempt_at = CASE WHEN attempts = 0 THEN NULL ELSE $2 END,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+                     WHERE lease_owner = $1 AND state = 'sending'",
+                )
+                .bind(owner)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
+                        .bind(issue)
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut counts = DeliveryCounts::default();
+                for (state, n) in rows {
+                    counts.add(state.parse::<DeliveryState>()?, n as u64);
+                }
+                Ok(counts)
+            }
+
+            async fn finish_issue_if_done(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE issues SET state = 'sent', finished_at = $2, updated_at = $2
+                     WHERE id = $1 AND state = 'sending'
+                       AND NOT EXISTS (SELECT 1 FROM deliveries
+                                       WHERE issue_id = $1 AND state IN ('pending', 'sending', 'retry'))",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn insert_bounce_report(&self, r: &BounceRecord) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "INSERT INTO bounce_reports (message_hash, received_at, source, kind, subscriber_id, delivery_id,
+                        status_code, reason, diagnostic, action, parsed)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (message_hash) DO NOTHING",
+                )
+                .bind(&r.message_hash)
+                .bind(r.received_at)
+                .bind(&r.source)
+                .bind(r.kind.map(|k| k.as_str()))
+                .bind(r.subscriber_id)
+                .bind(r.delivery_id)
+                .bind(r.status_code.as_deref())
+                .bind(r.reason.as_deref())
+                .bind(r.diagnostic.as_deref())
+                .bind(&r.action)
+                .bind(&r.parsed)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn bounce_reports(&self, limit: u32) -> Result<Vec<BounceRecord>, StoreError> {
+                sqlx::query_as::<_, rows::BounceRow>(
+                    "SELECT message_hash, received_at, source, kind, subscriber_id, delivery_id, status_code,
+                            reason, diagnostic, action, parsed
+                     FROM bounce_reports ORDER BY id DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(BounceRecord::try_from)
+                .collect()
+            }
+
+            async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        async fn insert_consent(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            subscriber: SubscriberId,
+            c: &Consent,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO consent_records (subscriber_id, method, form_at, confirmed_at, ip, user_agent, page_lang, text_hash, text_version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(subscriber)
+            .bind(c.method.as_str())
+            .bind(c.form_at)
+            .bind(c.confirmed_at)
+            .bind(c.ip.as_deref())
+            .bind(c.user_agent.as_deref())
+            .bind(c.page_lang.map(|l| l.as_str()))
+            .bind(c.text_hash.as_deref())
+            .bind(c.text_version.as_deref())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// A subscriber who stops receiving mail has their open deliveries skipped, in the
+        /// caller's transaction, so no worker picks them up after the change returns.
+        async fn skip_open_deliveries(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            subscriber: SubscriberId,
+            why: &str,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'skipped', last_reply = $2, updated_at = $3,
+                    lease_owner = NULL, lease_expires_at = NULL
+                 WHERE subscriber_id = $1 AND state IN ('pending', 'retry')",
+            )
+            .bind(subscriber)
+            .bind(format!("subscriber {why}"))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+    };
+}
+use storage_impl;

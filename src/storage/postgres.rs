@@ -1,0 +1,83 @@
+//! The PostgreSQL adapter: for several `kairan serve` processes on one database. Batches are
+//! claimed with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other's
+//! rows and never take the same row twice.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::{placeholders, rows, storage_impl};
+use crate::app::ports::*;
+use crate::domain::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+storage_impl!(PgStore, sqlx::Postgres, {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| {
+            StoreError::Other(anyhow::Error::new(e).context("applying PostgreSQL migrations"))
+        })
+    }
+
+    async fn claim_deliveries(
+        &self,
+        issue: IssueId,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        sqlx::query_as::<_, rows::ClaimRow>(
+            "WITH due AS (
+                SELECT id FROM deliveries
+                WHERE issue_id = $4
+                  AND (state = 'pending'
+                       OR (state = 'retry' AND next_attempt_at <= $3)
+                       OR (state = 'sending' AND lease_expires_at <= $3))
+                ORDER BY id LIMIT $5
+                FOR UPDATE SKIP LOCKED
+             ), claimed AS (
+                UPDATE deliveries d SET state = 'sending', lease_owner = $1, lease_expires_at = $2, updated_at = $3
+                FROM due WHERE d.id = due.id
+                RETURNING d.id, d.issue_id, d.subscriber_id, d.lang, d.attempts
+             )
+             SELECT c.id, c.issue_id, c.subscriber_id, c.lang, c.attempts, s.email, s.name, s.status AS subscriber_status
+             FROM claimed c JOIN subscribers s ON s.id = c.subscriber_id
+             ORDER BY c.id",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(issue)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(ClaimedDelivery::try_from)
+        .collect()
+    }
+});

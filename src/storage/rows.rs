@@ -1,0 +1,202 @@
+//! Row structs as the database returns them, and their checked conversion to domain values.
+//! Status columns come back as text and are parsed through the domain enums' `FromStr`, so
+//! an unexpected value is a `StoreError::Corrupt` naming it.
+
+use chrono::{DateTime, Utc};
+
+use crate::app::ports::{
+    BounceRecord, Consent, Issue, IssueContent, StoreError, Subscriber, SubscriptionSource,
+};
+
+pub(super) const SUBSCRIBER_COLUMNS: &str = "id, email, name, lang, status, source, created_at, updated_at, \
+     confirmation_sent_at, confirmed_at, unsubscribed_at, unsubscribe_method, soft_bounce_score, last_bounce_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SubscriberRow {
+    id: i64,
+    email: String,
+    name: Option<String>,
+    lang: String,
+    status: String,
+    source: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    confirmation_sent_at: Option<DateTime<Utc>>,
+    confirmed_at: Option<DateTime<Utc>>,
+    unsubscribed_at: Option<DateTime<Utc>>,
+    unsubscribe_method: Option<String>,
+    soft_bounce_score: f64,
+    last_bounce_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SubscriberRow> for Subscriber {
+    type Error = StoreError;
+    fn try_from(r: SubscriberRow) -> Result<Self, StoreError> {
+        Ok(Subscriber {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            lang: r.lang.parse()?,
+            status: r.status.parse()?,
+            source: r.source,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            confirmation_sent_at: r.confirmation_sent_at,
+            confirmed_at: r.confirmed_at,
+            unsubscribed_at: r.unsubscribed_at,
+            unsubscribe_method: r.unsubscribe_method,
+            soft_bounce_score: r.soft_bounce_score,
+            last_bounce_at: r.last_bounce_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ConsentRow {
+    method: String,
+    form_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    page_lang: Option<String>,
+    text_hash: Option<String>,
+    text_version: Option<String>,
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        let method = match r.method.as_str() {
+            "form" => SubscriptionSource::Form,
+            "import" => SubscriptionSource::Import,
+            "cli" => SubscriptionSource::Cli,
+            "api" => SubscriptionSource::Api,
+            other => return Err(StoreError::Corrupt(format!("consent method `{other}`"))),
+        };
+        Ok(Consent {
+            method,
+            form_at: r.form_at,
+            confirmed_at: r.confirmed_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            page_lang: r.page_lang.map(|l| l.parse()).transpose()?,
+            text_hash: r.text_hash,
+            text_version: r.text_version,
+        })
+    }
+}
+
+/// An issue with both languages' content, joined.
+pub(super) const ISSUE_SELECT: &str = "SELECT i.id, i.slug, i.state, i.send_at, i.created_at, i.updated_at, \
+     i.started_at, i.finished_at, \
+     ja.subject AS ja_subject, ja.preheader AS ja_preheader, ja.markdown AS ja_markdown, \
+     en.subject AS en_subject, en.preheader AS en_preheader, en.markdown AS en_markdown \
+     FROM issues i \
+     JOIN issue_contents ja ON ja.issue_id = i.id AND ja.lang = 'ja' \
+     JOIN issue_contents en ON en.issue_id = i.id AND en.lang = 'en'";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct IssueRow {
+    id: i64,
+    slug: String,
+    state: String,
+    send_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    ja_subject: String,
+    ja_preheader: Option<String>,
+    ja_markdown: String,
+    en_subject: String,
+    en_preheader: Option<String>,
+    en_markdown: String,
+}
+
+impl TryFrom<IssueRow> for Issue {
+    type Error = StoreError;
+    fn try_from(r: IssueRow) -> Result<Self, StoreError> {
+        Ok(Issue {
+            id: r.id,
+            slug: r.slug,
+            state: r.state.parse()?,
+            send_at: r.send_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            ja: IssueContent {
+                subject: r.ja_subject,
+                preheader: r.ja_preheader,
+                markdown: r.ja_markdown,
+            },
+            en: IssueContent {
+                subject: r.en_subject,
+                preheader: r.en_preheader,
+                markdown: r.en_markdown,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClaimRow {
+    pub id: i64,
+    pub issue_id: i64,
+    pub subscriber_id: i64,
+    pub lang: String,
+    pub attempts: i32,
+    pub email: String,
+    pub name: Option<String>,
+    pub subscriber_status: String,
+}
+
+impl TryFrom<ClaimRow> for crate::app::ports::ClaimedDelivery {
+    type Error = StoreError;
+    fn try_from(r: ClaimRow) -> Result<Self, StoreError> {
+        Ok(crate::app::ports::ClaimedDelivery {
+            id: r.id,
+            issue_id: r.issue_id,
+            subscriber_id: r.subscriber_id,
+            lang: r.lang.parse()?,
+            attempts: r.attempts,
+            email: r.email,
+            name: r.name,
+            subscriber_status: r.subscriber_status.parse()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct BounceRow {
+    message_hash: String,
+    received_at: DateTime<Utc>,
+    source: String,
+    kind: Option<String>,
+    subscriber_id: Option<i64>,
+    delivery_id: Option<i64>,
+    status_code: Option<String>,
+    reason: Option<String>,
+    diagnostic: Option<String>,
+    action: String,
+    parsed: String,
+}
+
+impl TryFrom<BounceRow> for BounceRecord {
+    type Error = StoreError;
+    fn try_from(r: BounceRow) -> Result<Self, StoreError> {
+        Ok(BounceRecord {
+            message_hash: r.message_hash,
+            received_at: r.received_at,
+            source: r.source,
+            kind: r.kind.map(|k| k.parse()).transpose()?,
+            subscriber_id: r.subscriber_id,
+            delivery_id: r.delivery_id,
+            status_code: r.status_code,
+            reason: r.reason,
+            diagnostic: r.diagnostic,
+            action: r.action,
+            parsed: r.parsed,
+        })
+    }
+}

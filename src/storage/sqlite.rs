@@ -1,0 +1,105 @@
+//! The SQLite adapter: the embedded default. WAL mode with a busy timeout, so `kairan serve`
+//! and a CLI command can use one file at once; foreign keys on.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{placeholders, rows, storage_impl};
+use crate::app::ports::*;
+use crate::domain::*;
+
+/// Embedded at build time, so an installed binary migrates from any directory.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across application crashes in WAL mode; only a power loss
+            // can lose the last commits, which the lease/resume logic then re-sends.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.clamp(1, 16))
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+storage_impl!(SqliteStore, sqlx::Sqlite, {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| {
+            StoreError::Other(anyhow::Error::new(e).context("applying SQLite migrations"))
+        })
+    }
+
+    /// One write transaction: an `UPDATE … RETURNING` takes the write lock first thing (so
+    /// the busy timeout applies, no read-to-write upgrade), then the subscribers are joined.
+    async fn claim_deliveries(
+        &self,
+        issue: IssueId,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_expires_at = $2, updated_at = $3
+             WHERE id IN (
+                SELECT id FROM deliveries
+                WHERE issue_id = $4
+                  AND (state = 'pending'
+                       OR (state = 'retry' AND next_attempt_at <= $3)
+                       OR (state = 'sending' AND lease_expires_at <= $3))
+                ORDER BY id LIMIT $5)
+             RETURNING id",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(issue)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT d.id, d.issue_id, d.subscriber_id, d.lang, d.attempts, s.email, s.name, s.status AS subscriber_status
+             FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+             WHERE d.id IN ({}) ORDER BY d.id",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query_as::<_, rows::ClaimRow>(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(id);
+        }
+        let claimed = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        claimed.into_iter().map(ClaimedDelivery::try_from).collect()
+    }
+});
