@@ -116,13 +116,13 @@ fn embedded(dir: &Dir<'static>, ext: &str) -> BTreeMap<String, String> {
 
 fn collect_embedded(dir: &Dir<'static>, ext: &str, out: &mut BTreeMap<String, String>) {
     for f in dir.files() {
-        if f.path().extension().and_then(|e| e.to_str()) == Some(ext) {
-            if let Some(text) = f.contents_utf8() {
-                out.insert(
-                    f.path().to_string_lossy().replace('\\', "/"),
-                    text.to_owned(),
-                );
-            }
+        if f.path().extension().and_then(|e| e.to_str()) == Some(ext)
+            && let Some(text) = f.contents_utf8()
+        {
+            out.insert(
+                f.path().to_string_lossy().replace('\\', "/"),
+                text.to_owned(),
+            );
         }
     }
     for d in dir.dirs() {

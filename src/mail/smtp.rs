@@ -247,11 +247,11 @@ impl MailSession for SmtpSession {
             };
         };
         if self.dirty {
-            if let Some(conn) = self.conn.as_mut() {
-                if conn.command(Rset).await.is_err() {
-                    conn.abort().await;
-                    self.conn = None;
-                }
+            if let Some(conn) = self.conn.as_mut()
+                && conn.command(Rset).await.is_err()
+            {
+                conn.abort().await;
+                self.conn = None;
             }
             self.dirty = false;
         }

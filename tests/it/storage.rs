@@ -1,0 +1,884 @@
+//! The storage contract: every test runs against SQLite and PostgreSQL, each in a fresh
+//! database of its own.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use kairan::app::ports::*;
+use kairan::domain::*;
+
+use crate::helpers::{TestDb, now};
+
+/// Expands each named test into a SQLite and a PostgreSQL `#[tokio::test]`.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::postgres().await;
+                    super::$name(db.store.clone()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    subscribers_round_trip_with_japanese_names_and_consent,
+    a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_half_written,
+    status_changes_are_compare_and_set,
+    leaving_the_list_skips_open_deliveries_at_once,
+    subscribers_are_listed_with_filters_and_keyset_paging,
+    subscribers_are_counted_by_status_and_language,
+    issues_round_trip_and_slugs_are_unique,
+    issue_transitions_only_happen_from_the_expected_states,
+    a_campaign_snapshots_the_active_audience_once,
+    claims_lease_disjoint_batches_and_expired_leases_come_back,
+    concurrent_claims_never_hand_out_a_delivery_twice,
+    outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber,
+    retries_are_claimed_only_when_due,
+    released_leases_return_to_the_pool,
+    an_issue_is_finished_only_when_no_delivery_needs_work,
+    bounce_reports_are_stored_once_per_message,
+    meta_values_are_upserted,
+    the_backend_is_healthy_and_says_which_it_is,
+);
+
+fn consent(at: chrono::DateTime<chrono::Utc>) -> Consent {
+    Consent {
+        method: SubscriptionSource::Form,
+        form_at: at,
+        confirmed_at: None,
+        ip: Some("203.0.113.7".into()),
+        user_agent: Some("Mozilla/5.0 (iPhone)".into()),
+        page_lang: Some(Lang::Ja),
+        text_hash: Some("sha256:abcd".into()),
+        text_version: Some("2026-11".into()),
+    }
+}
+
+fn new_sub(email: &str, lang: LangPref, status: SubscriberStatus) -> NewSubscriber {
+    let at = now();
+    NewSubscriber {
+        email: EmailAddress::parse(email).unwrap(),
+        name: None,
+        lang,
+        status,
+        consent: consent(at),
+        now: at,
+    }
+}
+
+async fn add(
+    store: &Arc<dyn Storage>,
+    email: &str,
+    lang: LangPref,
+    status: SubscriberStatus,
+) -> SubscriberId {
+    store
+        .insert_subscriber(&new_sub(email, lang, status))
+        .await
+        .unwrap()
+}
+
+fn content(subject: &str) -> IssueContent {
+    IssueContent {
+        subject: subject.into(),
+        preheader: Some("今月のお知らせ".into()),
+        markdown: format!("# {subject}\n\n本文です。"),
+    }
+}
+
+async fn add_issue(store: &Arc<dyn Storage>, slug: &str, state: IssueState) -> IssueId {
+    store
+        .insert_issue(&NewIssue {
+            slug: slug.into(),
+            state,
+            send_at: None,
+            ja: content("十二月号：技能実習生の権利"),
+            en: content("December: the rights of technical interns"),
+            now: now(),
+        })
+        .await
+        .unwrap()
+}
+
+/// An issue in `sending` with `n` active subscribers snapshotted into deliveries.
+async fn campaign(store: &Arc<dyn Storage>, n: usize) -> (IssueId, Vec<SubscriberId>) {
+    let mut subs = Vec::new();
+    for i in 0..n {
+        subs.push(
+            add(
+                store,
+                &format!("reader{i}@example.jp"),
+                LangPref::Ja,
+                SubscriberStatus::Active,
+            )
+            .await,
+        );
+    }
+    let issue = add_issue(store, "2026-12", IssueState::Queued).await;
+    assert_eq!(
+        store.start_campaign(issue, now()).await.unwrap(),
+        Some(n as u64)
+    );
+    (issue, subs)
+}
+
+async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn Storage>) {
+    let mut s = new_sub(
+        "Hanako.Sato@Example.JP",
+        LangPref::Both,
+        SubscriberStatus::Pending,
+    );
+    s.name = Some("佐藤 花子".into());
+    let id = store.insert_subscriber(&s).await.unwrap();
+
+    let got = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(got.email, "Hanako.Sato@example.jp");
+    assert_eq!(got.name.as_deref(), Some("佐藤 花子"));
+    assert_eq!(got.lang, LangPref::Both);
+    assert_eq!(got.status, SubscriberStatus::Pending);
+    assert_eq!(got.created_at, s.now);
+    assert_eq!(got.source, "form");
+
+    let by_email = store
+        .subscriber_by_email(&EmailAddress::parse("hanako.sato@example.jp").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_email.id, id);
+    assert_eq!(store.consents(id).await.unwrap(), vec![s.consent.clone()]);
+    assert!(store.subscriber(id + 1000).await.unwrap().is_none());
+}
+
+async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_half_written(
+    store: Arc<dyn Storage>,
+) {
+    let id = add(
+        &store,
+        "taro@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let err = store
+        .insert_subscriber(&new_sub(
+            "TARO@example.jp",
+            LangPref::En,
+            SubscriberStatus::Pending,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let all = store
+        .list_subscribers(&SubscriberQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].lang, LangPref::Ja);
+    // The failed insert's consent record was rolled back with it.
+    assert_eq!(store.consents(id).await.unwrap().len(), 1);
+}
+
+async fn status_changes_are_compare_and_set(store: Arc<dyn Storage>) {
+    let id = add(
+        &store,
+        "a@example.jp",
+        LangPref::En,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    let t = now();
+    assert!(
+        !store
+            .set_subscriber_status(
+                id,
+                &[SubscriberStatus::Active],
+                SubscriberStatus::Unsubscribed,
+                Some("page"),
+                t
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_subscriber_status(
+                id,
+                &[SubscriberStatus::Pending],
+                SubscriberStatus::Active,
+                None,
+                t
+            )
+            .await
+            .unwrap()
+    );
+    let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(
+        (s.status, s.confirmed_at),
+        (SubscriberStatus::Active, Some(t))
+    );
+
+    let later = t + Duration::seconds(5);
+    assert!(
+        store
+            .set_subscriber_status(
+                id,
+                &[SubscriberStatus::Active],
+                SubscriberStatus::Unsubscribed,
+                Some("one-click"),
+                later
+            )
+            .await
+            .unwrap()
+    );
+    let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(s.status, SubscriberStatus::Unsubscribed);
+    assert_eq!(s.unsubscribed_at, Some(later));
+    assert_eq!(s.unsubscribe_method.as_deref(), Some("one-click"));
+    assert_eq!(s.confirmed_at, Some(t), "the confirmation time is kept");
+}
+
+async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Storage>) {
+    let (issue, subs) = campaign(&store, 3).await;
+    store
+        .set_subscriber_status(
+            subs[1],
+            &[SubscriberStatus::Active],
+            SubscriberStatus::Unsubscribed,
+            Some("page"),
+            now(),
+        )
+        .await
+        .unwrap();
+    let counts = store.delivery_counts(issue).await.unwrap();
+    assert_eq!((counts.pending, counts.skipped), (2, 1));
+    let t = now();
+    let claimed = store
+        .claim_deliveries(issue, "w1", 10, t, t + Duration::minutes(5))
+        .await
+        .unwrap();
+    let ids: Vec<_> = claimed.iter().map(|c| c.subscriber_id).collect();
+    assert_eq!(ids, vec![subs[0], subs[2]]);
+}
+
+async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn Storage>) {
+    let a = add(
+        &store,
+        "a@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let _b = add(
+        &store,
+        "b@example.jp",
+        LangPref::En,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let c = add(
+        &store,
+        "c@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    let d = add(
+        &store,
+        "d@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+
+    let ja_active = store
+        .list_subscribers(&SubscriberQuery {
+            status: Some(SubscriberStatus::Active),
+            lang: Some(LangPref::Ja),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ja_active.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![a, d]
+    );
+
+    let page1 = store
+        .list_subscribers(&SubscriberQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page1.len(), 2);
+    let page2 = store
+        .list_subscribers(&SubscriberQuery {
+            limit: Some(2),
+            after_id: Some(page1[1].id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page2.iter().map(|s| s.id).collect::<Vec<_>>(), vec![c, d]);
+}
+
+async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Storage>) {
+    add(
+        &store,
+        "a@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    add(
+        &store,
+        "b@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    add(
+        &store,
+        "c@example.jp",
+        LangPref::Both,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    let counts = store.subscriber_counts().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (SubscriberStatus::Active, LangPref::Ja, 2),
+            (SubscriberStatus::Pending, LangPref::Both, 1),
+        ]
+    );
+}
+
+async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Storage>) {
+    let send_at = now() + Duration::days(7);
+    let new = NewIssue {
+        slug: "2026-12".into(),
+        state: IssueState::Queued,
+        send_at: Some(send_at),
+        ja: content("十二月号"),
+        en: content("December issue"),
+        now: now(),
+    };
+    let id = store.insert_issue(&new).await.unwrap();
+    let got = store.issue(id).await.unwrap().unwrap();
+    assert_eq!(got.slug, "2026-12");
+    assert_eq!(got.state, IssueState::Queued);
+    assert_eq!(got.send_at, Some(send_at));
+    assert_eq!(got.ja, new.ja);
+    assert_eq!(got.en, new.en);
+    assert_eq!(got.content(Lang::Ja).subject, "十二月号");
+
+    let err = store.insert_issue(&new).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("2026-12")),
+        "{err:?}"
+    );
+    assert_eq!(store.list_issues().await.unwrap().len(), 1);
+}
+
+async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn Storage>) {
+    let id = add_issue(&store, "2026-12", IssueState::Queued).await;
+    let t = now();
+    assert!(
+        !store
+            .transition_issue(id, &[IssueState::Sending], IssueState::Paused, t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .transition_issue(
+                id,
+                &[IssueState::Queued, IssueState::Sending],
+                IssueState::Cancelled,
+                t
+            )
+            .await
+            .unwrap()
+    );
+    let got = store.issue(id).await.unwrap().unwrap();
+    assert_eq!(got.state, IssueState::Cancelled);
+    assert_eq!(got.finished_at, Some(t));
+}
+
+async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Storage>) {
+    add(
+        &store,
+        "ja@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    add(
+        &store,
+        "both@example.jp",
+        LangPref::Both,
+        SubscriberStatus::Active,
+    )
+    .await;
+    add(
+        &store,
+        "pending@example.jp",
+        LangPref::En,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    add(
+        &store,
+        "gone@example.jp",
+        LangPref::En,
+        SubscriberStatus::Unsubscribed,
+    )
+    .await;
+    let draft = add_issue(&store, "draft", IssueState::Draft).await;
+    assert_eq!(
+        store.start_campaign(draft, now()).await.unwrap(),
+        None,
+        "only queued issues start"
+    );
+
+    let issue = add_issue(&store, "2026-12", IssueState::Queued).await;
+    assert_eq!(store.start_campaign(issue, now()).await.unwrap(), Some(2));
+    assert_eq!(
+        store.issue(issue).await.unwrap().unwrap().state,
+        IssueState::Sending
+    );
+    assert_eq!(
+        store.start_campaign(issue, now()).await.unwrap(),
+        None,
+        "a second start does nothing"
+    );
+
+    // A reader who joins after the snapshot is not added.
+    add(
+        &store,
+        "late@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let counts = store.delivery_counts(issue).await.unwrap();
+    assert_eq!((counts.total(), counts.pending), (2, 2));
+
+    let t = now();
+    let claimed = store
+        .claim_deliveries(issue, "w", 10, t, t + Duration::minutes(1))
+        .await
+        .unwrap();
+    let langs: Vec<_> = claimed.iter().map(|c| (c.email.as_str(), c.lang)).collect();
+    assert_eq!(
+        langs,
+        vec![
+            ("ja@example.jp", LangPref::Ja),
+            ("both@example.jp", LangPref::Both)
+        ]
+    );
+}
+
+async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<dyn Storage>) {
+    let (issue, _) = campaign(&store, 5).await;
+    let t = now();
+    let lease = t + Duration::minutes(5);
+    let a = store
+        .claim_deliveries(issue, "worker-a", 2, t, lease)
+        .await
+        .unwrap();
+    let b = store
+        .claim_deliveries(issue, "worker-b", 2, t, lease)
+        .await
+        .unwrap();
+    let c = store
+        .claim_deliveries(issue, "worker-c", 2, t, lease)
+        .await
+        .unwrap();
+    assert_eq!((a.len(), b.len(), c.len()), (2, 2, 1));
+    let mut ids: Vec<_> = a.iter().chain(&b).chain(&c).map(|d| d.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    assert!(
+        store
+            .claim_deliveries(issue, "worker-d", 2, t, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.delivery_counts(issue).await.unwrap().sending, 5);
+
+    // worker-a crashes; after its lease expires its rows are claimable again.
+    store
+        .record_outcomes(
+            &[b[0].id, b[1].id, c[0].id].map(|id| {
+                (
+                    id,
+                    DeliveryOutcome::Sent {
+                        reply: "250 ok".into(),
+                    },
+                )
+            }),
+            t,
+        )
+        .await
+        .unwrap();
+    let after = lease + Duration::seconds(1);
+    let again = store
+        .claim_deliveries(issue, "worker-e", 10, after, after + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.id).collect::<Vec<_>>(),
+        a.iter().map(|d| d.id).collect::<Vec<_>>()
+    );
+}
+
+async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Storage>) {
+    let (issue, _) = campaign(&store, 200).await;
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let t = now();
+                let batch = store
+                    .claim_deliveries(issue, &format!("w{w}"), 7, t, t + Duration::minutes(5))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break mine;
+                }
+                let outcomes: Vec<_> = batch
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.id,
+                            DeliveryOutcome::Sent {
+                                reply: "250 ok".into(),
+                            },
+                        )
+                    })
+                    .collect();
+                store.record_outcomes(&outcomes, t).await.unwrap();
+                mine.extend(batch.into_iter().map(|d| d.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 200, "every delivery claimed");
+    assert_eq!(unique.len(), 200, "none claimed twice");
+    assert_eq!(store.delivery_counts(issue).await.unwrap().sent, 200);
+}
+
+async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc<dyn Storage>) {
+    let (issue, subs) = campaign(&store, 3).await;
+    // A second issue, so the bounced reader's other open delivery can be seen skipped.
+    let other = add_issue(&store, "2027-01", IssueState::Queued).await;
+    store.start_campaign(other, now()).await.unwrap();
+    let t = now();
+    let d = store
+        .claim_deliveries(issue, "w", 10, t, t + Duration::minutes(5))
+        .await
+        .unwrap();
+    store
+        .record_outcomes(
+            &[
+                (
+                    d[0].id,
+                    DeliveryOutcome::Sent {
+                        reply: "250 2.0.0 queued".into(),
+                    },
+                ),
+                (
+                    d[1].id,
+                    DeliveryOutcome::Failed {
+                        reply: "550 5.1.1 no such user".into(),
+                        hard_bounce: true,
+                    },
+                ),
+                (
+                    d[2].id,
+                    DeliveryOutcome::Skipped {
+                        reason: "unsubscribed".into(),
+                    },
+                ),
+            ],
+            t,
+        )
+        .await
+        .unwrap();
+    let counts = store.delivery_counts(issue).await.unwrap();
+    assert_eq!(
+        (counts.sent, counts.failed, counts.skipped, counts.sending),
+        (1, 1, 1, 0)
+    );
+    let bounced = store.subscriber(subs[1]).await.unwrap().unwrap();
+    assert_eq!(bounced.status, SubscriberStatus::Bounced);
+    assert_eq!(bounced.last_bounce_at, Some(t));
+    let other_counts = store.delivery_counts(other).await.unwrap();
+    assert_eq!((other_counts.pending, other_counts.skipped), (2, 1));
+    assert_eq!(
+        store.subscriber(subs[0]).await.unwrap().unwrap().status,
+        SubscriberStatus::Active
+    );
+}
+
+async fn retries_are_claimed_only_when_due(store: Arc<dyn Storage>) {
+    let (issue, _) = campaign(&store, 1).await;
+    let t = now();
+    let d = store
+        .claim_deliveries(issue, "w", 10, t, t + Duration::minutes(5))
+        .await
+        .unwrap();
+    let at = t + Duration::minutes(2);
+    store
+        .record_outcomes(
+            &[(
+                d[0].id,
+                DeliveryOutcome::Retry {
+                    at,
+                    reply: "451 4.7.1 try later".into(),
+                },
+            )],
+            t,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.delivery_counts(issue).await.unwrap().retry, 1);
+    let early = t + Duration::minutes(1);
+    assert!(
+        store
+            .claim_deliveries(issue, "w", 10, early, early + Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store
+        .claim_deliveries(issue, "w", 10, at, at + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts, 1, "the failed attempt was counted");
+}
+
+async fn released_leases_return_to_the_pool(store: Arc<dyn Storage>) {
+    let (issue, _) = campaign(&store, 3).await;
+    let t = now();
+    let lease = t + Duration::minutes(5);
+    store
+        .claim_deliveries(issue, "mine", 2, t, lease)
+        .await
+        .unwrap();
+    store
+        .claim_deliveries(issue, "theirs", 1, t, lease)
+        .await
+        .unwrap();
+    assert_eq!(store.release_leases("mine").await.unwrap(), 2);
+    let counts = store.delivery_counts(issue).await.unwrap();
+    assert_eq!((counts.pending, counts.sending), (2, 1));
+    assert_eq!(
+        store
+            .claim_deliveries(issue, "next", 10, t, lease)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn Storage>) {
+    let (issue, _) = campaign(&store, 2).await;
+    let t = now();
+    assert!(!store.finish_issue_if_done(issue, t).await.unwrap());
+    let d = store
+        .claim_deliveries(issue, "w", 10, t, t + Duration::minutes(5))
+        .await
+        .unwrap();
+    store
+        .record_outcomes(
+            &[(
+                d[0].id,
+                DeliveryOutcome::Sent {
+                    reply: "250".into(),
+                },
+            )],
+            t,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store.finish_issue_if_done(issue, t).await.unwrap(),
+        "one still leased"
+    );
+    store
+        .record_outcomes(
+            &[(
+                d[1].id,
+                DeliveryOutcome::Failed {
+                    reply: "552".into(),
+                    hard_bounce: false,
+                },
+            )],
+            t,
+        )
+        .await
+        .unwrap();
+    assert!(store.finish_issue_if_done(issue, t).await.unwrap());
+    let got = store.issue(issue).await.unwrap().unwrap();
+    assert_eq!((got.state, got.finished_at), (IssueState::Sent, Some(t)));
+}
+
+async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Storage>) {
+    let sub = add(
+        &store,
+        "x@docomo.ne.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let r = BounceRecord {
+        message_hash: "sha256:0123".into(),
+        received_at: now(),
+        source: "pipe".into(),
+        kind: Some(BounceKind::Hard),
+        subscriber_id: Some(sub),
+        delivery_id: None,
+        status_code: Some("5.1.1".into()),
+        reason: Some("userunknown".into()),
+        diagnostic: Some("550 Unknown user x@docomo.ne.jp".into()),
+        action: "bounced".into(),
+        parsed: r#"{"bounce":true}"#.into(),
+    };
+    assert!(store.insert_bounce_report(&r).await.unwrap());
+    assert!(
+        !store.insert_bounce_report(&r).await.unwrap(),
+        "the same message is stored once"
+    );
+    assert_eq!(store.bounce_reports(10).await.unwrap(), vec![r]);
+}
+
+async fn meta_values_are_upserted(store: Arc<dyn Storage>) {
+    assert_eq!(store.meta("last_tick").await.unwrap(), None);
+    store
+        .set_meta("last_tick", "2026-12-01T00:00:00Z")
+        .await
+        .unwrap();
+    store
+        .set_meta("last_tick", "2027-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.meta("last_tick").await.unwrap().as_deref(),
+        Some("2027-01-01T00:00:00Z")
+    );
+}
+
+async fn the_backend_is_healthy_and_says_which_it_is(store: Arc<dyn Storage>) {
+    store.ping().await.unwrap();
+    assert!(["sqlite", "postgres"].contains(&store.backend()));
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_so_two_processes_can_share_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let a = kairan::storage::SqliteStore::connect(&url, 2)
+        .await
+        .unwrap();
+    a.migrate().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert!(timeout >= 5000, "busy_timeout {timeout}");
+    // A second, independent pool on the same file writes while the first holds a reader.
+    let b = kairan::storage::connect(&url, 2).await.unwrap();
+    b.migrate().await.unwrap();
+    add(
+        &b,
+        "shared@example.jp",
+        LangPref::En,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn postgres_stores_timestamps_as_timestamptz() {
+    let db = TestDb::postgres().await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let ty: String = sqlx::query_scalar(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'deliveries' AND column_name = 'sent_at'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ty, "timestamp with time zone");
+    pool.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_status_value_is_an_error_not_a_panic() {
+    let db = TestDb::sqlite().await;
+    let id = add(
+        &db.store,
+        "odd@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    // Bypass the CHECK constraint the way a hand edit of an old file might.
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE subscribers SET status = 'Active' WHERE id = $1")
+        .bind(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let err = db.store.subscriber(id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("`Active`")),
+        "{err:?}"
+    );
+    db.cleanup().await;
+}
