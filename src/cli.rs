@@ -122,7 +122,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
 fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let mut problems = Vec::new();
     match crate::assets::Assets::load(&loaded.settings.paths) {
-        Ok(assets) => problems.extend(assets.check_locales()),
+        Ok(assets) => problems.extend(crate::render::check(&assets)),
         Err(p) => problems.extend(p),
     }
     for key in loaded.settings.newsletter.missing_legal_settings() {
@@ -153,59 +153,14 @@ fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
 
 async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<ExitCode> {
     let store = crate::startup::open_store(&loaded.settings).await?;
-    let issues = store.list_issues().await.context("reading issues")?;
-    let mut campaigns = Vec::new();
-    for issue in &issues {
-        let counts = store.delivery_counts(issue.id).await?;
-        campaigns.push(serde_json::json!({
-            "id": issue.id,
-            "slug": issue.slug,
-            "state": issue.state,
-            "send_at": issue.send_at,
-            "started_at": issue.started_at,
-            "finished_at": issue.finished_at,
-            "deliveries": counts,
-        }));
-    }
-    let counts = store.subscriber_counts().await?;
+    let report = crate::app::status::gather(store.as_ref())
+        .await
+        .context("reading the status")?;
     store.close().await;
     if json {
-        let subscribers: Vec<_> = counts
-            .iter()
-            .map(
-                |(status, lang, n)| serde_json::json!({"status": status, "lang": lang, "count": n}),
-            )
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({"campaigns": campaigns, "subscribers": subscribers})
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("Campaigns");
-    if issues.is_empty() {
-        println!("  (none)");
-    }
-    for c in &campaigns {
-        let d = &c["deliveries"];
-        println!(
-            "  #{:<4} {:<20} {:<10} sent {:>7}  pending {:>7}  retry {:>5}  failed {:>5}  skipped {:>5}",
-            c["id"],
-            c["slug"].as_str().unwrap_or(""),
-            c["state"].as_str().unwrap_or(""),
-            d["sent"],
-            d["pending"].as_u64().unwrap_or(0) + d["sending"].as_u64().unwrap_or(0),
-            d["retry"],
-            d["failed"],
-            d["skipped"],
-        );
-    }
-    println!("Subscribers");
-    if counts.is_empty() {
-        println!("  (none)");
-    }
-    for (status, lang, n) in &counts {
-        println!("  {:<13} {:<5} {:>8}", status.as_str(), lang.as_str(), n);
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.to_table());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod render;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

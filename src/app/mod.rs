@@ -2,3 +2,4 @@
 //! Depends on `domain` only; adapters (storage, mail, http) implement or call into it.
 
 pub mod ports;
+pub mod status;

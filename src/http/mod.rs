@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::ports::{Mailer, Storage};
 use crate::config::Settings;
 
+pub mod admin;
 mod ops;
 
 /// What every handler may reach: small, cloneable, no globals.
@@ -34,10 +35,22 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit;
     let timeout = state.settings.http.request_timeout;
-    Router::new()
+    // Admin routes are added to `api` by the features that own them; all of them sit behind
+    // the bearer-token gate, and the whole tree is absent without `admin.token`.
+    let api: Router<AppState> = Router::new().route("/status", get(ops::status));
+    let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .route("/metrics", get(ops::metrics));
+    if state.settings.admin.token.is_some() {
+        app = app.nest(
+            "/api",
+            api.route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                admin::require_admin,
+            )),
+        );
+    }
+    app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(

@@ -33,3 +33,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// `GET /api/status`: what `kairan status --json` prints.
+pub async fn status(State(state): State<AppState>) -> Response {
+    match crate::app::status::gather(state.store.as_ref()).await {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "status: cannot read the database");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}

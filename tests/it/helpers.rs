@@ -102,7 +102,16 @@ pub async fn drop_pg_database(name: &str) {
 
 /// Default settings with the given database URL and an ephemeral HTTP port.
 pub fn settings_for(db_url: &str, outbox: &std::path::Path) -> kairan::config::Settings {
-    let env = vec![
+    settings_with(db_url, outbox, &[])
+}
+
+/// As [`settings_for`], plus `KAIRAN__…` overrides.
+pub fn settings_with(
+    db_url: &str,
+    outbox: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> kairan::config::Settings {
+    let mut env = vec![
         ("KAIRAN__DATABASE__URL".to_owned(), db_url.to_owned()),
         ("KAIRAN__HTTP__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         (
@@ -110,6 +119,7 @@ pub fn settings_for(db_url: &str, outbox: &std::path::Path) -> kairan::config::S
             outbox.display().to_string(),
         ),
     ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     kairan::config::parse("", "test", &env).unwrap().0
 }
 

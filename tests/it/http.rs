@@ -5,7 +5,7 @@ use std::time::Duration;
 use kairan::startup::Application;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{TestDb, settings_for};
+use crate::helpers::{TestDb, settings_with};
 
 struct Running {
     base: String,
@@ -16,8 +16,12 @@ struct Running {
 }
 
 async fn spawn(db: TestDb) -> Running {
+    spawn_with(db, &[]).await
+}
+
+async fn spawn_with(db: TestDb, env: &[(&str, &str)]) -> Running {
     let outbox = tempfile::tempdir().unwrap();
-    let settings = settings_for(&db.url, outbox.path());
+    let settings = settings_with(&db.url, outbox.path(), env);
     let mailer = kairan::mail::from_settings(&settings);
     let app = Application::build_with(settings, db.store.clone(), mailer)
         .await
@@ -105,6 +109,50 @@ async fn an_oversized_body_is_refused_with_413() {
 async fn an_unknown_route_is_404() {
     let app = spawn(TestDb::sqlite().await).await;
     let r = reqwest::get(format!("{}/nope", app.base)).await.unwrap();
+    assert_eq!(r.status(), 404);
+    app.shutdown.cancel();
+}
+
+const TOKEN: &str = "admin-token-0123456789";
+
+#[tokio::test]
+async fn the_admin_api_needs_the_bearer_token() {
+    let app = spawn_with(TestDb::sqlite().await, &[("KAIRAN__ADMIN__TOKEN", TOKEN)]).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/status", app.base);
+    let none = client.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(none.headers().contains_key("www-authenticate"));
+    let wrong = client
+        .get(&url)
+        .bearer_auth("admin-token-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let basic = client
+        .get(&url)
+        .basic_auth("admin", Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    let ok = client.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let v: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(v["campaigns"], serde_json::json!([]));
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn without_an_admin_token_the_api_does_not_exist() {
+    let app = spawn(TestDb::sqlite().await).await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/status", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     app.shutdown.cancel();
 }
