@@ -27,6 +27,14 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>>
     Ok(store)
 }
 
+/// Loads templates and locales (built in, overridden by `paths.*`) and compiles them.
+pub fn load_renderer(settings: &Settings) -> anyhow::Result<crate::render::Renderer> {
+    let assets = crate::assets::Assets::load(&settings.paths)
+        .map_err(|p| anyhow::anyhow!("cannot load templates and locales: {}", p.join("; ")))?;
+    crate::render::Renderer::new(&assets)
+        .map_err(|p| anyhow::anyhow!("cannot compile templates and locales: {}", p.join("; ")))
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -61,11 +69,13 @@ impl Application {
         let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
+        let renderer = Arc::new(load_renderer(&settings)?);
         let state = AppState {
             settings: Arc::new(settings),
             store,
             mailer,
             metrics: crate::metrics::install(),
+            renderer,
         };
         Ok(Application { listener, state })
     }

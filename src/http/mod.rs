@@ -29,6 +29,8 @@ pub struct AppState {
     pub store: Arc<dyn Storage>,
     pub mailer: Arc<dyn Mailer>,
     pub metrics: PrometheusHandle,
+    /// Templates and Fluent messages, compiled once.
+    pub renderer: Arc<crate::render::Renderer>,
 }
 
 /// The whole HTTP app.
