@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Loaded};
+
+mod issue;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -43,6 +45,9 @@ pub enum Command {
     Migrate,
     /// Validate the configuration, templates and locales; list every problem at once
     Check,
+    /// Queue, inspect, control, preview and test-send issues
+    #[command(subcommand)]
+    Issue(issue::Command),
     /// Show campaigns and subscribers
     Status {
         /// Print JSON instead of a table
@@ -100,6 +105,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => check(&loaded),
+        Command::Issue(cmd) => issue::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
     }
 }

@@ -298,6 +298,20 @@ pub trait Storage: Send + Sync + 'static {
         to: IssueState,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    // Issues (issue 4).
+    /// Cancels the issue (from any state but `sent` / `cancelled`) and skips its open
+    /// deliveries, in one transaction. Returns whether it did.
+    async fn cancel_issue(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Replaces both languages' content and `send_at` while the issue is `draft` or
+    /// `queued`. Returns whether it did (false once sending has started).
+    async fn update_issue(
+        &self,
+        id: IssueId,
+        send_at: Option<DateTime<Utc>>,
+        ja: &IssueContent,
+        en: &IssueContent,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     // Deliveries.
     /// `queued` → `sending` and one `pending` delivery per active subscriber, in one

@@ -20,6 +20,7 @@ use crate::app::ports::{Mailer, Storage};
 use crate::config::Settings;
 
 pub mod admin;
+mod api_issues;
 mod ops;
 
 /// What every handler may reach: small, cloneable, no globals.
@@ -39,7 +40,9 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.settings.http.request_timeout;
     // Admin routes are added to `api` by the features that own them; all of them sit behind
     // the bearer-token gate, and the whole tree is absent without `admin.token`.
-    let api: Router<AppState> = Router::new().route("/status", get(ops::status));
+    let api: Router<AppState> = Router::new()
+        .route("/status", get(ops::status))
+        .merge(api_issues::routes());
     let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics));

@@ -22,6 +22,7 @@ use handlebars::{
 use crate::assets::Assets;
 use crate::domain::Lang;
 
+pub mod campaign;
 pub mod text;
 
 /// The Fluent messages of both languages.

@@ -259,6 +259,68 @@ macro_rules! storage_impl {
                 Ok(query.execute(&self.pool).await?.rows_affected() == 1)
             }
 
+            async fn cancel_issue(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE issues SET state = 'cancelled', updated_at = $2, finished_at = $2
+                     WHERE id = $1 AND state IN ('draft', 'queued', 'sending', 'paused')",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if changed {
+                    sqlx::query(
+                        "UPDATE deliveries SET state = 'skipped', last_reply = 'issue cancelled', updated_at = $2,
+                            lease_owner = NULL, lease_expires_at = NULL
+                         WHERE issue_id = $1 AND state IN ('pending', 'retry')",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn update_issue(
+                &self,
+                id: IssueId,
+                send_at: Option<DateTime<Utc>>,
+                ja: &IssueContent,
+                en: &IssueContent,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE issues SET send_at = $2, updated_at = $3 WHERE id = $1 AND state IN ('draft', 'queued')",
+                )
+                .bind(id)
+                .bind(send_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if changed {
+                    for (lang, c) in [(Lang::Ja, ja), (Lang::En, en)] {
+                        sqlx::query("UPDATE issue_contents SET subject = $3, preheader = $4, markdown = $5 WHERE issue_id = $1 AND lang = $2")
+                            .bind(id)
+                            .bind(lang.as_str())
+                            .bind(&c.subject)
+                            .bind(c.preheader.as_deref())
+                            .bind(&c.markdown)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
             async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let started = sqlx::query(

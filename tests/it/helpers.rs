@@ -215,3 +215,83 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The legal-footer settings, complete, so issues can be queued.
+pub const LEGAL: &[(&str, &str)] = &[
+    ("KAIRAN__NEWSLETTER__FROM", "回覧板 <news@example.org>"),
+    ("KAIRAN__NEWSLETTER__CONTACT", "info@example.org"),
+    (
+        "KAIRAN__NEWSLETTER__JA__SENDER",
+        "特定非営利活動法人 回覧板",
+    ),
+    (
+        "KAIRAN__NEWSLETTER__JA__POSTAL_ADDRESS",
+        "〒160-0022 東京都新宿区新宿1-2-3",
+    ),
+    ("KAIRAN__NEWSLETTER__EN__SENDER", "Kairan NPO"),
+    (
+        "KAIRAN__NEWSLETTER__EN__POSTAL_ADDRESS",
+        "1-2-3 Shinjuku, Tokyo 160-0022, Japan",
+    ),
+];
+
+/// The bilingual fixture issue's source files.
+pub fn fixture_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/issue")
+}
+
+/// A whole app on a random port, for HTTP tests.
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Storage>,
+    pub outbox: tempfile::TempDir,
+    shutdown: tokio_util::sync::CancellationToken,
+    db: Option<TestDb>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb, env: &[(&str, &str)]) -> TestApp {
+        let outbox = tempfile::tempdir().unwrap();
+        let settings = settings_with(&db.url, outbox.path(), env);
+        let mailer = kairan::mail::from_settings(&settings);
+        let app = kairan::startup::Application::build_with(settings, db.store.clone(), mailer)
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(app.run(shutdown.clone()));
+        TestApp {
+            base,
+            store: db.store.clone(),
+            outbox,
+            shutdown,
+            db: Some(db),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Files written to the outbox so far.
+    pub fn outbox_files(&self) -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(self.outbox.path())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+}

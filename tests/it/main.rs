@@ -6,5 +6,7 @@ mod helpers;
 
 mod cli;
 mod http;
+mod issues;
 mod mail;
+mod render;
 mod storage;

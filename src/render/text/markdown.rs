@@ -697,24 +697,35 @@ pub struct LinkProblem {
     pub kind: LinkProblemKind,
 }
 
-impl fmt::Display for LinkProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: ", self.line, self.col)?;
+impl LinkProblem {
+    /// What is wrong, without the position.
+    pub fn describe(&self) -> String {
         match &self.kind {
-            LinkProblemKind::Empty => write!(f, "link without a URL"),
+            LinkProblemKind::Empty => "link without a URL".to_owned(),
             LinkProblemKind::Fragment => {
-                write!(f, "in-page anchor {:?} does not work in mail", self.url)
+                format!("in-page anchor {:?} does not work in mail", self.url)
             }
-            LinkProblemKind::Relative => write!(
-                f,
+            LinkProblemKind::Relative => format!(
                 "relative URL {:?}: mail needs an absolute https:// URL",
                 self.url
             ),
             LinkProblemKind::UnsupportedScheme(s) => {
-                write!(f, "URL {:?} uses unsupported scheme {s:?}", self.url)
+                format!("URL {:?} uses unsupported scheme {s:?}", self.url)
             }
-            LinkProblemKind::Malformed => write!(f, "malformed URL {:?}", self.url),
+            LinkProblemKind::Malformed => format!("malformed URL {:?}", self.url),
         }
+    }
+}
+
+impl fmt::Display for LinkProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line,
+            self.col,
+            self.describe()
+        )
     }
 }
 

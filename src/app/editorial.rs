@@ -1,0 +1,476 @@
+//! Editors' use cases: read an issue's Markdown sources, validate them, queue, pause, resume,
+//! cancel. Every refusal names the file and line when there is one.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::ports::{IssueContent, NewIssue, Storage, StoreError};
+use crate::config::Settings;
+use crate::domain::{IssueId, IssueState, Lang};
+use crate::render::text::{check_iso2022jp, check_links};
+
+/// Longest subject accepted, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// One thing wrong with an issue's sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProblem {
+    /// The file name as the editor gave it (or `ja` / `en` for API input).
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Why an issue was not queued or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditorialError {
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<SourceProblem>),
+    #[error("the legal footer is incomplete; set {}", .0.join(", "))]
+    LegalFooter(Vec<&'static str>),
+    #[error("the slug `{0}` is already used by another issue")]
+    SlugTaken(String),
+    #[error(
+        "slug `{0}` must be 1–64 characters of a-z, 0-9 and -, starting with a letter or digit"
+    )]
+    BadSlug(String),
+    #[error("issue {0} not found")]
+    NotFound(IssueId),
+    #[error("issue {id} is {state}: {action} is not possible now")]
+    WrongState {
+        id: IssueId,
+        state: IssueState,
+        action: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Parses one language's source: a front matter (`subject`, optional `preheader`) between
+/// `---` lines, then Markdown. `file` names it in errors.
+pub fn parse_source(file: &str, bytes: &[u8]) -> Result<IssueContent, Vec<SourceProblem>> {
+    let problem = |line: Option<usize>, message: String| SourceProblem {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            return Err(vec![problem(
+                Some(line),
+                "is not UTF-8 text (save it as UTF-8; Shift_JIS is not accepted)".into(),
+            )]);
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut problems = Vec::new();
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or("");
+    if first.trim_end() != "---" {
+        return Err(vec![problem(
+            Some(1),
+            "must start with a front matter: a `---` line, `subject: …`, optional `preheader: …`, then `---`".into(),
+        )]);
+    }
+    let mut subject = None;
+    let mut preheader = None;
+    let mut body_offset = first.len();
+    let mut body_line = 2;
+    let mut closed = false;
+    for (i, raw) in lines.by_ref().enumerate() {
+        let line_no = i + 2;
+        body_offset += raw.len();
+        body_line = line_no + 1;
+        let line = raw.trim_end_matches(['\n', '\r']);
+        if line.trim_end() == "---" {
+            closed = true;
+            break;
+        }
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            problems.push(problem(
+                Some(line_no),
+                format!("expected `key: value` in the front matter, found `{line}`"),
+            ));
+            continue;
+        };
+        let value = unquote(value.trim());
+        match key.trim() {
+            "subject" => subject = Some((value, line_no)),
+            "preheader" => preheader = Some(value),
+            other => problems.push(problem(
+                Some(line_no),
+                format!("unknown front matter key `{other}` (known: subject, preheader)"),
+            )),
+        }
+    }
+    if !closed {
+        return Err(vec![problem(
+            None,
+            "the front matter is not closed with a `---` line".into(),
+        )]);
+    }
+    let Some((subject, subject_line)) = subject else {
+        problems.push(problem(Some(1), "the front matter has no `subject`".into()));
+        return Err(problems);
+    };
+    let content = IssueContent {
+        subject,
+        preheader: preheader.filter(|p| !p.is_empty()),
+        markdown: text[body_offset.min(text.len())..].to_owned(),
+    };
+    problems.extend(check_content(file, &content, Some(subject_line), body_line));
+    if problems.is_empty() {
+        Ok(content)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Checks one language's content as given through the admin API (line numbers count from
+/// the Markdown's first line).
+pub fn validate_content(file: &str, content: &IssueContent) -> Vec<SourceProblem> {
+    check_content(file, content, None, 1)
+}
+
+/// The rules every issue's content obeys; `body_line` is the file line the Markdown starts on.
+fn check_content(
+    file: &str,
+    c: &IssueContent,
+    subject_line: Option<usize>,
+    body_line: usize,
+) -> Vec<SourceProblem> {
+    let mut problems = Vec::new();
+    let mut problem = |line: Option<usize>, message: String| {
+        problems.push(SourceProblem {
+            file: file.to_owned(),
+            line,
+            message,
+        })
+    };
+    let chars = c.subject.chars().count();
+    if c.subject.trim().is_empty() {
+        problem(subject_line, "the subject is empty".into());
+    } else if chars > MAX_SUBJECT_CHARS {
+        problem(
+            subject_line,
+            format!("the subject is {chars} characters; at most {MAX_SUBJECT_CHARS}"),
+        );
+    }
+    for (what, v) in [
+        ("subject", Some(&c.subject)),
+        ("preheader", c.preheader.as_ref()),
+    ] {
+        if v.is_some_and(|v| v.chars().any(char::is_control)) {
+            problem(
+                subject_line,
+                format!("the {what} contains a line break or control character"),
+            );
+        }
+    }
+    if c.markdown.trim().is_empty() {
+        problem(
+            Some(body_line),
+            "the issue has no text after the front matter".into(),
+        );
+    }
+    for p in check_links(&c.markdown) {
+        problem(
+            Some(body_line - 1 + p.line),
+            format!("column {}: {}", p.col, p.describe()),
+        );
+    }
+    problems
+}
+
+fn unquote(v: &str) -> String {
+    let bytes = v.as_bytes();
+    if bytes.len() >= 2
+        && ((bytes[0] == b'"' && bytes[bytes.len() - 1] == b'"')
+            || (bytes[0] == b'\'' && bytes[bytes.len() - 1] == b'\''))
+    {
+        v[1..v.len() - 1].to_owned()
+    } else {
+        v.to_owned()
+    }
+}
+
+/// Characters recipients in `newsletter.legacy_charset_domains` (ISO-2022-JP) cannot receive,
+/// with their positions in the source.
+pub fn legacy_charset_problems(file: &str, content: &IssueContent) -> Vec<SourceProblem> {
+    let mut out = Vec::new();
+    for u in check_iso2022jp(&content.subject) {
+        out.push(SourceProblem {
+            file: file.to_owned(),
+            line: None,
+            message: format!(
+                "subject, column {}: `{}` cannot be sent as ISO-2022-JP",
+                u.col, u.ch
+            ),
+        });
+    }
+    // Positions are in the Markdown body; the front matter adds its own lines before it.
+    for u in check_iso2022jp(&content.markdown) {
+        out.push(SourceProblem {
+            file: file.to_owned(),
+            line: None,
+            message: format!(
+                "body line {}, column {}: `{}` (U+{:04X}) cannot be sent as ISO-2022-JP",
+                u.line, u.col, u.ch, u.ch as u32
+            ),
+        });
+    }
+    out
+}
+
+/// What an editor asks to queue.
+#[derive(Debug, Clone)]
+pub struct QueueRequest {
+    pub slug: String,
+    pub send_at: Option<DateTime<Utc>>,
+    pub ja: IssueContent,
+    pub en: IssueContent,
+    /// Replace characters ISO-2022-JP cannot carry (visibly) instead of refusing.
+    pub allow_lossy: bool,
+}
+
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug.as_bytes()[0].is_ascii_alphanumeric()
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Validates and stores a queued issue.
+pub async fn queue(
+    store: &dyn Storage,
+    settings: &Settings,
+    req: QueueRequest,
+    now: DateTime<Utc>,
+) -> Result<IssueId, EditorialError> {
+    if !valid_slug(&req.slug) {
+        return Err(EditorialError::BadSlug(req.slug));
+    }
+    let missing = settings.newsletter.missing_legal_settings();
+    if !missing.is_empty() {
+        return Err(EditorialError::LegalFooter(missing));
+    }
+    if !settings.newsletter.legacy_charset_domains.is_empty() && !req.allow_lossy {
+        let mut problems = legacy_charset_problems("ja", &req.ja);
+        problems.extend(legacy_charset_problems("en", &req.en));
+        if !problems.is_empty() {
+            problems.push(SourceProblem {
+                file: "issue".into(),
+                line: None,
+                message: format!(
+                    "recipients at {} get ISO-2022-JP; replace these characters or queue with --allow-lossy (they become 〓)",
+                    settings.newsletter.legacy_charset_domains.join(", ")
+                ),
+            });
+            return Err(EditorialError::Invalid(problems));
+        }
+    }
+    let new = NewIssue {
+        slug: req.slug.clone(),
+        state: IssueState::Queued,
+        send_at: req.send_at,
+        ja: req.ja,
+        en: req.en,
+        now,
+    };
+    match store.insert_issue(&new).await {
+        Ok(id) => {
+            tracing::info!(issue_id = id, slug = %req.slug, "issue queued");
+            Ok(id)
+        }
+        Err(StoreError::Conflict(_)) => Err(EditorialError::SlugTaken(req.slug)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The editor's controls; each is a compare-and-set on the issue's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+impl Control {
+    fn name(self) -> &'static str {
+        match self {
+            Control::Pause => "pause",
+            Control::Resume => "resume",
+            Control::Cancel => "cancel",
+        }
+    }
+}
+
+/// Applies `control` to issue `id`; returns the new state.
+pub async fn control(
+    store: &dyn Storage,
+    id: IssueId,
+    control: Control,
+    now: DateTime<Utc>,
+) -> Result<IssueState, EditorialError> {
+    let issue = store.issue(id).await?.ok_or(EditorialError::NotFound(id))?;
+    let (from, to): (&[IssueState], IssueState) = match control {
+        Control::Pause => (
+            &[IssueState::Queued, IssueState::Sending],
+            IssueState::Paused,
+        ),
+        // A paused campaign that had started continues where it stopped; one that had not
+        // goes back to the queue.
+        Control::Resume if issue.started_at.is_some() => {
+            (&[IssueState::Paused], IssueState::Sending)
+        }
+        Control::Resume => (&[IssueState::Paused], IssueState::Queued),
+        Control::Cancel => (
+            &[
+                IssueState::Draft,
+                IssueState::Queued,
+                IssueState::Sending,
+                IssueState::Paused,
+            ],
+            IssueState::Cancelled,
+        ),
+    };
+    let changed = if to == IssueState::Cancelled {
+        store.cancel_issue(id, now).await?
+    } else {
+        store.transition_issue(id, from, to, now).await?
+    };
+    if !changed {
+        return Err(EditorialError::WrongState {
+            id,
+            state: issue.state,
+            action: control.name(),
+        });
+    }
+    tracing::info!(issue_id = id, from = %issue.state, to = %to, "issue state changed");
+    Ok(to)
+}
+
+/// Replaces an issue's content; refused once sending has started.
+pub async fn edit(
+    store: &dyn Storage,
+    id: IssueId,
+    send_at: Option<DateTime<Utc>>,
+    ja: IssueContent,
+    en: IssueContent,
+    now: DateTime<Utc>,
+) -> Result<(), EditorialError> {
+    let issue = store.issue(id).await?.ok_or(EditorialError::NotFound(id))?;
+    if !issue.state.editable() || !store.update_issue(id, send_at, &ja, &en, now).await? {
+        return Err(EditorialError::WrongState {
+            id,
+            state: issue.state,
+            action: "editing",
+        });
+    }
+    Ok(())
+}
+
+/// The languages an issue needs content for, in order.
+pub const LANGS: [Lang; 2] = [Lang::Ja, Lang::En];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JA: &str = "---\nsubject: 十二月号：技能実習生の権利を守る\npreheader: 今月の活動報告\n---\n\n# 今月のお知らせ\n\n[報告書](https://example.org/report.pdf)をご覧ください。\n";
+
+    #[test]
+    fn a_good_source_parses_into_subject_preheader_and_body() {
+        let c = parse_source("ja.md", JA.as_bytes()).unwrap();
+        assert_eq!(c.subject, "十二月号：技能実習生の権利を守る");
+        assert_eq!(c.preheader.as_deref(), Some("今月の活動報告"));
+        assert!(c.markdown.starts_with("\n# 今月のお知らせ"));
+    }
+
+    #[test]
+    fn problems_name_the_file_and_line() {
+        let src =
+            "---\nsubject: \"\"\ncolour: red\n---\n\nSee [this](/relative) and ![x](img.png).\n";
+        let problems = parse_source("en.md", src.as_bytes()).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            text.contains(&"en.md:2: the subject is empty".to_owned()),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("en.md:3: unknown front matter key `colour`")),
+            "{text:?}"
+        );
+        assert_eq!(
+            text.iter()
+                .filter(|t| t.starts_with("en.md:6: column"))
+                .count(),
+            2,
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn non_utf8_and_missing_front_matter_and_long_subjects_are_refused() {
+        let sjis = b"---\nsubject: ok\n---\n\x82\xa0\x82\xa2\n";
+        let p = parse_source("ja.md", sjis).unwrap_err();
+        assert_eq!(
+            p[0].to_string(),
+            "ja.md:4: is not UTF-8 text (save it as UTF-8; Shift_JIS is not accepted)"
+        );
+        let p = parse_source("ja.md", "# no front matter".as_bytes()).unwrap_err();
+        assert_eq!(p[0].line, Some(1));
+        let long = format!("---\nsubject: {}\n---\nbody\n", "長".repeat(201));
+        let p = parse_source("ja.md", long.as_bytes()).unwrap_err();
+        assert!(p[0].message.contains("201 characters"), "{p:?}");
+        let p = parse_source("ja.md", b"---\nsubject: x\n---\n   \n").unwrap_err();
+        assert!(p[0].message.contains("no text"), "{p:?}");
+    }
+
+    #[test]
+    fn characters_iso_2022_jp_cannot_carry_are_located() {
+        let c = IssueContent {
+            subject: "お知らせ①".into(),
+            preheader: None,
+            markdown: "一行目\n二行目に㈱と😀\n".into(),
+        };
+        let p = legacy_charset_problems("ja", &c);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].message.contains("`①`"));
+        assert!(
+            p[1].message.starts_with("body line 2, column 5: `㈱`"),
+            "{}",
+            p[1].message
+        );
+    }
+
+    #[test]
+    fn slugs_are_lowercase_words() {
+        assert!(valid_slug("2026-12"));
+        assert!(!valid_slug("2026/12"));
+        assert!(!valid_slug("-x"));
+        assert!(!valid_slug("Dec"));
+    }
+}
