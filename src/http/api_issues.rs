@@ -84,6 +84,20 @@ fn both() -> LangPref {
     LangPref::Both
 }
 
+/// A JSON body; malformed JSON or unknown fields get 422 with serde's message.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text())),
+        }
+    }
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -148,14 +162,7 @@ fn validated(
     }
 }
 
-async fn create(
-    State(state): State<AppState>,
-    body: Result<Json<IssueBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
+async fn create(State(state): State<AppState>, Body(body): Body<IssueBody>) -> Response {
     let (ja, en) = match validated(body.ja, body.en) {
         Ok(c) => c,
         Err(p) => return problems_response(&p),
@@ -200,12 +207,8 @@ async fn show(State(state): State<AppState>, Path(id): Path<IssueId>) -> Respons
 async fn edit(
     State(state): State<AppState>,
     Path(id): Path<IssueId>,
-    body: Result<Json<EditBody>, axum::extract::rejection::JsonRejection>,
+    Body(body): Body<EditBody>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
     let (ja, en) = match validated(body.ja, body.en) {
         Ok(c) => c,
         Err(p) => return problems_response(&p),
@@ -252,12 +255,8 @@ async fn send_now(State(state): State<AppState>, Path(id): Path<IssueId>) -> Res
 async fn test_send(
     State(state): State<AppState>,
     Path(id): Path<IssueId>,
-    body: Result<Json<TestBody>, axum::extract::rejection::JsonRejection>,
+    Body(body): Body<TestBody>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
     let to = match EmailAddress::parse(&body.to) {
         Ok(a) => a,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, format!("`to`: {e}")),

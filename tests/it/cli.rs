@@ -9,15 +9,7 @@ use std::time::{Duration, Instant};
 use crate::helpers::{create_pg_database, drop_pg_database};
 
 fn kairan(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kairan"));
-    cmd.current_dir(dir);
-    // The test runner's own KAIRAN__ variables must not leak in.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KAIRAN") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
+    crate::helpers::kairan_cmd(dir)
 }
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -295,3 +295,16 @@ impl TestApp {
         }
     }
 }
+
+/// The real `kairan` binary in `dir`, with the runner's own `KAIRAN*` / `RUST_LOG`
+/// variables removed so they cannot leak in.
+pub fn kairan_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kairan"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("KAIRAN") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}

@@ -2,7 +2,6 @@
 //! through Postfix's smtp-sink).
 
 use std::path::Path;
-use std::process::Command;
 
 use kairan::domain::IssueState;
 use serde_json::{Value, json};
@@ -296,16 +295,8 @@ async fn a_test_send_through_the_api_lands_in_the_outbox_as_a_whole_message() {
 }
 
 fn kairan(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kairan"));
-    cmd.current_dir(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KAIRAN") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = crate::helpers::kairan_cmd(dir);
+    cmd.args(args).envs(env.iter().copied());
     cmd.output().unwrap()
 }
 
