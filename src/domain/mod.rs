@@ -5,6 +5,7 @@
 
 pub mod email;
 pub mod status;
+pub mod token;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use status::{
