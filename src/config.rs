@@ -154,6 +154,9 @@ pub struct DispatchSettings {
     pub domain_limits: BTreeMap<String, u32>,
     /// How long a claimed batch stays leased before another worker may take it back.
     pub lease: Duration,
+    /// The first wait after a temporary failure; doubled each attempt up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -623,6 +626,8 @@ fn read_settings(r: &mut Reader) -> Settings {
             max_attempts: r.int_or("dispatch.max_attempts", 5, 1, 100) as u32,
             domain_limits: r.domain_limits("dispatch.domain_limits"),
             lease: r.duration_or("dispatch.lease", "5m"),
+            retry_base: r.duration_or("dispatch.retry_base", "1m"),
+            retry_max: r.duration_or("dispatch.retry_max", "6h"),
         },
         smtp: SmtpSettings {
             url: smtp_url,

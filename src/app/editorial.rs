@@ -355,6 +355,14 @@ pub async fn control(
             IssueState::Cancelled,
         ),
     };
+    // Resuming an issue that never started, and whose time has passed (it was held by the
+    // catch-up rule, or paused past its date), means "send it now".
+    if control == Control::Resume
+        && to == IssueState::Queued
+        && issue.send_at.is_some_and(|t| t <= now)
+    {
+        store.set_issue_send_at(id, Some(now), now).await?;
+    }
     let changed = if to == IssueState::Cancelled {
         store.cancel_issue(id, now).await?
     } else {

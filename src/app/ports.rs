@@ -184,6 +184,9 @@ pub enum DeliveryOutcome {
     Failed { reply: String, hard_bounce: bool },
     /// Not sent: the subscriber left meanwhile.
     Skipped { reason: String },
+    /// Not attempted (a rate limit, a pause, shutdown): back in the pool from `at`, the
+    /// attempt count unchanged.
+    Deferred { at: DateTime<Utc>, reason: String },
 }
 
 impl DeliveryOutcome {
@@ -193,6 +196,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::Retry { .. } => DeliveryState::Retry,
             DeliveryOutcome::Failed { .. } => DeliveryState::Failed,
             DeliveryOutcome::Skipped { .. } => DeliveryState::Skipped,
+            DeliveryOutcome::Deferred { .. } => DeliveryState::Retry,
         }
     }
 }
@@ -313,6 +317,14 @@ pub trait Storage: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Sets (or clears) when the issue goes out, unless it is sent or cancelled.
+    async fn set_issue_send_at(
+        &self,
+        id: IssueId,
+        send_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     // Deliveries.
     /// `queued` → `sending` and one `pending` delivery per active subscriber, in one
     /// transaction. Returns the number of deliveries, or `None` if the issue was not queued.
@@ -346,6 +358,15 @@ pub trait Storage: Send + Sync + 'static {
         id: IssueId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    // Dispatch (issue 5).
+    /// Whether this process may act as the scheduler. SQLite: always. PostgreSQL: the
+    /// instance holding a session advisory lock (kept until the process ends).
+    async fn try_scheduler_lock(&self) -> Result<bool, StoreError>;
+    /// Takes up to `want` sends from the per-minute budget `limit` of `key` for the minute
+    /// starting at `window_start` (unix seconds), shared by all processes. Returns how many
+    /// were granted (0 when the minute's budget is spent).
+    async fn reserve_rate(&self, key: &str, window_start: i64, want: u32, limit: u32) -> Result<u32, StoreError>;
 
     // Bounces.
     /// Stores a report; `false` if the same message (hash) was stored before.

@@ -3,6 +3,7 @@
 //! Every status that is stored in a column is a Rust enum with an explicit, closed mapping
 //! to and from its text form (`as_str` / `FromStr`), so SQL never carries loose strings.
 
+pub mod delivery;
 pub mod email;
 pub mod status;
 pub mod token;

@@ -68,6 +68,7 @@ macro_rules! storage_impl {
             }
 
             async fn close(&self) {
+                self.before_close().await;
                 self.pool.close().await;
             }
 
@@ -321,6 +322,60 @@ macro_rules! storage_impl {
                 Ok(changed)
             }
 
+            async fn set_issue_send_at(
+                &self,
+                id: IssueId,
+                send_at: Option<DateTime<Utc>>,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE issues SET send_at = $2, updated_at = $3 WHERE id = $1 AND state NOT IN ('sent', 'cancelled')",
+                )
+                .bind(id)
+                .bind(send_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn reserve_rate(&self, key: &str, window_start: i64, want: u32, limit: u32) -> Result<u32, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // Upsert first: the write lock is taken before anything is read (SQLite).
+                sqlx::query(
+                    "INSERT INTO rate_windows (key, window_start, used) VALUES ($1, $2, 0)
+                     ON CONFLICT (key, window_start) DO UPDATE SET used = rate_windows.used",
+                )
+                .bind(key)
+                .bind(window_start)
+                .execute(&mut *tx)
+                .await?;
+                // The upsert locked the row (PostgreSQL) or the database (SQLite) for this
+                // transaction, so the read and the update below cannot interleave with another.
+                let used: i64 = sqlx::query_scalar("SELECT used FROM rate_windows WHERE key = $1 AND window_start = $2")
+                    .bind(key)
+                    .bind(window_start)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let granted = i64::from(want).min((i64::from(limit) - used).max(0));
+                if granted > 0 {
+                    sqlx::query("UPDATE rate_windows SET used = used + $3 WHERE key = $1 AND window_start = $2")
+                        .bind(key)
+                        .bind(window_start)
+                        .bind(granted)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM rate_windows WHERE key = $1 AND window_start < $2")
+                    .bind(key)
+                    .bind(window_start - 3600)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(granted as u32)
+            }
+
             async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let started = sqlx::query(
@@ -364,6 +419,7 @@ macro_rules! storage_impl {
                         DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
                         DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
                         DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
+                        DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
                     };
                     sqlx::query(
                         "UPDATE deliveries SET state = $2, attempts = attempts + $3, next_attempt_at = $4,

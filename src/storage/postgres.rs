@@ -15,7 +15,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 pub struct PgStore {
     pool: PgPool,
+    /// The connection holding the scheduler's advisory lock, once this process has it.
+    scheduler_lock: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>,
 }
+
+/// The advisory lock key of the scheduler ("kairan" in ASCII).
+const SCHEDULER_LOCK_KEY: i64 = 0x6b_6169_7261_6e;
 
 impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
@@ -24,11 +29,24 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            scheduler_lock: tokio::sync::Mutex::new(None),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Gives back the scheduler lock's connection, so closing the pool does not wait on it.
+    async fn before_close(&self) {
+        if let Some(mut conn) = self.scheduler_lock.lock().await.take() {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(SCHEDULER_LOCK_KEY)
+                .execute(&mut *conn)
+                .await;
+        }
     }
 }
 
@@ -41,6 +59,30 @@ storage_impl!(PgStore, sqlx::Postgres, {
         MIGRATOR.run(&self.pool).await.map_err(|e| {
             StoreError::Other(anyhow::Error::new(e).context("applying PostgreSQL migrations"))
         })
+    }
+
+    /// Leader election by a session advisory lock: the first instance to take it keeps it
+    /// on a dedicated connection for its lifetime; when that process dies its connection
+    /// closes, the lock is released, and another instance takes over on its next pass.
+    async fn try_scheduler_lock(&self) -> Result<bool, StoreError> {
+        let mut held = self.scheduler_lock.lock().await;
+        if let Some(conn) = held.as_mut() {
+            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                return Ok(true);
+            }
+            // The connection died and took the lock with it; try again below.
+            *held = None;
+        }
+        let mut conn = self.pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(SCHEDULER_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if got {
+            tracing::info!("this instance now runs the scheduler (PostgreSQL advisory lock)");
+            *held = Some(conn);
+        }
+        Ok(got)
     }
 
     async fn claim_deliveries(

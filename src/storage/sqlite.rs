@@ -42,6 +42,8 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    async fn before_close(&self) {}
 }
 
 storage_impl!(SqliteStore, sqlx::Sqlite, {
@@ -53,6 +55,12 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
         MIGRATOR.run(&self.pool).await.map_err(|e| {
             StoreError::Other(anyhow::Error::new(e).context("applying SQLite migrations"))
         })
+    }
+
+    /// One SQLite file is one scheduler: campaigns start by compare-and-set, so a CLI
+    /// command racing the daemon cannot start one twice.
+    async fn try_scheduler_lock(&self) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     /// One write transaction: an `UPDATE … RETURNING` takes the write lock first thing (so
