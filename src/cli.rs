@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Loaded};
+
+mod subscribers;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -49,6 +51,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage subscribers: add, import, export, list, unsubscribe, erase
+    #[command(subcommand)]
+    Subscribers(subscribers::Command),
 }
 
 /// Parses arguments, runs the command, and turns the result into an exit code.
@@ -101,6 +106,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         }
         Command::Check => check(&loaded),
         Command::Status { json } => status(&loaded, json).await,
+        Command::Subscribers(command) => subscribers::run(command, &loaded).await,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::assets::Assets;
 use crate::domain::Lang;
 
 pub mod text;
+pub mod transactional;
 
 /// The Fluent messages of both languages.
 pub struct I18n {
