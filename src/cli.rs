@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Loaded};
 
 mod issue;
+mod subscribers;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -54,6 +55,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage subscribers: add, import, export, list, unsubscribe, erase
+    #[command(subcommand)]
+    Subscribers(subscribers::Command),
 }
 
 /// Parses arguments, runs the command, and turns the result into an exit code.
@@ -107,6 +111,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Check => check(&loaded),
         Command::Issue(cmd) => issue::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
+        Command::Subscribers(command) => subscribers::run(command, &loaded).await,
     }
 }
 

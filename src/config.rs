@@ -55,6 +55,7 @@ pub struct Settings {
     pub bounce: BounceSettings,
     pub secrets: SecretsSettings,
     pub paths: PathsSettings,
+    pub subscribe: SubscribeSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +287,20 @@ pub struct SecretsSettings {
     pub signing_key: Option<Secret>,
     /// Keys still accepted when verifying, after a rotation.
     pub previous_signing_keys: Vec<Secret>,
+}
+
+/// The reader-facing subscription pages (issue 3).
+#[derive(Debug, Clone)]
+pub struct SubscribeSettings {
+    /// How long a confirmation link stays valid.
+    pub confirm_ttl: Duration,
+    /// A pending address gets at most one confirmation mail per this interval.
+    pub resend_interval: Duration,
+    /// `POST /subscribe` requests per minute per client address; more get 429.
+    pub rate_limit_per_minute: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse
+    /// proxy that appends it), not from the TCP peer.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -672,7 +687,17 @@ fn read_settings(r: &mut Reader) -> Settings {
             templates: r.opt_string("paths.templates").map(PathBuf::from),
             locales: r.opt_string("paths.locales").map(PathBuf::from),
         },
+        subscribe: SubscribeSettings {
+            confirm_ttl: r.duration_or("subscribe.confirm_ttl", "7d"),
+            resend_interval: r.duration_or("subscribe.resend_interval", "10m"),
+            rate_limit_per_minute: r.int_or("subscribe.rate_limit_per_minute", 10, 1, 100_000)
+                as u32,
+            trust_forwarded_for: r.bool_or("subscribe.trust_forwarded_for", false),
+        },
     };
+    if settings.subscribe.confirm_ttl < Duration::from_secs(60) {
+        r.problem("subscribe.confirm_ttl", "must be at least 1m".into());
+    }
     if settings.dispatch.lease < Duration::from_secs(10) {
         r.problem("dispatch.lease", "must be at least 10s".into());
     }
@@ -1139,6 +1164,33 @@ mod tests {
         let errs = parse("[dkim]\ndomain = \"example.org\"\n", "kairan.toml", &[]).unwrap_err();
         assert_eq!(errs.0.len(), 1);
         assert_eq!(errs.0[0].key, "dkim.private_key");
+    }
+
+    #[test]
+    fn subscribe_settings_have_defaults_and_are_checked() {
+        let (s, _) = parse("", "defaults", &[]).unwrap();
+        assert_eq!(s.subscribe.confirm_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(s.subscribe.resend_interval, Duration::from_secs(600));
+        assert_eq!(s.subscribe.rate_limit_per_minute, 10);
+        assert!(!s.subscribe.trust_forwarded_for);
+        let e = env(&[
+            ("KAIRAN__SUBSCRIBE__CONFIRM_TTL", "2d"),
+            ("KAIRAN__SUBSCRIBE__TRUST_FORWARDED_FOR", "true"),
+        ]);
+        let (s, _) = parse("", "defaults", &e).unwrap();
+        assert_eq!(s.subscribe.confirm_ttl, Duration::from_secs(2 * 86400));
+        assert!(s.subscribe.trust_forwarded_for);
+        let errs = parse(
+            "[subscribe]\nconfirm_ttl = \"10s\"\nrate_limit_per_minute = 0\n",
+            "kairan.toml",
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<_> = errs.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["subscribe.rate_limit_per_minute", "subscribe.confirm_ttl"]
+        );
     }
 
     #[test]

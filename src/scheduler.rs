@@ -72,9 +72,11 @@ pub fn plan(
     schedule: &ScheduleSettings,
     queued: &[(IssueId, Option<DateTime<Utc>>)],
 ) -> Plan {
-    let catch_up = chrono::Duration::from_std(schedule.catch_up).unwrap_or(chrono::Duration::days(1));
+    let catch_up =
+        chrono::Duration::from_std(schedule.catch_up).unwrap_or(chrono::Duration::days(1));
     let window = catch_up + chrono::Duration::seconds(1);
-    let tick = last_tick.and_then(|after| latest_tick(&schedule.cron, schedule.timezone, after, now, window));
+    let tick = last_tick
+        .and_then(|after| latest_tick(&schedule.cron, schedule.timezone, after, now, window));
     let mut p = Plan {
         last_tick: tick.or(last_tick).unwrap_or(now),
         ..Plan::default()
@@ -139,7 +141,9 @@ pub async fn tick_once(
         }
     }
     if last != Some(p.last_tick) {
-        store.set_meta(LAST_TICK_KEY, &p.last_tick.to_rfc3339()).await?;
+        store
+            .set_meta(LAST_TICK_KEY, &p.last_tick.to_rfc3339())
+            .await?;
     }
     Ok(started)
 }
@@ -187,16 +191,28 @@ mod tests {
     fn the_monthly_tick_is_nine_in_the_morning_tokyo_time() {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         // 09:00 JST on 1 December is 00:00 UTC.
-        assert_eq!(next_tick(&s.cron, s.timezone, utc(2026, 11, 24, 20, 0)), Some(utc(2026, 12, 1, 0, 0)));
-        assert_eq!(next_tick(&s.cron, s.timezone, utc(2026, 12, 1, 0, 0)), Some(utc(2027, 1, 1, 0, 0)));
+        assert_eq!(
+            next_tick(&s.cron, s.timezone, utc(2026, 11, 24, 20, 0)),
+            Some(utc(2026, 12, 1, 0, 0))
+        );
+        assert_eq!(
+            next_tick(&s.cron, s.timezone, utc(2026, 12, 1, 0, 0)),
+            Some(utc(2027, 1, 1, 0, 0))
+        );
     }
 
     #[test]
     fn ticks_follow_daylight_saving_time_in_new_york() {
         let s = schedule("0 0 9 * * *", chrono_tz::America::New_York, 24);
         // 09:00 EDT (UTC-4) before the change on 1 November 2026, 09:00 EST (UTC-5) after.
-        assert_eq!(next_tick(&s.cron, s.timezone, utc(2026, 10, 31, 12, 0)), Some(utc(2026, 11, 1, 14, 0)));
-        assert_eq!(next_tick(&s.cron, s.timezone, utc(2026, 10, 30, 12, 0)), Some(utc(2026, 10, 31, 13, 0)));
+        assert_eq!(
+            next_tick(&s.cron, s.timezone, utc(2026, 10, 30, 14, 0)),
+            Some(utc(2026, 10, 31, 13, 0))
+        );
+        assert_eq!(
+            next_tick(&s.cron, s.timezone, utc(2026, 10, 31, 14, 0)),
+            Some(utc(2026, 11, 1, 14, 0))
+        );
     }
 
     #[test]
@@ -209,7 +225,16 @@ mod tests {
         assert_eq!(after.start, vec![1]);
         assert_eq!(after.last_tick, utc(2026, 12, 1, 0, 0));
         // Acting on the same tick again starts nothing new.
-        assert!(plan(utc(2026, 12, 1, 0, 5), Some(after.last_tick), &s, &[(2, None)]).start.is_empty());
+        assert!(
+            plan(
+                utc(2026, 12, 1, 0, 5),
+                Some(after.last_tick),
+                &s,
+                &[(2, None)]
+            )
+            .start
+            .is_empty()
+        );
     }
 
     #[test]
@@ -217,8 +242,15 @@ mod tests {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         let at = utc(2026, 12, 3, 5, 30);
         let last = Some(utc(2026, 12, 1, 0, 0));
-        assert!(plan(utc(2026, 12, 3, 5, 29), last, &s, &[(1, Some(at))]).start.is_empty());
-        assert_eq!(plan(utc(2026, 12, 3, 5, 30), last, &s, &[(1, Some(at))]).start, vec![1]);
+        assert!(
+            plan(utc(2026, 12, 3, 5, 29), last, &s, &[(1, Some(at))])
+                .start
+                .is_empty()
+        );
+        assert_eq!(
+            plan(utc(2026, 12, 3, 5, 30), last, &s, &[(1, Some(at))]).start,
+            vec![1]
+        );
     }
 
     #[test]
@@ -226,11 +258,22 @@ mod tests {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         let last = Some(utc(2026, 11, 1, 0, 0));
         // Down over the 1 December tick, back 5 hours later: catch up.
-        assert_eq!(plan(utc(2026, 12, 1, 5, 0), last, &s, &[(1, None)]).start, vec![1]);
+        assert_eq!(
+            plan(utc(2026, 12, 1, 5, 0), last, &s, &[(1, None)]).start,
+            vec![1]
+        );
         // Back three days later: hold, never a surprise mailing.
-        let p = plan(utc(2026, 12, 4, 0, 0), last, &s, &[(1, None), (2, Some(utc(2026, 12, 2, 0, 0)))]);
+        let p = plan(
+            utc(2026, 12, 4, 0, 0),
+            last,
+            &s,
+            &[(1, None), (2, Some(utc(2026, 12, 2, 0, 0)))],
+        );
         assert!(p.start.is_empty());
-        assert_eq!(p.hold, vec![(1, utc(2026, 12, 1, 0, 0)), (2, utc(2026, 12, 2, 0, 0))]);
+        assert_eq!(
+            p.hold,
+            vec![(1, utc(2026, 12, 1, 0, 0)), (2, utc(2026, 12, 2, 0, 0))]
+        );
     }
 
     #[test]

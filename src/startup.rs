@@ -70,12 +70,14 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
         let renderer = Arc::new(load_renderer(&settings)?);
+        let signer = Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?);
         let state = AppState {
             settings: Arc::new(settings),
             store,
             mailer,
             metrics: crate::metrics::install(),
             renderer,
+            signer,
         };
         Ok(Application { listener, state })
     }
@@ -102,10 +104,14 @@ impl Application {
             self.state.mailer.kind(),
         );
         let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("the HTTP server failed")?;
+        // With the peer address, for per-client rate limits and consent records.
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("the HTTP server failed")?;
         tracing::info!("HTTP server stopped; closing the database");
         store.close().await;
         tracing::info!("shutdown complete");

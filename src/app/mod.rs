@@ -2,6 +2,8 @@
 //! Depends on `domain` only; adapters (storage, mail, http) implement or call into it.
 
 pub mod editorial;
+pub mod keys;
 pub mod ports;
 pub mod preview;
 pub mod status;
+pub mod subscription;

@@ -290,6 +290,51 @@ pub trait Storage: Send + Sync + 'static {
     -> Result<Vec<(SubscriberStatus, LangPref, u64)>, StoreError>;
     async fn consents(&self, id: SubscriberId) -> Result<Vec<Consent>, StoreError>;
 
+    // Subscribers (issue 3): double opt-in, preferences, erasure and the suppression list.
+    /// Marks a confirmation mail as going out now, unless one went out after `not_since`
+    /// (compare-and-set: two concurrent requests send one mail). Only a `pending` subscriber.
+    async fn claim_confirmation_send(
+        &self,
+        id: SubscriberId,
+        now: DateTime<Utc>,
+        not_since: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// `pending` → `active`, setting the confirmation time on the subscriber and on its
+    /// unconfirmed consent records, in one transaction. Returns whether it changed.
+    async fn confirm_subscriber(
+        &self,
+        id: SubscriberId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// A fresh double opt-in for an `unsubscribed` subscriber: back to `pending` (or the
+    /// status in `s`) with `s`'s name, language and a new consent record; the old
+    /// confirmation / unsubscribe dates are cleared. One transaction; returns whether it did.
+    async fn restart_opt_in(&self, id: SubscriberId, s: &NewSubscriber)
+    -> Result<bool, StoreError>;
+    /// Changes the language of a subscriber who is `pending` or `active`.
+    async fn set_subscriber_lang(
+        &self,
+        id: SubscriberId,
+        lang: LangPref,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Erases personal data: the address becomes `erased-ID@erased.invalid`, the name and the
+    /// consent records' IP and user agent are removed (their dates, text hash and version
+    /// stay), the status becomes `unsubscribed` (method `erased`), open deliveries are
+    /// skipped, and `address_hash` goes on the suppression list. One transaction.
+    async fn erase_subscriber(
+        &self,
+        id: SubscriberId,
+        address_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn is_suppressed(&self, address_hash: &str) -> Result<bool, StoreError>;
+    /// Removes an address from the suppression list (it opted in anew). Returns whether it was there.
+    async fn lift_suppression(&self, address_hash: &str) -> Result<bool, StoreError>;
+    /// Stores `value` under `key` unless the key exists; returns the stored value, so
+    /// concurrent first starts agree on one (signing key, suppression salt).
+    async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
     // Issues.
     async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError>;
     async fn issue(&self, id: IssueId) -> Result<Option<Issue>, StoreError>;
@@ -366,7 +411,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Takes up to `want` sends from the per-minute budget `limit` of `key` for the minute
     /// starting at `window_start` (unix seconds), shared by all processes. Returns how many
     /// were granted (0 when the minute's budget is spent).
-    async fn reserve_rate(&self, key: &str, window_start: i64, want: u32, limit: u32) -> Result<u32, StoreError>;
+    async fn reserve_rate(
+        &self,
+        key: &str,
+        window_start: i64,
+        want: u32,
+        limit: u32,
+    ) -> Result<u32, StoreError>;
 
     // Bounces.
     /// Stores a report; `false` if the same message (hash) was stored before.

@@ -111,18 +111,32 @@ mod tests {
         let now = Utc::now();
         assert_eq!(
             decide(&p, Attempt::Temporary, 0, now, 0.5),
-            Decision::Retry { at: now + chrono::Duration::seconds(60) }
+            Decision::Retry {
+                at: now + chrono::Duration::seconds(60)
+            }
         );
-        assert!(matches!(decide(&p, Attempt::Temporary, 3, now, 0.5), Decision::Retry { .. }));
-        assert_eq!(decide(&p, Attempt::Temporary, 4, now, 0.5), Decision::Failed { hard_bounce: false });
+        assert!(matches!(
+            decide(&p, Attempt::Temporary, 3, now, 0.5),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            decide(&p, Attempt::Temporary, 4, now, 0.5),
+            Decision::Failed { hard_bounce: false }
+        );
     }
 
     #[test]
     fn a_recipient_5xx_is_a_hard_bounce_at_once_but_a_sender_5xx_is_not() {
         let p = policy();
         let now = Utc::now();
-        assert_eq!(decide(&p, Attempt::RecipientRejected, 0, now, 0.5), Decision::Failed { hard_bounce: true });
-        assert!(matches!(decide(&p, Attempt::SenderRejected, 0, now, 0.5), Decision::Retry { .. }));
+        assert_eq!(
+            decide(&p, Attempt::RecipientRejected, 0, now, 0.5),
+            Decision::Failed { hard_bounce: true }
+        );
+        assert!(matches!(
+            decide(&p, Attempt::SenderRejected, 0, now, 0.5),
+            Decision::Retry { .. }
+        ));
         assert_eq!(decide(&p, Attempt::Accepted, 2, now, 0.5), Decision::Sent);
     }
 }

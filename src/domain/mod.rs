@@ -5,13 +5,16 @@
 
 pub mod delivery;
 pub mod email;
+pub mod negotiate;
 pub mod status;
 pub mod token;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
+pub use negotiate::{LangSource, negotiate};
 pub use status::{
     BounceKind, DeliveryState, IssueState, Lang, LangPref, ParseEnumError, SubscriberStatus,
 };
+pub use token::{Purpose, Signer, TokenError};
 
 /// Identifies a subscriber; this, never the address, goes into info-level logs.
 pub type SubscriberId = i64;

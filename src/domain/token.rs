@@ -1,27 +1,43 @@
-//! Signed tokens for links and VERP addresses: HMAC-SHA256 over (id, purpose, issued-at),
-//! base64url, no email address inside, verified in constant time against the current key
-//! and any previous (rotated) keys.
+//! Signed tokens for links in mail and pages (confirm, unsubscribe, preferences, VERP bounce
+//! addresses). Pure: the key and the clock are passed in.
+//!
+//! A token is base64url (no padding) of
+//! `version (1) ‖ purpose (1) ‖ subscriber id (8, big-endian) ‖ issued-at (8, unix seconds,
+//! big-endian) ‖ HMAC-SHA256 (32)`, the MAC taken over a fixed domain label and the first 18
+//! bytes. So a token names a subscriber by id only (no email address), is bound to one
+//! purpose (a confirm token cannot unsubscribe), and carries the time it was issued so a
+//! caller can bound its age. Verification tries the current key, then each previous key
+//! (rotation), comparing MACs in constant time (`Mac::verify_slice`).
 
 use std::time::Duration;
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// What a token may be used for; a token for one purpose is refused for any other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+type HmacSha256 = Hmac<Sha256>;
+
+const VERSION: u8 = 1;
+const DOMAIN: &[u8] = b"kairan-token-v1\0";
+const BODY_LEN: usize = 1 + 1 + 8 + 8;
+const MAC_LEN: usize = 32;
+const TOKEN_LEN: usize = BODY_LEN + MAC_LEN;
+/// Clock skew tolerated between instances for a token "issued in the future".
+const MAX_SKEW_SECS: i64 = 300;
+
+/// What a token may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {
     Confirm,
     Unsubscribe,
     Preferences,
-    /// Names a delivery in a VERP return path (`bounces+TOKEN@…`).
     Bounce,
 }
 
 impl Purpose {
-    fn tag(self) -> u8 {
+    fn code(self) -> u8 {
         match self {
             Purpose::Confirm => 1,
             Purpose::Unsubscribe => 2,
@@ -31,19 +47,23 @@ impl Purpose {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a token was refused. The page shown is the same for all of them; the variant is for
+/// tests and debug logs (never log the token itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    #[error("the link is malformed")]
+    #[error("the token is not well-formed")]
     Malformed,
-    #[error("the link's signature does not match")]
+    #[error("the token's signature does not match any key")]
     BadSignature,
-    #[error("the link is for something else")]
+    #[error("the token is for another purpose")]
     WrongPurpose,
-    #[error("the link has expired")]
+    #[error("the token has expired")]
     Expired,
+    #[error("the token was issued in the future")]
+    FromTheFuture,
 }
 
-/// Signs with the current key; verifies with it or a previous one.
+/// Signs with the current key; verifies with the current key or any previous one.
 #[derive(Clone)]
 pub struct Signer {
     current: Vec<u8>,
@@ -52,34 +72,31 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Signer(***)")
+        write!(f, "Signer(*** + {} previous)", self.previous.len())
     }
 }
 
-const BODY: usize = 8 + 1 + 8;
-const MAC: usize = 16;
-
 impl Signer {
+    /// `current` signs; `previous` keys are still accepted when verifying.
     pub fn new(current: Vec<u8>, previous: Vec<Vec<u8>>) -> Self {
+        assert!(!current.is_empty(), "a signing key must not be empty");
         Signer { current, previous }
     }
 
-    fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
-        let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-        m.update(body);
-        m
-    }
-
+    /// A token for subscriber `id`, usable for `purpose`, issued at `issued_at`.
     pub fn sign(&self, id: i64, purpose: Purpose, issued_at: DateTime<Utc>) -> String {
-        let mut buf = Vec::with_capacity(BODY + MAC);
-        buf.extend_from_slice(&id.to_be_bytes());
-        buf.push(purpose.tag());
-        buf.extend_from_slice(&issued_at.timestamp().to_be_bytes());
-        let tag = Self::mac(&self.current, &buf).finalize().into_bytes();
-        buf.extend_from_slice(&tag[..MAC]);
-        URL_SAFE_NO_PAD.encode(buf)
+        let mut bytes = Vec::with_capacity(TOKEN_LEN);
+        bytes.push(VERSION);
+        bytes.push(purpose.code());
+        bytes.extend_from_slice(&id.to_be_bytes());
+        bytes.extend_from_slice(&issued_at.timestamp().to_be_bytes());
+        let mac = mac(&self.current, &bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// The subscriber id of a valid token for `purpose`, not older than `max_age` (when
+    /// given) at `now`.
     pub fn verify(
         &self,
         token: &str,
@@ -87,26 +104,34 @@ impl Signer {
         now: DateTime<Utc>,
         max_age: Option<Duration>,
     ) -> Result<i64, TokenError> {
-        let raw = URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
-            .map_err(|_| TokenError::Malformed)?;
-        if raw.len() != BODY + MAC {
+        // The encoded length is fixed: refuse anything else before decoding.
+        if token.len() != (TOKEN_LEN * 4).div_ceil(3) {
             return Err(TokenError::Malformed);
         }
-        let (body, tag) = raw.split_at(BODY);
-        let ok = std::iter::once(&self.current)
-            .chain(&self.previous)
-            .any(|k| Self::mac(k, body).verify_truncated_left(tag).is_ok());
-        if !ok {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| TokenError::Malformed)?;
+        if bytes.len() != TOKEN_LEN || bytes[0] != VERSION {
+            return Err(TokenError::Malformed);
+        }
+        let (body, tag) = bytes.split_at(BODY_LEN);
+        let valid = std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .any(|key| mac(key, body).verify_slice(tag).is_ok());
+        if !valid {
             return Err(TokenError::BadSignature);
         }
-        if body[8] != purpose.tag() {
+        if body[1] != purpose.code() {
             return Err(TokenError::WrongPurpose);
         }
-        let id = i64::from_be_bytes(body[..8].try_into().expect("8 bytes"));
-        let issued = i64::from_be_bytes(body[9..17].try_into().expect("8 bytes"));
+        let id = i64::from_be_bytes(body[2..10].try_into().expect("8 bytes"));
+        let issued = i64::from_be_bytes(body[10..18].try_into().expect("8 bytes"));
+        let age = now.timestamp().saturating_sub(issued);
+        if age < -MAX_SKEW_SECS {
+            return Err(TokenError::FromTheFuture);
+        }
         if let Some(max) = max_age
-            && now.timestamp() - issued > max.as_secs() as i64
+            && age > i64::try_from(max.as_secs()).unwrap_or(i64::MAX)
         {
             return Err(TokenError::Expired);
         }
@@ -114,59 +139,147 @@ impl Signer {
     }
 }
 
+fn mac(key: &[u8], body: &[u8]) -> HmacSha256 {
+    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    m.update(DOMAIN);
+    m.update(body);
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const DAY: Duration = Duration::from_secs(86_400);
 
     fn signer() -> Signer {
         Signer::new(b"0123456789abcdef0123456789abcdef".to_vec(), vec![])
     }
 
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
     #[test]
-    fn a_token_verifies_for_its_purpose_only() {
-        let t = signer().sign(42, Purpose::Bounce, Utc::now());
-        assert_eq!(
-            signer().verify(&t, Purpose::Bounce, Utc::now(), None),
-            Ok(42)
+    fn a_token_round_trips_and_carries_no_address() {
+        let s = signer();
+        let t = s.sign(42, Purpose::Unsubscribe, at(1_800_000_000));
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
+        assert!(!t.contains('@'));
         assert_eq!(
-            signer().verify(&t, Purpose::Unsubscribe, Utc::now(), None),
-            Err(TokenError::WrongPurpose)
+            s.verify(&t, Purpose::Unsubscribe, at(1_800_000_000), None),
+            Ok(42)
         );
     }
 
     #[test]
-    fn tampered_foreign_and_expired_tokens_are_refused() {
+    fn a_token_for_one_purpose_is_refused_for_another() {
         let s = signer();
-        let now = Utc::now();
-        let t = s.sign(7, Purpose::Confirm, now - chrono::Duration::days(8));
+        let now = at(1_800_000_000);
+        let t = s.sign(7, Purpose::Confirm, now);
+        for p in [Purpose::Unsubscribe, Purpose::Preferences, Purpose::Bounce] {
+            assert_eq!(s.verify(&t, p, now, None), Err(TokenError::WrongPurpose));
+        }
+    }
+
+    #[test]
+    fn confirm_tokens_expire_and_the_boundary_is_inclusive() {
+        let s = signer();
+        let t = s.sign(7, Purpose::Confirm, at(1_800_000_000));
+        let limit = at(1_800_000_000 + 7 * 86_400);
+        assert_eq!(s.verify(&t, Purpose::Confirm, limit, Some(7 * DAY)), Ok(7));
         assert_eq!(
             s.verify(
                 &t,
                 Purpose::Confirm,
-                now,
-                Some(Duration::from_secs(7 * 86400))
+                limit + chrono::Duration::seconds(1),
+                Some(7 * DAY)
             ),
             Err(TokenError::Expired)
         );
-        let mut bytes = t.into_bytes();
-        bytes[3] ^= 1;
-        let tampered = String::from_utf8(bytes).unwrap();
-        assert!(s.verify(&tampered, Purpose::Confirm, now, None).is_err());
-        let other = Signer::new(b"another key, also long enough....".to_vec(), vec![]);
-        let t = other.sign(7, Purpose::Confirm, now);
+        // Without a maximum age it never expires.
         assert_eq!(
-            s.verify(&t, Purpose::Confirm, now, None),
+            s.verify(&t, Purpose::Confirm, at(2_500_000_000), None),
+            Ok(7)
+        );
+    }
+
+    #[test]
+    fn a_token_from_the_far_future_is_refused() {
+        let s = signer();
+        let t = s.sign(1, Purpose::Confirm, at(1_800_000_000));
+        assert_eq!(
+            s.verify(&t, Purpose::Confirm, at(1_800_000_000 - 3600), None),
+            Err(TokenError::FromTheFuture)
+        );
+    }
+
+    #[test]
+    fn rotation_accepts_the_previous_key_and_signs_with_the_new_one() {
+        let old = Signer::new(b"old-key-old-key-old-key-old-key!".to_vec(), vec![]);
+        let rotated = Signer::new(
+            b"new-key-new-key-new-key-new-key!".to_vec(),
+            vec![b"old-key-old-key-old-key-old-key!".to_vec()],
+        );
+        let now = at(1_800_000_000);
+        let from_old = old.sign(9, Purpose::Unsubscribe, now);
+        assert_eq!(
+            rotated.verify(&from_old, Purpose::Unsubscribe, now, None),
+            Ok(9)
+        );
+        let from_new = rotated.sign(9, Purpose::Unsubscribe, now);
+        assert_ne!(from_old, from_new);
+        assert_eq!(
+            old.verify(&from_new, Purpose::Unsubscribe, now, None),
             Err(TokenError::BadSignature)
         );
-        let rotated = Signer::new(
-            b"new key 0123456789abcdef01234567".to_vec(),
-            vec![b"another key, also long enough....".to_vec()],
-        );
-        assert_eq!(rotated.verify(&t, Purpose::Confirm, now, None), Ok(7));
+        // Once the old key is dropped, its tokens stop working.
+        let later = Signer::new(b"new-key-new-key-new-key-new-key!".to_vec(), vec![]);
         assert_eq!(
-            s.verify("!!", Purpose::Confirm, now, None),
-            Err(TokenError::Malformed)
+            later.verify(&from_old, Purpose::Unsubscribe, now, None),
+            Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let s = signer();
+        let now = at(1_800_000_000);
+        for bad in ["", "abc", "!!!!", &"A".repeat(66), &"A".repeat(200)] {
+            assert!(s.verify(bad, Purpose::Confirm, now, None).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_id_and_time_round_trip(id in any::<i64>(), secs in 0i64..4_000_000_000) {
+            let s = signer();
+            let t = s.sign(id, Purpose::Preferences, at(secs));
+            prop_assert_eq!(s.verify(&t, Purpose::Preferences, at(secs), None), Ok(id));
+        }
+
+        #[test]
+        fn flipping_any_bit_breaks_the_token(id in any::<i64>(), byte in 0usize..TOKEN_LEN, bit in 0u8..8) {
+            let s = signer();
+            let now = at(1_800_000_000);
+            let t = s.sign(id, Purpose::Unsubscribe, now);
+            let mut raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+            raw[byte] ^= 1 << bit;
+            let tampered = URL_SAFE_NO_PAD.encode(raw);
+            prop_assert!(s.verify(&tampered, Purpose::Unsubscribe, now, None).is_err());
+        }
+
+        #[test]
+        fn another_key_never_verifies(key in proptest::collection::vec(any::<u8>(), 1..64)) {
+            prop_assume!(key != b"0123456789abcdef0123456789abcdef".to_vec());
+            let other = Signer::new(key, vec![]);
+            let now = at(1_800_000_000);
+            let t = other.sign(5, Purpose::Confirm, now);
+            prop_assert_eq!(signer().verify(&t, Purpose::Confirm, now, None), Err(TokenError::BadSignature));
+        }
     }
 }

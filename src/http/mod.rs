@@ -22,6 +22,9 @@ use crate::config::Settings;
 pub mod admin;
 mod api_issues;
 mod ops;
+pub mod pages;
+pub mod public;
+pub mod subscribers_api;
 
 /// What every handler may reach: small, cloneable, no globals.
 #[derive(Clone)]
@@ -32,6 +35,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Templates and Fluent messages, compiled once.
     pub renderer: Arc<crate::render::Renderer>,
+    /// Signs and verifies the tokens in links (confirm, unsubscribe, preferences, VERP).
+    pub signer: Arc<crate::domain::Signer>,
 }
 
 /// The whole HTTP app.
@@ -42,10 +47,12 @@ pub fn router(state: AppState) -> Router {
     // the bearer-token gate, and the whole tree is absent without `admin.token`.
     let api: Router<AppState> = Router::new()
         .route("/status", get(ops::status))
-        .merge(api_issues::routes());
+        .merge(api_issues::routes())
+        .merge(subscribers_api::routes());
     let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .merge(public::routes(&state));
     if state.settings.admin.token.is_some() {
         app = app.nest(
             "/api",
@@ -63,17 +70,16 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                // The path only: query strings can carry tokens.
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // The path only (query strings can carry tokens), with tokens in it redacted.
+            let path = pages::redact_path(req.uri().path());
+            tracing::info_span!("http", method = %req.method(), path = %path, request_id = %id)
+        }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 

@@ -24,6 +24,7 @@ use crate::domain::Lang;
 
 pub mod campaign;
 pub mod text;
+pub mod transactional;
 
 /// The Fluent messages of both languages.
 pub struct I18n {

@@ -190,6 +190,153 @@ macro_rules! storage_impl {
                 .collect()
             }
 
+            // Subscribers (issue 3).
+            async fn claim_confirmation_send(
+                &self,
+                id: SubscriberId,
+                now: DateTime<Utc>,
+                not_since: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE subscribers SET confirmation_sent_at = $2, updated_at = $2
+                     WHERE id = $1 AND status = 'pending'
+                       AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $3)",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(not_since)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn confirm_subscriber(&self, id: SubscriberId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE subscribers SET status = 'active', confirmed_at = $2, updated_at = $2
+                     WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if changed {
+                    sqlx::query(
+                        "UPDATE consent_records SET confirmed_at = $2 WHERE subscriber_id = $1 AND confirmed_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn restart_opt_in(&self, id: SubscriberId, s: &NewSubscriber) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE subscribers SET status = $2, name = $3, lang = $4, source = $5, updated_at = $6,
+                        confirmed_at = $7, confirmation_sent_at = NULL, unsubscribed_at = NULL, unsubscribe_method = NULL
+                     WHERE id = $1 AND status = 'unsubscribed'",
+                )
+                .bind(id)
+                .bind(s.status.as_str())
+                .bind(s.name.as_deref())
+                .bind(s.lang.as_str())
+                .bind(s.consent.method.as_str())
+                .bind(s.now)
+                .bind(s.consent.confirmed_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if changed {
+                    insert_consent(&mut tx, id, &s.consent).await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn set_subscriber_lang(&self, id: SubscriberId, lang: LangPref, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE subscribers SET lang = $2, updated_at = $3 WHERE id = $1 AND status IN ('pending', 'active')",
+                )
+                .bind(id)
+                .bind(lang.as_str())
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn erase_subscriber(&self, id: SubscriberId, address_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE subscribers SET email = 'erased-' || id || '@erased.invalid',
+                        email_key = 'erased-' || id || '@erased.invalid', name = NULL,
+                        status = 'unsubscribed', unsubscribed_at = COALESCE(unsubscribed_at, $2),
+                        unsubscribe_method = 'erased', updated_at = $2
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if changed {
+                    sqlx::query("UPDATE consent_records SET ip = NULL, user_agent = NULL WHERE subscriber_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    skip_open_deliveries(&mut tx, id, "erased", now).await?;
+                    sqlx::query(
+                        "INSERT INTO suppressions (address_hash, reason, created_at) VALUES ($1, 'erased', $2)
+                         ON CONFLICT (address_hash) DO NOTHING",
+                    )
+                    .bind(address_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn is_suppressed(&self, address_hash: &str) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM suppressions WHERE address_hash = $1")
+                    .bind(address_hash)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn lift_suppression(&self, address_hash: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query("DELETE FROM suppressions WHERE address_hash = $1")
+                    .bind(address_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    > 0)
+            }
+
+            async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(

@@ -20,7 +20,7 @@ pub struct PgStore {
 }
 
 /// The advisory lock key of the scheduler ("kairan" in ASCII).
-const SCHEDULER_LOCK_KEY: i64 = 0x6b_6169_7261_6e;
+const SCHEDULER_LOCK_KEY: i64 = 0x6b61_6972_616e;
 
 impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {

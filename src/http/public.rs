@@ -1,0 +1,582 @@
+//! The reader's pages (issue 3): subscribe, confirm, unsubscribe (including the RFC 8058
+//! one-click POST), preferences. Server-rendered, no JavaScript; every visible string from
+//! Fluent (`locales/*/pages.ftl`).
+//!
+//! No enumeration: a valid address always gets the same "check your inbox" page, and the
+//! confirmation mail goes out in a background task, so a known address does not answer at
+//! another speed than an unknown one. Addresses are never logged; subscribers are named by
+//! id, and tokens never appear in logs (the request span records the path's route only at
+//! info level through `MatchedPath` in metrics; the trace span records the path, so page
+//! handlers log nothing with the token).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::pages::{Page, RateLimiter, secure_headers};
+use crate::app::ports::{Consent, NewSubscriber, Subscriber, SubscriptionSource};
+use crate::app::subscription::{self, Confirmation, NameError, parse_name};
+use crate::domain::{
+    EmailAddress, EmailError, Lang, LangPref, Purpose, SubscriberId, SubscriberStatus,
+};
+use crate::render::transactional::{MailKind, SubscriptionMail};
+
+/// Largest form body accepted on these routes (a subscribe form is well under 1 KiB).
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+
+/// The public routes, to be merged into the app router.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let limiter = Arc::new(RateLimiter::new(
+        state.settings.subscribe.rate_limit_per_minute,
+    ));
+    Router::new()
+        .route("/subscribe", get(subscribe_form).post(subscribe_post))
+        .route("/confirm/{token}", get(confirm))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe_post),
+        )
+        .route(
+            "/preferences/{token}",
+            get(preferences_page).post(preferences_post),
+        )
+        .route("/static/kairan.css", get(stylesheet))
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .layer(Extension(limiter))
+}
+
+fn mail(state: &AppState) -> SubscriptionMail {
+    SubscriptionMail {
+        settings: state.settings.clone(),
+        renderer: state.renderer.clone(),
+        signer: state.signer.clone(),
+        mailer: state.mailer.clone(),
+    }
+}
+
+/// Sends a mail in the background; failures are logged with the subscriber's id.
+fn send_later(state: &AppState, kind: MailKind, id: SubscriberId) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let now = Utc::now();
+        let sub = match state.store.subscriber(id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(subscriber_id = id, error = %e, "cannot load the subscriber to mail");
+                return;
+            }
+        };
+        match mail(&state).send(kind, &sub, now).await {
+            Ok(()) => tracing::info!(subscriber_id = id, mail = ?kind, "subscription mail sent"),
+            Err(e) => {
+                tracing::warn!(subscriber_id = id, mail = ?kind, error = %e, "subscription mail not sent")
+            }
+        }
+    });
+}
+
+async fn stylesheet(State(state): State<AppState>) -> Response {
+    match state.renderer.html("pages/style.css", &json!({})) {
+        Ok(css) => {
+            let mut r = css.into_response();
+            let h = r.headers_mut();
+            secure_headers(h);
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the stylesheet");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+// ---- subscribe -------------------------------------------------------------------------
+
+/// The form's fields as typed, for refilling it.
+#[derive(Debug, Default, Clone)]
+struct SubscribeForm {
+    email: String,
+    name: String,
+    lang: String,
+    consent: bool,
+}
+
+impl SubscribeForm {
+    fn parse(body: &[u8]) -> Self {
+        let mut f = SubscribeForm::default();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            match k.as_ref() {
+                "email" => f.email = v.into_owned(),
+                "name" => f.name = v.into_owned(),
+                "lang" => f.lang = v.into_owned(),
+                "consent" => f.consent = !v.is_empty(),
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+fn email_error_id(e: &EmailError) -> &'static str {
+    match e {
+        EmailError::Empty => "error-email-empty",
+        EmailError::ControlCharacter => "error-email-control",
+        EmailError::Shape => "error-email-shape",
+        EmailError::LocalTooLong | EmailError::TooLong => "error-email-too-long",
+        EmailError::LocalInvalid => "error-email-local",
+        EmailError::DomainInvalid(_) => "error-email-domain",
+    }
+}
+
+/// The consent text as shown in `lang`, its SHA-256 and its version (both recorded).
+fn consent_text(state: &AppState, lang: Lang) -> (String, String, String) {
+    let i18n = state.renderer.i18n();
+    let newsletter = &state.settings.newsletter.lang(lang).name;
+    let text = i18n
+        .t(
+            lang,
+            "subscribe-consent",
+            &[("newsletter", newsletter.as_str())],
+        )
+        .unwrap_or_default();
+    let version = i18n
+        .t(lang, "subscribe-consent-version", &[])
+        .unwrap_or_default();
+    let hash = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    (text, format!("sha256:{hash}"), version)
+}
+
+fn render_form(
+    state: &AppState,
+    page: &Page,
+    status: StatusCode,
+    form: &SubscribeForm,
+    errors: &[(&str, &str)],
+) -> Response {
+    let (consent, _, _) = consent_text(state, page.lang);
+    let lang = if form.lang.is_empty() {
+        page.lang.as_str().to_owned()
+    } else {
+        form.lang.clone()
+    };
+    let error = |field: &str| {
+        errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, id)| *id)
+            .unwrap_or("")
+    };
+    page.render(
+        state,
+        status,
+        "subscribe",
+        "subscribe-title",
+        json!({
+            "newsletter": state.settings.newsletter.lang(page.lang).name,
+            "action": format!("/subscribe?lang={}", page.lang),
+            "email": form.email,
+            "name": form.name,
+            "lang_ja": lang == "ja",
+            "lang_en": lang == "en",
+            "lang_both": lang == "both",
+            "consent": form.consent,
+            "consent_text": consent,
+            "has_errors": !errors.is_empty(),
+            "error_email": error("email"),
+            "error_name": error("name"),
+            "error_lang": error("lang"),
+            "error_consent": error("consent"),
+            "name_max": subscription::NAME_MAX_CHARS,
+        }),
+    )
+}
+
+async fn subscribe_form(State(state): State<AppState>, page: Page) -> Response {
+    render_form(
+        &state,
+        &page,
+        StatusCode::OK,
+        &SubscribeForm::default(),
+        &[],
+    )
+}
+
+async fn subscribe_post(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<RateLimiter>>,
+    page: Page,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let now = Utc::now();
+    if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
+        tracing::warn!("subscribe: rate limit reached for a client address");
+        let mut r = page.render(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many",
+            "too-many-title",
+            json!({}),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        return r;
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_refused(&state, &page, e),
+    };
+    let form = SubscribeForm::parse(&body);
+    let mut errors: Vec<(&str, &str)> = Vec::new();
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            errors.push(("email", email_error_id(&e)));
+            None
+        }
+    };
+    let name = match parse_name(&form.name) {
+        Ok(n) => n,
+        Err(NameError::TooLong) => {
+            errors.push(("name", "error-name-too-long"));
+            None
+        }
+        Err(NameError::ControlCharacter) => {
+            errors.push(("name", "error-name-control"));
+            None
+        }
+    };
+    let lang = match form.lang.parse::<LangPref>() {
+        Ok(l) => Some(l),
+        Err(_) => {
+            errors.push(("lang", "error-lang"));
+            None
+        }
+    };
+    if !form.consent {
+        errors.push(("consent", "error-consent"));
+    }
+    let (Some(email), Some(lang), true) = (email, lang, errors.is_empty()) else {
+        return render_form(
+            &state,
+            &page,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            &errors,
+        );
+    };
+    let (_, text_hash, text_version) = consent_text(&state, page.lang);
+    let new = NewSubscriber {
+        email,
+        name,
+        lang,
+        status: SubscriberStatus::Pending,
+        consent: Consent {
+            method: SubscriptionSource::Form,
+            form_at: now,
+            confirmed_at: None,
+            ip: page.ip.map(|ip| ip.to_string()),
+            user_agent: page.user_agent.clone(),
+            page_lang: Some(page.lang),
+            text_hash: Some(text_hash),
+            text_version: Some(text_version),
+        },
+        now,
+    };
+    match subscription::subscribe(
+        state.store.as_ref(),
+        &new,
+        state.settings.subscribe.resend_interval,
+    )
+    .await
+    {
+        Ok(outcome) => {
+            tracing::info!(subscriber_id = ?outcome.id(), outcome = outcome_name(&outcome), "subscribe form");
+            if let Some(id) = outcome.confirmation_due() {
+                send_later(&state, MailKind::Confirm, id);
+            }
+            page.render(
+                &state,
+                StatusCode::OK,
+                "check-inbox",
+                "check-inbox-title",
+                json!({}),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "subscribe: cannot store the request");
+            page.unavailable(&state)
+        }
+    }
+}
+
+fn outcome_name(o: &subscription::Subscribed) -> &'static str {
+    use subscription::Subscribed::*;
+    match o {
+        Created { .. } => "created",
+        Restarted { .. } => "restarted",
+        StillPending { confirm: true, .. } => "pending-resent",
+        StillPending { .. } => "pending-throttled",
+        Confirmed { .. } => "confirmed",
+        Unchanged { .. } => "unchanged",
+        Suppressed => "suppressed",
+    }
+}
+
+fn body_refused(state: &AppState, page: &Page, e: BytesRejection) -> Response {
+    let status = e.status();
+    tracing::info!(%status, "form body refused");
+    page.render(
+        state,
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        },
+        "bad-request",
+        "bad-request-title",
+        json!({}),
+    )
+}
+
+// ---- tokens ----------------------------------------------------------------------------
+
+fn verify(state: &AppState, token: &str, purpose: Purpose) -> Option<SubscriberId> {
+    let max_age = match purpose {
+        Purpose::Confirm => Some(state.settings.subscribe.confirm_ttl),
+        _ => None,
+    };
+    match state.signer.verify(token, purpose, Utc::now(), max_age) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            // The reason only; the token itself is never logged.
+            tracing::info!(reason = %e, ?purpose, "link refused");
+            None
+        }
+    }
+}
+
+fn invalid_link(state: &AppState, page: &Page) -> Response {
+    page.render(
+        state,
+        StatusCode::BAD_REQUEST,
+        "invalid-link",
+        "invalid-link-title",
+        json!({ "subscribe_url": format!("/subscribe?lang={}", page.lang) }),
+    )
+}
+
+async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> Response {
+    let Some(id) = verify(&state, &token, Purpose::Confirm) else {
+        return invalid_link(&state, &page);
+    };
+    let now = Utc::now();
+    let sub = match subscription::confirm(state.store.as_ref(), id, now).await {
+        Ok(Confirmation::Activated(sub)) => {
+            tracing::info!(subscriber_id = id, "subscription confirmed");
+            send_later(&state, MailKind::Welcome, id);
+            sub
+        }
+        Ok(Confirmation::AlreadyActive(sub)) => sub,
+        Ok(Confirmation::NotApplicable) => return invalid_link(&state, &page),
+        Err(e) => {
+            tracing::error!(subscriber_id = id, error = %e, "confirm: database error");
+            return page.unavailable(&state);
+        }
+    };
+    let m = mail(&state);
+    page.render(
+        &state,
+        StatusCode::OK,
+        "confirmed",
+        "confirmed-title",
+        json!({
+            "newsletter": state.settings.newsletter.lang(page.lang).name,
+            "preferences_url": format!("{}?lang={}", local(&m.preferences_url(sub.id, now)), page.lang),
+        }),
+    )
+}
+
+/// A link of ours as a path, for pages (the host may differ behind a proxy).
+fn local(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Response {
+    // Never changes state: mail scanners prefetch GET links.
+    if verify(&state, &token, Purpose::Unsubscribe).is_none() {
+        return invalid_link(&state, &page);
+    }
+    page.render(
+        &state,
+        StatusCode::OK,
+        "unsubscribe",
+        "unsubscribe-title",
+        json!({
+            "newsletter": state.settings.newsletter.lang(page.lang).name,
+            "action": format!("{}?lang={}", page.path, page.lang),
+        }),
+    )
+}
+
+async fn unsubscribe_post(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(id) = verify(&state, &token, Purpose::Unsubscribe) else {
+        return invalid_link(&state, &page);
+    };
+    // RFC 8058: the mail client's POST carries `List-Unsubscribe=One-Click`; no cookie, no
+    // CSRF token is possible (the signed token in the path is the authority).
+    let one_click = body.as_ref().is_ok_and(|b| {
+        url::form_urlencoded::parse(b).any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click")
+    });
+    let how = if one_click { "one-click" } else { "page" };
+    do_unsubscribe(&state, &page, id, how).await
+}
+
+async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &str) -> Response {
+    match subscription::unsubscribe(state.store.as_ref(), id, how, Utc::now()).await {
+        Ok(changed) => {
+            if changed {
+                tracing::info!(subscriber_id = id, how, "unsubscribed");
+            }
+            page.render(
+                state,
+                StatusCode::OK,
+                "unsubscribed",
+                "unsubscribed-title",
+                json!({
+                    "newsletter": state.settings.newsletter.lang(page.lang).name,
+                    "subscribe_url": format!("/subscribe?lang={}", page.lang),
+                }),
+            )
+        }
+        Err(e) => {
+            tracing::error!(subscriber_id = id, error = %e, "unsubscribe: database error");
+            page.unavailable(state)
+        }
+    }
+}
+
+async fn load(state: &AppState, id: SubscriberId) -> Result<Option<Subscriber>, Response> {
+    state.store.subscriber(id).await.map_err(|e| {
+        tracing::error!(subscriber_id = id, error = %e, "cannot load a subscriber");
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    })
+}
+
+fn render_preferences(state: &AppState, page: &Page, sub: &Subscriber, saved: bool) -> Response {
+    let subscribed = matches!(
+        sub.status,
+        SubscriberStatus::Pending | SubscriberStatus::Active
+    );
+    page.render(
+        state,
+        StatusCode::OK,
+        "preferences",
+        "preferences-title",
+        json!({
+            "newsletter": state.settings.newsletter.lang(page.lang).name,
+            "action": format!("{}?lang={}", page.path, page.lang),
+            "subscribed": subscribed,
+            "saved": saved,
+            "lang_ja": sub.lang == LangPref::Ja,
+            "lang_en": sub.lang == LangPref::En,
+            "lang_both": sub.lang == LangPref::Both,
+            "subscribe_url": format!("/subscribe?lang={}", page.lang),
+        }),
+    )
+}
+
+async fn preferences_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Response {
+    let Some(id) = verify(&state, &token, Purpose::Preferences) else {
+        return invalid_link(&state, &page);
+    };
+    match load(&state, id).await {
+        Ok(Some(sub)) => render_preferences(&state, &page, &sub, false),
+        Ok(None) => invalid_link(&state, &page),
+        Err(r) => r,
+    }
+}
+
+async fn preferences_post(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(id) = verify(&state, &token, Purpose::Preferences) else {
+        return invalid_link(&state, &page);
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_refused(&state, &page, e),
+    };
+    let mut action = String::new();
+    let mut lang = String::new();
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "action" => action = v.into_owned(),
+            "lang" => lang = v.into_owned(),
+            _ => {}
+        }
+    }
+    if action == "unsubscribe" {
+        return do_unsubscribe(&state, &page, id, "preferences").await;
+    }
+    let Ok(lang) = lang.parse::<LangPref>() else {
+        return page.render(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-request",
+            "bad-request-title",
+            json!({}),
+        );
+    };
+    if let Err(e) = subscription::set_language(state.store.as_ref(), id, lang, Utc::now()).await {
+        tracing::error!(subscriber_id = id, error = %e, "preferences: database error");
+        return page.unavailable(&state);
+    }
+    match load(&state, id).await {
+        Ok(Some(sub)) => {
+            tracing::info!(subscriber_id = id, lang = %sub.lang, "preferences saved");
+            render_preferences(&state, &page, &sub, true)
+        }
+        Ok(None) => invalid_link(&state, &page),
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,283 @@
+//! The two mails of the double opt-in (issue 3): the confirmation request and the welcome.
+//!
+//! Each is rendered from `templates/email/{confirm,welcome}.{html,txt}.hbs` with Fluent
+//! messages from `locales/*/subscribe-mail.ftl`, in the subscriber's language(s) (both:
+//! Japanese, then English, in one message), and built into RFC 5322 bytes by lettre:
+//! `multipart/alternative`, the Subject RFC 2047-encoded by lettre, `Date`, `Message-ID`,
+//! `Content-Language`, and on the welcome mail `List-Unsubscribe` (https and mailto) with
+//! `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Links carry signed tokens,
+//! never the address.
+//!
+//! [`SubscriptionMail`] also sends them through the [`Mailer`] port; it is shared by the
+//! HTTP pages and the operator commands.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
+use lettre::message::{MultiPart, SinglePart};
+use serde_json::json;
+
+use super::Renderer;
+use crate::app::ports::{Mailer, OutgoingMessage, SendOutcome, Subscriber};
+use crate::config::Settings;
+use crate::domain::{EmailAddress, LangPref, Purpose, Signer};
+
+/// A built message and what it was built for.
+#[derive(Debug, Clone)]
+pub struct BuiltMail {
+    pub message: OutgoingMessage,
+    pub subject: String,
+}
+
+/// Renders, builds and sends the subscription mails.
+#[derive(Clone)]
+pub struct SubscriptionMail {
+    pub settings: Arc<Settings>,
+    pub renderer: Arc<Renderer>,
+    pub signer: Arc<Signer>,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+/// Which of the two mails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Confirm,
+    Welcome,
+}
+
+impl MailKind {
+    fn template(self) -> &'static str {
+        match self {
+            MailKind::Confirm => "confirm",
+            MailKind::Welcome => "welcome",
+        }
+    }
+}
+
+/// `base_url` + `path`, keeping a path prefix of the base (`https://x.org/news/`).
+pub fn link(settings: &Settings, path: &str) -> String {
+    format!(
+        "{}/{}",
+        settings.http.base_url.as_str().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+impl SubscriptionMail {
+    /// The link that confirms subscriber `id`'s opt-in.
+    pub fn confirm_url(&self, id: i64, now: DateTime<Utc>) -> String {
+        let token = self.signer.sign(id, Purpose::Confirm, now);
+        link(&self.settings, &format!("confirm/{token}"))
+    }
+
+    pub fn unsubscribe_url(&self, id: i64, now: DateTime<Utc>) -> String {
+        let token = self.signer.sign(id, Purpose::Unsubscribe, now);
+        link(&self.settings, &format!("unsubscribe/{token}"))
+    }
+
+    pub fn preferences_url(&self, id: i64, now: DateTime<Utc>) -> String {
+        let token = self.signer.sign(id, Purpose::Preferences, now);
+        link(&self.settings, &format!("preferences/{token}"))
+    }
+
+    /// Builds one of the mails for `sub`.
+    pub fn build(
+        &self,
+        kind: MailKind,
+        sub: &Subscriber,
+        now: DateTime<Utc>,
+    ) -> Result<BuiltMail, String> {
+        let to = EmailAddress::parse(&sub.email).map_err(|e| format!("stored address: {e}"))?;
+        let n = &self.settings.newsletter;
+        let ttl_days = (self.settings.subscribe.confirm_ttl.as_secs() / 86_400).max(1);
+        let confirm_url = self.confirm_url(sub.id, now);
+        let unsubscribe_url = self.unsubscribe_url(sub.id, now);
+        let preferences_url = self.preferences_url(sub.id, now);
+        let sections: Vec<_> = sub
+            .lang
+            .langs()
+            .iter()
+            .map(|l| {
+                let ls = n.lang(*l);
+                json!({
+                    "lang": l.as_str(),
+                    "name": sub.name.clone().unwrap_or_default(),
+                    "newsletter": ls.name,
+                    "sender": if ls.sender.is_empty() { n.from.name.clone().unwrap_or_default() } else { ls.sender.clone() },
+                    "postal_address": ls.postal_address,
+                    "contact": n.contact,
+                    "ttl_days": ttl_days,
+                    "lang_choice": sub.lang.as_str(),
+                })
+            })
+            .collect();
+        let first = sub.lang.langs()[0];
+        let data = json!({
+            "lang": first.as_str(),
+            "sections": sections,
+            "confirm_url": confirm_url,
+            "unsubscribe_url": unsubscribe_url,
+            "preferences_url": preferences_url,
+        });
+        let name = kind.template();
+        let html = self
+            .renderer
+            .html(&format!("email/{name}.html"), &data)
+            .map_err(|e| format!("rendering email/{name}.html: {e}"))?;
+        let text = self
+            .renderer
+            .text(&format!("email/{name}.txt"), &data)
+            .map_err(|e| format!("rendering email/{name}.txt: {e}"))?;
+        let subject = self.subject(kind, sub.lang)?;
+        let message_id = format!(
+            "kairan.{name}.{}.{}.{:08x}@{}",
+            sub.id,
+            now.timestamp(),
+            rand::random::<u32>(),
+            n.from.address.domain()
+        );
+        let mut builder = lettre::Message::builder()
+            .from(to_lettre(&n.from.name, &n.from.address)?)
+            .to(to_lettre(&sub.name, &to)?)
+            .subject(subject.clone())
+            .date(now.into())
+            .message_id(Some(format!("<{message_id}>")))
+            .header(ContentLanguage(content_language(sub.lang)))
+            .header(ListId(format!("<{}>", n.list_id)))
+            .header(AutoSubmitted("auto-generated".into()));
+        if let Some(reply_to) = &n.reply_to {
+            builder = builder.reply_to(to_lettre(&None, reply_to)?);
+        }
+        if kind == MailKind::Welcome {
+            let mailto = n.reply_to.as_ref().unwrap_or(&n.from.address);
+            builder = builder
+                .header(ListUnsubscribe(format!(
+                    "<{unsubscribe_url}>, <mailto:{mailto}?subject=unsubscribe>"
+                )))
+                .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
+        }
+        let message = builder
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(text),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
+            )
+            .map_err(|e| format!("building the message: {e}"))?;
+        let envelope_from = self
+            .settings
+            .bounce
+            .return_path
+            .as_ref()
+            .unwrap_or(&n.from.address)
+            .to_string();
+        Ok(BuiltMail {
+            message: OutgoingMessage {
+                envelope_from,
+                envelope_to: to.to_string(),
+                message_id,
+                data: message.formatted().into(),
+            },
+            subject,
+        })
+    }
+
+    fn subject(&self, kind: MailKind, lang: LangPref) -> Result<String, String> {
+        let id = match kind {
+            MailKind::Confirm => "confirm-mail-subject",
+            MailKind::Welcome => "welcome-mail-subject",
+        };
+        let parts: Result<Vec<String>, String> = lang
+            .langs()
+            .iter()
+            .map(|l| {
+                let newsletter = &self.settings.newsletter.lang(*l).name;
+                self.renderer
+                    .i18n()
+                    .t(*l, id, &[("newsletter", newsletter.as_str())])
+            })
+            .collect();
+        Ok(parts?.join(" / "))
+    }
+
+    /// Builds and sends one mail. The error is for the log: it names the subscriber by id.
+    pub async fn send(
+        &self,
+        kind: MailKind,
+        sub: &Subscriber,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let built = self.build(kind, sub, now)?;
+        let mut session = self.mailer.session().await;
+        let outcome = session.send(&built.message).await;
+        session.close().await;
+        match outcome {
+            SendOutcome::Sent { .. } => Ok(()),
+            SendOutcome::Temporary { reply, .. } => Err(format!("temporary failure: {reply}")),
+            SendOutcome::Permanent { reply, .. } => Err(format!("refused: {reply}")),
+        }
+    }
+}
+
+fn content_language(lang: LangPref) -> String {
+    lang.langs()
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn to_lettre(
+    name: &Option<String>,
+    address: &EmailAddress,
+) -> Result<lettre::message::Mailbox, String> {
+    let addr: lettre::Address = address
+        .as_str()
+        .parse()
+        .map_err(|e| format!("address not accepted by the mail builder: {e}"))?;
+    // A display name never carries line breaks into a header (names are checked on input;
+    // this is the belt to those braces).
+    let name = name
+        .as_ref()
+        .map(|n| n.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|n| !n.trim().is_empty());
+    Ok(lettre::message::Mailbox::new(name, addr))
+}
+
+// Headers lettre has no type for (ASCII values only, ours are); lettre's `Header` is keyed
+// by type, so one wrapper type per header name.
+macro_rules! raw_header_types {
+    ($($ty:ident => $name:literal),* $(,)?) => {
+        $(
+            #[derive(Clone)]
+            struct $ty(String);
+            impl header::Header for $ty {
+                fn name() -> HeaderName {
+                    HeaderName::new_from_ascii_str($name)
+                }
+                fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok($ty(s.to_owned()))
+                }
+                fn display(&self) -> HeaderValue {
+                    HeaderValue::new(Self::name(), self.0.clone())
+                }
+            }
+        )*
+    };
+}
+
+raw_header_types!(
+    ContentLanguage => "Content-Language",
+    ListId => "List-Id",
+    AutoSubmitted => "Auto-Submitted",
+    ListUnsubscribe => "List-Unsubscribe",
+    ListUnsubscribePost => "List-Unsubscribe-Post",
+);
