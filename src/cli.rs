@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Loaded};
 
 mod issue;
+mod send;
 mod subscribers;
 use crate::telemetry::{self, LogFormat};
 
@@ -49,6 +50,11 @@ pub enum Command {
     /// Queue, inspect, control, preview and test-send issues
     #[command(subcommand)]
     Issue(issue::Command),
+    /// Dispatch an issue now, in the foreground, until it is done (resumes after a crash)
+    Send {
+        /// The issue's id or slug
+        issue: String,
+    },
     /// Show campaigns and subscribers
     Status {
         /// Print JSON instead of a table
@@ -110,6 +116,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         }
         Command::Check => check(&loaded),
         Command::Issue(cmd) => issue::run(cmd, &loaded).await,
+        Command::Send { issue } => send::run(&issue, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
         Command::Subscribers(command) => subscribers::run(command, &loaded).await,
     }

@@ -103,6 +103,21 @@ impl Application {
             store.backend(),
             self.state.mailer.kind(),
         );
+        // The scheduler starts campaigns; the dispatcher sends every `sending` one. Both stop
+        // on the same token: no new claims, in-flight sends finish and are recorded.
+        let dispatcher = crate::app::dispatch::Dispatcher::new(
+            store.clone(),
+            self.state.mailer.clone(),
+            self.state.renderer.clone(),
+            settings.clone(),
+            self.state.signer.clone(),
+        );
+        let scheduler = tokio::spawn(crate::scheduler::run(
+            store.clone(),
+            settings.schedule.clone(),
+            shutdown.clone(),
+        ));
+        let sender = tokio::spawn(crate::app::dispatch::supervise(dispatcher, shutdown.clone()));
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
         axum::serve(
@@ -112,7 +127,10 @@ impl Application {
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("the HTTP server failed")?;
-        tracing::info!("HTTP server stopped; closing the database");
+        tracing::info!("HTTP server stopped; waiting for in-flight sends");
+        let _ = scheduler.await;
+        let _ = sender.await;
+        tracing::info!("dispatcher drained; closing the database");
         store.close().await;
         tracing::info!("shutdown complete");
         Ok(())

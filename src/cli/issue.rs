@@ -268,7 +268,7 @@ fn parse_send_at(s: &str) -> anyhow::Result<DateTime<Utc>> {
 }
 
 /// An issue by numeric id or by slug.
-async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue> {
+pub(super) async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue> {
     let issues = store.list_issues().await?;
     let found = match key.parse::<i64>() {
         Ok(id) => issues.into_iter().find(|i| i.id == id),
