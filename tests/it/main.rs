@@ -8,3 +8,4 @@ mod cli;
 mod http;
 mod mail;
 mod storage;
+mod subscribe;
