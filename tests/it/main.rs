@@ -4,8 +4,10 @@
 
 mod helpers;
 
+mod browser;
 mod cli;
 mod http;
 mod mail;
 mod storage;
 mod subscribe;
+mod subscribers_cli;
