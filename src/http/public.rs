@@ -577,3 +577,44 @@ async fn preferences_post(
         Err(r) => r,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field messages are chosen at run time (`{{t error_email}}`), so `kairan check`
+    /// cannot see them in the template: check them here, in both languages.
+    #[test]
+    fn every_field_message_exists_in_both_languages() {
+        let assets = crate::assets::Assets::load(&crate::config::PathsSettings {
+            templates: None,
+            locales: None,
+        })
+        .unwrap();
+        let r = crate::render::Renderer::new(&assets).unwrap();
+        let mut ids: Vec<&str> = [
+            EmailError::Empty,
+            EmailError::ControlCharacter,
+            EmailError::Shape,
+            EmailError::LocalTooLong,
+            EmailError::TooLong,
+            EmailError::LocalInvalid,
+            EmailError::DomainInvalid(String::new()),
+        ]
+        .iter()
+        .map(email_error_id)
+        .collect();
+        ids.extend([
+            "error-name-too-long",
+            "error-name-control",
+            "error-lang",
+            "error-consent",
+            "subscribe-consent-version",
+        ]);
+        for lang in [Lang::Ja, Lang::En] {
+            for id in &ids {
+                assert!(r.i18n().has(lang, id), "{id} missing in {lang}");
+            }
+        }
+    }
+}
