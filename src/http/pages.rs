@@ -146,7 +146,7 @@ impl Page {
                         "title": title,
                         "body": body,
                         "other_lang": self.other_lang().as_str(),
-                        "other_lang_url": format!("{}?lang={}", self.path, self.other_lang()),
+                        "path": self.path,
                         "css_url": "/static/kairan.css",
                     }),
                 )

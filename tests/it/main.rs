@@ -4,9 +4,12 @@
 
 mod helpers;
 
+mod browser;
 mod cli;
 mod http;
 mod issues;
 mod mail;
 mod render;
 mod storage;
+mod subscribe;
+mod subscribers_cli;

@@ -55,6 +55,13 @@ contract!(
     bounce_reports_are_stored_once_per_message,
     meta_values_are_upserted,
     the_backend_is_healthy_and_says_which_it_is,
+    // Subscribers (issue 3).
+    confirmation_sends_are_compare_and_set,
+    confirming_sets_the_time_on_the_subscriber_and_its_consent,
+    an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record,
+    the_language_changes_only_while_subscribed,
+    erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash,
+    meta_get_or_init_keeps_the_first_value,
 );
 
 fn consent(at: chrono::DateTime<chrono::Utc>) -> Consent {
@@ -881,4 +888,218 @@ async fn a_corrupt_status_value_is_an_error_not_a_panic() {
         "{err:?}"
     );
     db.cleanup().await;
+}
+
+// ---- Subscribers (issue 3) --------------------------------------------------------------
+
+async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Storage>) {
+    let id = add(
+        &store,
+        "cas@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    let t0 = now();
+    let window = Duration::minutes(10);
+    assert!(
+        store
+            .claim_confirmation_send(id, t0, t0 - window)
+            .await
+            .unwrap()
+    );
+    // Within the window: refused, however often.
+    let t1 = t0 + Duration::minutes(3);
+    assert!(
+        !store
+            .claim_confirmation_send(id, t1, t1 - window)
+            .await
+            .unwrap()
+    );
+    let t2 = t0 + Duration::minutes(11);
+    assert!(
+        store
+            .claim_confirmation_send(id, t2, t2 - window)
+            .await
+            .unwrap()
+    );
+    let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(s.confirmation_sent_at, Some(t2));
+    // Never for a subscriber who is not pending.
+    let active = add(
+        &store,
+        "act@example.jp",
+        LangPref::En,
+        SubscriberStatus::Active,
+    )
+    .await;
+    assert!(!store.claim_confirmation_send(active, t2, t2).await.unwrap());
+}
+
+async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<dyn Storage>) {
+    let id = add(
+        &store,
+        "conf@example.jp",
+        LangPref::Both,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    let at = now();
+    assert!(store.confirm_subscriber(id, at).await.unwrap());
+    assert!(
+        !store.confirm_subscriber(id, at).await.unwrap(),
+        "only once"
+    );
+    let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(s.status, SubscriberStatus::Active);
+    assert_eq!(s.confirmed_at, Some(at));
+    let consents = store.consents(id).await.unwrap();
+    assert_eq!(consents[0].confirmed_at, Some(at));
+}
+
+async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Arc<dyn Storage>) {
+    let id = add(
+        &store,
+        "again@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let mut fresh = new_sub("again@example.jp", LangPref::En, SubscriberStatus::Pending);
+    fresh.name = Some("再登録 さん".into());
+    assert!(
+        !store.restart_opt_in(id, &fresh).await.unwrap(),
+        "active: no restart"
+    );
+    assert!(
+        store
+            .set_subscriber_status(
+                id,
+                &[SubscriberStatus::Active],
+                SubscriberStatus::Unsubscribed,
+                Some("page"),
+                now()
+            )
+            .await
+            .unwrap()
+    );
+    assert!(store.restart_opt_in(id, &fresh).await.unwrap());
+    let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(s.status, SubscriberStatus::Pending);
+    assert_eq!(s.lang, LangPref::En);
+    assert_eq!(s.name.as_deref(), Some("再登録 さん"));
+    assert_eq!(
+        (s.unsubscribed_at, s.unsubscribe_method, s.confirmed_at),
+        (None, None, None)
+    );
+    assert_eq!(
+        store.consents(id).await.unwrap().len(),
+        2,
+        "both opt-ins are kept"
+    );
+}
+
+async fn the_language_changes_only_while_subscribed(store: Arc<dyn Storage>) {
+    let id = add(
+        &store,
+        "lang@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    assert!(
+        store
+            .set_subscriber_lang(id, LangPref::Both, now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.subscriber(id).await.unwrap().unwrap().lang,
+        LangPref::Both
+    );
+    let gone = add(
+        &store,
+        "gone@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Unsubscribed,
+    )
+    .await;
+    assert!(
+        !store
+            .set_subscriber_lang(gone, LangPref::En, now())
+            .await
+            .unwrap()
+    );
+}
+
+async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
+    store: Arc<dyn Storage>,
+) {
+    let (issue, subs) = campaign(&store, 2).await;
+    let id = subs[0];
+    let before = store.consents(id).await.unwrap();
+    assert!(!store.is_suppressed("hmac-sha256:abc").await.unwrap());
+    assert!(
+        store
+            .erase_subscriber(id, "hmac-sha256:abc", now())
+            .await
+            .unwrap()
+    );
+    let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(s.email, format!("erased-{id}@erased.invalid"));
+    assert_eq!(s.name, None);
+    assert_eq!(s.status, SubscriberStatus::Unsubscribed);
+    assert_eq!(s.unsubscribe_method.as_deref(), Some("erased"));
+    assert!(
+        store
+            .subscriber_by_email(&EmailAddress::parse("reader0@example.jp").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let after = store.consents(id).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        (after[0].ip.as_deref(), after[0].user_agent.as_deref()),
+        (None, None)
+    );
+    assert_eq!(after[0].form_at, before[0].form_at);
+    assert_eq!(after[0].text_hash, before[0].text_hash);
+    assert!(store.is_suppressed("hmac-sha256:abc").await.unwrap());
+    // Its open delivery is skipped; the other reader's is not.
+    let counts = store.delivery_counts(issue).await.unwrap();
+    assert_eq!((counts.skipped, counts.pending), (1, 1));
+    // The address may come back as a new subscriber (a fresh opt-in).
+    add(
+        &store,
+        "reader0@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Pending,
+    )
+    .await;
+    assert!(store.lift_suppression("hmac-sha256:abc").await.unwrap());
+    assert!(!store.is_suppressed("hmac-sha256:abc").await.unwrap());
+    assert!(!store.lift_suppression("hmac-sha256:abc").await.unwrap());
+}
+
+async fn meta_get_or_init_keeps_the_first_value(store: Arc<dyn Storage>) {
+    assert_eq!(
+        store
+            .meta_get_or_init("signing_key", "first")
+            .await
+            .unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store
+            .meta_get_or_init("signing_key", "second")
+            .await
+            .unwrap(),
+        "first"
+    );
+    let (a, b) = tokio::join!(
+        store.meta_get_or_init("salt", "a"),
+        store.meta_get_or_init("salt", "b")
+    );
+    assert_eq!(a.unwrap(), b.unwrap(), "concurrent first writers agree");
 }
