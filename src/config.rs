@@ -659,6 +659,10 @@ fn read_settings(r: &mut Reader) -> Settings {
                 if a.local_part().contains('+') {
                     return Err("must not contain `+`: kairan adds +TOKEN itself (VERP)".into());
                 }
+                // VERP adds `+` and a 46-character token; RFC 5321 allows 64 octets.
+                if a.local_part().len() > 17 {
+                    return Err("the part before @ may have at most 17 characters: kairan adds +TOKEN (47 more) for VERP".into());
+                }
                 Ok(a)
             }),
             soft_threshold: r.int_or("bounce.soft_threshold", 5, 1, 1000) as u32,

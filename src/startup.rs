@@ -117,7 +117,10 @@ impl Application {
             settings.schedule.clone(),
             shutdown.clone(),
         ));
-        let sender = tokio::spawn(crate::app::dispatch::supervise(dispatcher, shutdown.clone()));
+        let sender = tokio::spawn(crate::app::dispatch::supervise(
+            dispatcher,
+            shutdown.clone(),
+        ));
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
         axum::serve(

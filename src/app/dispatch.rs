@@ -92,7 +92,11 @@ impl Dispatcher {
         signer: Arc<Signer>,
     ) -> Arc<Self> {
         let host = hostname();
-        let owner = format!("{host}:{}:{:04x}", std::process::id(), rand::random::<u16>());
+        let owner = format!(
+            "{host}:{}:{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        );
         Arc::new(Dispatcher {
             domains: DomainLimiter::new(settings.dispatch.domain_limits.clone()),
             store,
@@ -128,7 +132,10 @@ impl Dispatcher {
             d: self.clone(),
             issue,
             prepared: Mutex::new(HashMap::new()),
-            budget: CampaignBudget::new(format!("issue:{id}"), self.settings.dispatch.rate_per_minute),
+            budget: CampaignBudget::new(
+                format!("issue:{id}"),
+                self.settings.dispatch.rate_per_minute,
+            ),
             progress,
             shutdown,
         });
@@ -173,7 +180,12 @@ impl Run {
         if let Some(p) = cache.get(&pref) {
             return Ok(p.clone());
         }
-        let p = Arc::new(Prepared::new(&self.d.renderer, &self.d.settings, &self.issue, pref)?);
+        let p = Arc::new(Prepared::new(
+            &self.d.renderer,
+            &self.d.settings,
+            &self.issue,
+            pref,
+        )?);
         cache.insert(pref, p.clone());
         Ok(p)
     }
@@ -210,12 +222,21 @@ impl Run {
             }
             match self.state().await? {
                 IssueState::Sending => {}
+                // Another worker (or process) recorded the last delivery.
+                IssueState::Sent => return Ok(RunEnd::Finished),
                 other => return Ok(RunEnd::Stopped(other)),
             }
             let now = Utc::now();
-            let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+            let lease_until =
+                now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
             let batch = store
-                .claim_deliveries(id, owner, self.d.settings.dispatch.batch_size, now, lease_until)
+                .claim_deliveries(
+                    id,
+                    owner,
+                    self.d.settings.dispatch.batch_size,
+                    now,
+                    lease_until,
+                )
                 .await?;
             if batch.is_empty() {
                 if store.delivery_counts(id).await?.open() == 0 {
@@ -309,14 +330,22 @@ impl Run {
                 reason: format!("subscriber {}", d.subscriber_status),
             });
         }
-        let domain = d.email.rsplit_once('@').map(|(_, dom)| dom.to_ascii_lowercase()).unwrap_or_default();
+        let domain = d
+            .email
+            .rsplit_once('@')
+            .map(|(_, dom)| dom.to_ascii_lowercase())
+            .unwrap_or_default();
         if let Err(not_before) = self.d.domains.try_acquire(&domain) {
             return Ok(DeliveryOutcome::Deferred {
                 at: not_before,
                 reason: format!("rate limit for {domain}"),
             });
         }
-        if !self.budget.take(self.d.store.as_ref(), &self.shutdown, deadline).await? {
+        if !self
+            .budget
+            .take(self.d.store.as_ref(), &self.shutdown, deadline)
+            .await?
+        {
             return Ok(deferred("campaign rate limit"));
         }
         let prepared = self.prepared(d.lang).await?;
@@ -325,9 +354,12 @@ impl Run {
         let outcome = session.send(&msg).await;
         metrics::histogram!("kairan_send_seconds").record(started.elapsed().as_secs_f64());
         let (attempt, reply) = classify(&outcome);
-        metrics::counter!("kairan_smtp_replies_total", "class" => reply_class(&outcome)).increment(1);
+        metrics::counter!("kairan_smtp_replies_total", "class" => reply_class(&outcome))
+            .increment(1);
         match &outcome {
-            SendOutcome::Temporary { reply, .. } if is_throttle(reply) => self.d.domains.slow_down(&domain),
+            SendOutcome::Temporary { reply, .. } if is_throttle(reply) => {
+                self.d.domains.slow_down(&domain)
+            }
             SendOutcome::Sent { .. } => self.d.domains.recover(&domain),
             _ => {}
         }
@@ -354,7 +386,8 @@ impl Run {
             DeliveryOutcome::Retry { .. } => "retry",
             _ => "failed",
         };
-        metrics::counter!("kairan_messages_total", "result" => result, "lang" => d.lang.as_str()).increment(1);
+        metrics::counter!("kairan_messages_total", "result" => result, "lang" => d.lang.as_str())
+            .increment(1);
         Ok(outcome)
     }
 
@@ -370,8 +403,14 @@ impl Run {
                 .map(|u| u.to_string())
                 .unwrap_or_default()
         };
-        let unsubscribe = link("unsubscribe", signer.sign(d.subscriber_id, Purpose::Unsubscribe, now));
-        let preferences = link("preferences", signer.sign(d.subscriber_id, Purpose::Preferences, now));
+        let unsubscribe = link(
+            "unsubscribe",
+            signer.sign(d.subscriber_id, Purpose::Unsubscribe, now),
+        );
+        let preferences = link(
+            "preferences",
+            signer.sign(d.subscriber_id, Purpose::Preferences, now),
+        );
         let verp = signer.sign(d.id, Purpose::Bounce, now);
         let (envelope_from, mailto) = match &s.bounce.return_path {
             Some(rp) => (
@@ -383,7 +422,11 @@ impl Run {
                 format!("mailto:{}?subject=unsubscribe", s.newsletter.from.address),
             ),
         };
-        let message_id = message_id(self.issue.id, d.subscriber_id, s.newsletter.from.address.domain());
+        let message_id = message_id(
+            self.issue.id,
+            d.subscriber_id,
+            s.newsletter.from.address.domain(),
+        );
         let domain = d.email.rsplit_once('@').map(|(_, dom)| dom).unwrap_or("");
         let legacy = s
             .newsletter
@@ -490,7 +533,12 @@ impl CampaignBudget {
 
     /// Takes one send, waiting for the next minute if this one's budget is spent. Returns
     /// false when it would have to wait past `deadline` or shutdown came first.
-    async fn take(&self, store: &dyn Storage, shutdown: &CancellationToken, deadline: Instant) -> Result<bool, StoreError> {
+    async fn take(
+        &self,
+        store: &dyn Storage,
+        shutdown: &CancellationToken,
+        deadline: Instant,
+    ) -> Result<bool, StoreError> {
         if self.limit == 0 {
             return Ok(true);
         }
@@ -506,7 +554,9 @@ impl CampaignBudget {
             }
             // Small chunks keep instances fair without a database round trip per message.
             let chunk = (self.limit / 20).clamp(1, 25);
-            let granted = store.reserve_rate(&self.key, window, chunk, self.limit).await?;
+            let granted = store
+                .reserve_rate(&self.key, window, chunk, self.limit)
+                .await?;
             if granted > 0 {
                 let mut local = self.local.lock().expect("not poisoned");
                 *local = (window, granted - 1);
@@ -594,60 +644,17 @@ impl DomainLimiter {
         });
         b.factor = (b.factor / 2.0).max(0.125);
         b.tokens = b.tokens.min(0.0);
-        tracing::warn!(domain, per_minute = b.per_minute * b.factor, "domain is throttling us; slowing down");
+        tracing::warn!(
+            domain,
+            per_minute = b.per_minute * b.factor,
+            "domain is throttling us; slowing down"
+        );
     }
 
     fn recover(&self, domain: &str) {
         if let Some(b) = self.buckets.lock().expect("not poisoned").get_mut(domain) {
             b.factor = (b.factor * 1.05).min(1.0);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_configured_domain_is_limited_and_says_when_to_come_back() {
-        let l = DomainLimiter::new([("docomo.ne.jp".to_owned(), 60)].into());
-        assert!(l.try_acquire("docomo.ne.jp").is_ok());
-        let not_before = l.try_acquire("docomo.ne.jp").unwrap_err();
-        let wait = not_before - Utc::now();
-        assert!(wait <= chrono::Duration::seconds(1) && wait > chrono::Duration::zero(), "{wait}");
-        for _ in 0..100 {
-            assert!(l.try_acquire("example.jp").is_ok(), "other domains are not limited");
-        }
-    }
-
-    #[test]
-    fn throttling_halves_the_rate_and_success_recovers_it() {
-        let l = DomainLimiter::new(Default::default());
-        l.slow_down("gmail.com");
-        l.slow_down("gmail.com");
-        let f = l.buckets.lock().unwrap()["gmail.com"].factor;
-        assert_eq!(f, 0.25);
-        assert!(l.try_acquire("gmail.com").is_err(), "a throttled domain waits");
-        for _ in 0..100 {
-            l.recover("gmail.com");
-        }
-        assert_eq!(l.buckets.lock().unwrap()["gmail.com"].factor, 1.0);
-    }
-
-    #[test]
-    fn replies_are_classified_by_stage() {
-        let rcpt = SendOutcome::Permanent { stage: SmtpStage::RcptTo, reply: "550 5.1.1 unknown".into() };
-        assert_eq!(classify(&rcpt).0, Attempt::RecipientRejected);
-        let from = SendOutcome::Permanent { stage: SmtpStage::MailFrom, reply: "553 sender".into() };
-        assert_eq!(classify(&from).0, Attempt::SenderRejected);
-        assert!(is_throttle("421 4.7.0 try later"));
-        assert!(is_throttle("450 4.7.1 rate limited"));
-        assert!(!is_throttle("450 4.2.0 mailbox busy"));
-    }
-
-    #[test]
-    fn message_ids_are_deterministic() {
-        assert_eq!(message_id(7, 42, "example.org"), "7.42.kairan@example.org");
     }
 }
 
@@ -659,7 +666,10 @@ pub async fn supervise(d: Arc<Dispatcher>, shutdown: CancellationToken) {
         running.retain(|_, h| !h.is_finished());
         match d.store.list_issues().await {
             Ok(issues) => {
-                for issue in issues.into_iter().filter(|i| i.state == IssueState::Sending) {
+                for issue in issues
+                    .into_iter()
+                    .filter(|i| i.state == IssueState::Sending)
+                {
                     if running.contains_key(&issue.id) {
                         continue;
                     }
@@ -684,5 +694,67 @@ pub async fn supervise(d: Arc<Dispatcher>, shutdown: CancellationToken) {
     }
     for (_, h) in running {
         let _ = h.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_domain_is_limited_and_says_when_to_come_back() {
+        let l = DomainLimiter::new([("docomo.ne.jp".to_owned(), 60)].into());
+        assert!(l.try_acquire("docomo.ne.jp").is_ok());
+        let not_before = l.try_acquire("docomo.ne.jp").unwrap_err();
+        let wait = not_before - Utc::now();
+        assert!(
+            wait <= chrono::Duration::seconds(1) && wait > chrono::Duration::zero(),
+            "{wait}"
+        );
+        for _ in 0..100 {
+            assert!(
+                l.try_acquire("example.jp").is_ok(),
+                "other domains are not limited"
+            );
+        }
+    }
+
+    #[test]
+    fn throttling_halves_the_rate_and_success_recovers_it() {
+        let l = DomainLimiter::new(Default::default());
+        l.slow_down("gmail.com");
+        l.slow_down("gmail.com");
+        let f = l.buckets.lock().unwrap()["gmail.com"].factor;
+        assert_eq!(f, 0.25);
+        assert!(
+            l.try_acquire("gmail.com").is_err(),
+            "a throttled domain waits"
+        );
+        for _ in 0..100 {
+            l.recover("gmail.com");
+        }
+        assert_eq!(l.buckets.lock().unwrap()["gmail.com"].factor, 1.0);
+    }
+
+    #[test]
+    fn replies_are_classified_by_stage() {
+        let rcpt = SendOutcome::Permanent {
+            stage: SmtpStage::RcptTo,
+            reply: "550 5.1.1 unknown".into(),
+        };
+        assert_eq!(classify(&rcpt).0, Attempt::RecipientRejected);
+        let from = SendOutcome::Permanent {
+            stage: SmtpStage::MailFrom,
+            reply: "553 sender".into(),
+        };
+        assert_eq!(classify(&from).0, Attempt::SenderRejected);
+        assert!(is_throttle("421 4.7.0 try later"));
+        assert!(is_throttle("450 4.7.1 rate limited"));
+        assert!(!is_throttle("450 4.2.0 mailbox busy"));
+    }
+
+    #[test]
+    fn message_ids_are_deterministic() {
+        assert_eq!(message_id(7, 42, "example.org"), "7.42.kairan@example.org");
     }
 }

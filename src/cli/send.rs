@@ -44,7 +44,11 @@ async fn send(
             println!("issue {} was sent already", issue.id);
             return Ok(ExitCode::SUCCESS);
         }
-        IssueState::Paused => bail!("issue {} is paused; `kairan issue resume {}` first", issue.id, issue.id),
+        IssueState::Paused => bail!(
+            "issue {} is paused; `kairan issue resume {}` first",
+            issue.id,
+            issue.id
+        ),
         other => bail!("issue {} is {other} and cannot be sent", issue.id),
     }
     let renderer = Arc::new(crate::startup::load_renderer(&settings)?);
@@ -63,7 +67,11 @@ async fn send(
     let mut last_line = Instant::now();
     while !runner.is_finished() {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(5) };
+        let every = if tty {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(5)
+        };
         if last_line.elapsed() >= every {
             last_line = Instant::now();
             report(&progress, &before, started, issue.id, tty, false);
@@ -80,9 +88,15 @@ async fn send(
             );
             Ok(ExitCode::SUCCESS)
         }
-        RunEnd::Stopped(state) => bail!("issue {} was {state} while sending; resume it to continue", issue.id),
+        RunEnd::Stopped(state) => bail!(
+            "issue {} was {state} while sending; resume it to continue",
+            issue.id
+        ),
         RunEnd::Shutdown => {
-            println!("stopped; run `kairan send {}` again to continue where it stopped", issue.id);
+            println!(
+                "stopped; run `kairan send {}` again to continue where it stopped",
+                issue.id
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -103,7 +117,11 @@ fn report(
     let secs = started.elapsed().as_secs_f64().max(0.001);
     let rate = sent as f64 / secs;
     let left = total.saturating_sub(done + failed + p.skipped.load(Ordering::Relaxed));
-    let eta = if rate > 0.0 { format!("{:.0}s", left as f64 / rate) } else { "-".into() };
+    let eta = if rate > 0.0 {
+        format!("{:.0}s", left as f64 / rate)
+    } else {
+        "-".into()
+    };
     let line = format!(
         "issue {id}: {done}/{total} sent, {failed} failed, {} retrying, {} skipped | {rate:.0} msg/s | ETA {eta}",
         p.retried.load(Ordering::Relaxed),

@@ -7,7 +7,7 @@
 //! bytes. So a token names a subscriber by id only (no email address), is bound to one
 //! purpose (a confirm token cannot unsubscribe), and carries the time it was issued so a
 //! caller can bound its age. Verification tries the current key, then each previous key
-//! (rotation), comparing MACs in constant time (`Mac::verify_slice`).
+//! (rotation), comparing MACs in constant time (`Mac::verify_truncated_left`).
 
 use std::time::Duration;
 
@@ -22,7 +22,10 @@ type HmacSha256 = Hmac<Sha256>;
 const VERSION: u8 = 1;
 const DOMAIN: &[u8] = b"kairan-token-v1\0";
 const BODY_LEN: usize = 1 + 1 + 8 + 8;
-const MAC_LEN: usize = 32;
+/// HMAC-SHA256 truncated to 128 bits (as RFC 2104 §5 allows): forging one still takes 2^128
+/// guesses, and the token stays short enough for a VERP local part (`bounces+TOKEN`, RFC 5321
+/// allows 64 octets): 46 characters.
+const MAC_LEN: usize = 16;
 const TOKEN_LEN: usize = BODY_LEN + MAC_LEN;
 /// Clock skew tolerated between instances for a token "issued in the future".
 const MAX_SKEW_SECS: i64 = 300;
@@ -91,7 +94,7 @@ impl Signer {
         bytes.extend_from_slice(&id.to_be_bytes());
         bytes.extend_from_slice(&issued_at.timestamp().to_be_bytes());
         let mac = mac(&self.current, &bytes).finalize().into_bytes();
-        bytes.extend_from_slice(&mac);
+        bytes.extend_from_slice(&mac[..MAC_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -117,7 +120,7 @@ impl Signer {
         let (body, tag) = bytes.split_at(BODY_LEN);
         let valid = std::iter::once(&self.current)
             .chain(self.previous.iter())
-            .any(|key| mac(key, body).verify_slice(tag).is_ok());
+            .any(|key| mac(key, body).verify_truncated_left(tag).is_ok());
         if !valid {
             return Err(TokenError::BadSignature);
         }
@@ -281,5 +284,22 @@ mod tests {
             let t = other.sign(5, Purpose::Confirm, now);
             prop_assert_eq!(signer().verify(&t, Purpose::Confirm, now, None), Err(TokenError::BadSignature));
         }
+    }
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    #[test]
+    fn a_token_fits_a_verp_local_part() {
+        let s = Signer::new(b"0123456789abcdef0123456789abcdef".to_vec(), vec![]);
+        let t = s.sign(i64::MAX, Purpose::Bounce, Utc::now());
+        assert_eq!(t.len(), 46);
+        assert!(format!("bounces+{t}").len() <= 64);
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 }

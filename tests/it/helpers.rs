@@ -133,6 +133,11 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
+        Self::start_with(&[]).await
+    }
+
+    /// With extra smtp-sink options, e.g. `["-w", "1"]` to wait a second before each DATA.
+    pub async fn start_with(extra: &[&str]) -> SmtpSink {
         use std::os::unix::fs::PermissionsExt;
         let bin = ["/usr/sbin/smtp-sink", "/usr/bin/smtp-sink"]
             .into_iter()
@@ -147,6 +152,7 @@ impl SmtpSink {
             cmd.args(["-u", "nobody"]);
         }
         let mut child = cmd
+            .args(extra)
             .arg("-d")
             .arg(format!("{}/msg.", dir.path().display()))
             .arg(format!("127.0.0.1:{port}"))

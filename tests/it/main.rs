@@ -6,6 +6,8 @@ mod helpers;
 
 mod browser;
 mod cli;
+mod crash;
+mod dispatch;
 mod http;
 mod issues;
 mod mail;

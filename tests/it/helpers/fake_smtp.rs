@@ -38,7 +38,12 @@ pub struct FakeSmtp {
 
 impl FakeSmtp {
     pub async fn start() -> FakeSmtp {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0).await
+    }
+
+    /// On a given port (0: any), e.g. one a client was already told about.
+    pub async fn start_on(port: u16) -> FakeSmtp {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let script = Arc::new(Mutex::new(Script::default()));
         let connections = Arc::new(AtomicUsize::new(0));
