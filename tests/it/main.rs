@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod bounce_robustness;
 mod cli;
 mod http;
 mod issues;
