@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Loaded};
 
+mod bounce;
 mod issue;
 use crate::telemetry::{self, LogFormat};
 
@@ -48,6 +49,9 @@ pub enum Command {
     /// Queue, inspect, control, preview and test-send issues
     #[command(subcommand)]
     Issue(issue::Command),
+    /// Parse bounce messages, or ingest them and apply the bounce policy
+    #[command(subcommand)]
+    Bounce(bounce::Command),
     /// Show campaigns and subscribers
     Status {
         /// Print JSON instead of a table
@@ -106,6 +110,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         }
         Command::Check => check(&loaded),
         Command::Issue(cmd) => issue::run(cmd, &loaded).await,
+        Command::Bounce(cmd) => bounce::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
     }
 }

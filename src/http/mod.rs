@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -20,6 +20,7 @@ use crate::app::ports::{Mailer, Storage};
 use crate::config::Settings;
 
 pub mod admin;
+mod api_bounces;
 mod api_issues;
 mod ops;
 
@@ -42,7 +43,8 @@ pub fn router(state: AppState) -> Router {
     // the bearer-token gate, and the whole tree is absent without `admin.token`.
     let api: Router<AppState> = Router::new()
         .route("/status", get(ops::status))
-        .merge(api_issues::routes());
+        .merge(api_issues::routes())
+        .merge(api_bounces::routes());
     let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics));
@@ -57,7 +59,12 @@ pub fn router(state: AppState) -> Router {
     }
     app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Extractors stop at `http.body_limit`; only `POST /api/bounces` takes more (a bounce
+        // carries the returned message), so the transport-level cap is the larger of the two.
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(
+            body_limit.max(api_bounces::BODY_LIMIT),
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,

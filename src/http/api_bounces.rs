@@ -1,0 +1,74 @@
+//! `POST /api/bounces` (behind the bearer gate of `admin.rs`): the body is one raw RFC 5322
+//! message (a DSN, an ARF complaint, an auto-reply, anything); the answer is 202 with the parse
+//! result and what the bounce policy did (`app::bounces`). `?recipient=ADDR` names the address
+//! the message was delivered to, when a relay forwarding bounces knows the VERP address.
+//! Messages may be larger than other API bodies (a bounce carries the returned message).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::app::bounces::{self, Context, Source};
+
+/// The largest message accepted here.
+pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/bounces",
+        post(ingest).layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct IngestQuery {
+    recipient: Option<String>,
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    Query(q): Query<IngestQuery>,
+    body: Bytes,
+) -> Response {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "the body must be a raw RFC 5322 message"})),
+        )
+            .into_response();
+    }
+    let signer = bounces::signer_from_settings(&state.settings);
+    let ctx = Context {
+        settings: &state.settings.bounce,
+        signer: signer.as_ref(),
+    };
+    match bounces::ingest(
+        state.store.as_ref(),
+        ctx,
+        &body,
+        Source::Http,
+        q.recipient.as_deref(),
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(done) => (StatusCode::ACCEPTED, Json(done)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "admin API: cannot record a bounce");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "60")],
+                Json(json!({"error": "the database is unavailable; try again"})),
+            )
+                .into_response()
+        }
+    }
+}
