@@ -101,11 +101,15 @@ impl Application {
             store.backend(),
             self.state.mailer.kind(),
         );
+        let bounce_poller = crate::bounce::imap::spawn(&settings, &store, &shutdown);
         let app = router(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
             .context("the HTTP server failed")?;
+        if let Some(poller) = bounce_poller {
+            let _ = poller.await;
+        }
         tracing::info!("HTTP server stopped; closing the database");
         store.close().await;
         tracing::info!("shutdown complete");

@@ -3,4 +3,5 @@
 //! mailbox source that feeds `app::bounces::ingest` when `bounce.imap` is configured.
 //! Attribution and the policy live in `app::bounces`.
 
+pub mod imap;
 pub mod parse;

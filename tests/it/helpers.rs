@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use kairan::app::ports::Storage;
 
+pub mod dovecot;
 pub mod fake_smtp;
 
 /// The PostgreSQL server tests use; override with `KAIRAN_TEST_PG` (an admin URL).

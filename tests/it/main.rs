@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bounce_robustness;
+mod bounces;
 mod cli;
 mod http;
 mod issues;
