@@ -2,7 +2,8 @@
 //! message (a DSN, an ARF complaint, an auto-reply, anything); the answer is 202 with the parse
 //! result and what the bounce policy did (`app::bounces`). `?recipient=ADDR` names the address
 //! the message was delivered to, when a relay forwarding bounces knows the VERP address.
-//! Messages may be larger than other API bodies (a bounce carries the returned message).
+//! The body is capped by `http.body_limit` like every request (1 MiB by default; raise it when
+//! bounces carrying large returned messages are posted here).
 
 use axum::Json;
 use axum::Router;
@@ -18,14 +19,10 @@ use serde_json::json;
 use super::AppState;
 use crate::app::bounces::{self, Context, Source};
 
-/// The largest message accepted here.
-pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
-
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/bounces",
-        post(ingest).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-    )
+    // axum's own 2 MiB extractor default is lifted: the transport-level `http.body_limit`
+    // (outermost layer in `http::router`) is what caps the message.
+    Router::new().route("/bounces", post(ingest).layer(DefaultBodyLimit::disable()))
 }
 
 #[derive(Debug, Deserialize)]

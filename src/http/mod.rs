@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -59,12 +59,7 @@ pub fn router(state: AppState) -> Router {
     }
     app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
-        // Extractors stop at `http.body_limit`; only `POST /api/bounces` takes more (a bounce
-        // carries the returned message), so the transport-level cap is the larger of the two.
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(
-            body_limit.max(api_bounces::BODY_LIMIT),
-        ))
+        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
