@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Loaded};
 
+mod bounce;
 mod issue;
 mod send;
 mod subscribers;
@@ -42,7 +43,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: HTTP, scheduler and dispatcher, until SIGINT or SIGTERM
-    Serve,
+    Serve {
+        /// Serve HTTP only: start and send no campaigns (another instance does)
+        #[arg(long)]
+        passive: bool,
+    },
     /// Apply database migrations and exit (serve does this too)
     Migrate,
     /// Validate the configuration, templates and locales; list every problem at once
@@ -55,6 +60,9 @@ pub enum Command {
         /// The issue's id or slug
         issue: String,
     },
+    /// Parse bounce messages, or ingest them and apply the bounce policy
+    #[command(subcommand)]
+    Bounce(bounce::Command),
     /// Show campaigns and subscribers
     Status {
         /// Print JSON instead of a table
@@ -79,6 +87,11 @@ pub fn main() -> ExitCode {
                 }
             }
             eprintln!("kairan: error: {errors}");
+            // An MTA piping bounces in must retry (EX_TEMPFAIL) while the configuration is
+            // fixed, not bounce the bounce, which EX_CONFIG would make it do.
+            if matches!(cli.command, Command::Bounce(bounce::Command::Ingest { .. })) {
+                return ExitCode::from(75);
+            }
             return ExitCode::from(78);
         }
     };
@@ -103,7 +116,7 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve => serve(loaded).await,
+        Command::Serve { passive } => serve(loaded, passive).await,
         Command::Migrate => {
             let store = crate::startup::open_store(&loaded.settings).await?;
             println!(
@@ -117,12 +130,13 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Check => check(&loaded),
         Command::Issue(cmd) => issue::run(cmd, &loaded).await,
         Command::Send { issue } => send::run(&issue, &loaded).await,
+        Command::Bounce(cmd) => bounce::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
         Command::Subscribers(command) => subscribers::run(command, &loaded).await,
     }
 }
 
-async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
+async fn serve(loaded: Loaded, passive: bool) -> anyhow::Result<ExitCode> {
     if let Some(file) = &loaded.file {
         tracing::info!(file = %file.display(), env_overrides = loaded.env_keys.len(), "configuration loaded");
     } else {
@@ -132,7 +146,9 @@ async fn serve(loaded: Loaded) -> anyhow::Result<ExitCode> {
         );
     }
     let shutdown = crate::startup::shutdown_on_signals();
-    let app = crate::startup::Application::build(loaded.settings).await?;
+    let app = crate::startup::Application::build(loaded.settings)
+        .await?
+        .passive(passive);
     app.run(shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

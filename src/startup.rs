@@ -51,6 +51,8 @@ pub fn redact_url(url: &str) -> String {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Serve HTTP only: no scheduler, no dispatcher (listmonk's `--passive`).
+    passive: bool,
 }
 
 impl Application {
@@ -79,7 +81,18 @@ impl Application {
             renderer,
             signer,
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            passive: false,
+        })
+    }
+
+    /// Runs HTTP (and the bounce mailbox poller) only: this instance neither starts nor
+    /// sends campaigns.
+    pub fn passive(mut self, passive: bool) -> Self {
+        self.passive = passive;
+        self
     }
 
     /// The bound address (the real port when `http.listen` asked for port 0).
@@ -112,15 +125,23 @@ impl Application {
             settings.clone(),
             self.state.signer.clone(),
         );
-        let scheduler = tokio::spawn(crate::scheduler::run(
-            store.clone(),
-            settings.schedule.clone(),
-            shutdown.clone(),
-        ));
-        let sender = tokio::spawn(crate::app::dispatch::supervise(
-            dispatcher,
-            shutdown.clone(),
-        ));
+        let workers = (!self.passive).then(|| {
+            (
+                tokio::spawn(crate::scheduler::run(
+                    store.clone(),
+                    settings.schedule.clone(),
+                    shutdown.clone(),
+                )),
+                tokio::spawn(crate::app::dispatch::supervise(
+                    dispatcher,
+                    shutdown.clone(),
+                )),
+            )
+        });
+        if self.passive {
+            tracing::info!("passive: this instance serves HTTP only and sends nothing");
+        }
+        let bounce_poller = crate::bounce::imap::spawn(&settings, &store, &shutdown);
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
         axum::serve(
@@ -131,8 +152,13 @@ impl Application {
         .await
         .context("the HTTP server failed")?;
         tracing::info!("HTTP server stopped; waiting for in-flight sends");
-        let _ = scheduler.await;
-        let _ = sender.await;
+        if let Some((scheduler, sender)) = workers {
+            let _ = scheduler.await;
+            let _ = sender.await;
+        }
+        if let Some(poller) = bounce_poller {
+            let _ = poller.await;
+        }
         tracing::info!("dispatcher drained; closing the database");
         store.close().await;
         tracing::info!("shutdown complete");

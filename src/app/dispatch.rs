@@ -220,11 +220,8 @@ impl Run {
             if self.shutdown.is_cancelled() {
                 return Ok(RunEnd::Shutdown);
             }
-            match self.state().await? {
-                IssueState::Sending => {}
-                // Another worker (or process) recorded the last delivery.
-                IssueState::Sent => return Ok(RunEnd::Finished),
-                other => return Ok(RunEnd::Stopped(other)),
+            if let Some(end) = end_for(self.state().await?) {
+                return Ok(end);
             }
             let now = Utc::now();
             let lease_until =
@@ -292,9 +289,8 @@ impl Run {
                 outcomes.clear();
                 last_flush = Instant::now();
                 // Pause and cancel take effect within a batch.
-                match self.state().await? {
-                    IssueState::Sending => {}
-                    other => stop = Some(RunEnd::Stopped(other)),
+                if let Some(end) = end_for(self.state().await?) {
+                    stop = Some(end);
                 }
             }
         }
@@ -451,6 +447,16 @@ impl Run {
             data: prepared.personalise(&r).into(),
             message_id,
         }
+    }
+}
+
+/// Whether a worker should stop, given the issue's state: `sent` means another worker (or
+/// process) recorded the last delivery, which is a normal end.
+fn end_for(state: IssueState) -> Option<RunEnd> {
+    match state {
+        IssueState::Sending => None,
+        IssueState::Sent => Some(RunEnd::Finished),
+        other => Some(RunEnd::Stopped(other)),
     }
 }
 

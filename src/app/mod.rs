@@ -1,6 +1,7 @@
 //! Use cases, orchestrating the domain through the port traits of [`ports`].
 //! Depends on `domain` only; adapters (storage, mail, http) implement or call into it.
 
+pub mod bounces;
 pub mod dispatch;
 pub mod editorial;
 pub mod keys;

@@ -254,6 +254,24 @@ pub struct BounceRecord {
     pub parsed: String,
 }
 
+// Bounces (issue 6): what the bounce methods of [`Storage`] return.
+
+/// A delivery as a VERP token names it: whose it was, of which issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRef {
+    pub id: DeliveryId,
+    pub issue_id: IssueId,
+    pub subscriber_id: SubscriberId,
+}
+
+/// Stored bounce reports of one (kind, action), for `kairan status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BounceCount {
+    pub kind: Option<BounceKind>,
+    pub action: String,
+    pub count: u64,
+}
+
 /// The storage port: every query kairan runs. Two adapters, SQLite and PostgreSQL, pass one
 /// contract test suite (`tests/it/storage.rs`).
 #[async_trait::async_trait]
@@ -423,6 +441,28 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores a report; `false` if the same message (hash) was stored before.
     async fn insert_bounce_report(&self, r: &BounceRecord) -> Result<bool, StoreError>;
     async fn bounce_reports(&self, limit: u32) -> Result<Vec<BounceRecord>, StoreError>;
+    // Bounces (issue 6).
+    /// Whether a report with this message hash is stored (the same message has one effect).
+    async fn bounce_report_exists(&self, message_hash: &str) -> Result<bool, StoreError>;
+    /// Reports received at or after `since`, counted by (kind, action).
+    async fn bounce_report_counts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<BounceCount>, StoreError>;
+    /// The delivery with this id (a VERP token names one), if it exists.
+    async fn delivery_ref(&self, id: DeliveryId) -> Result<Option<DeliveryRef>, StoreError>;
+    /// Counts one soft bounce into the subscriber's score, atomically, and returns the new
+    /// score (`None`: no such subscriber). The score starts over at 1 when the last counted
+    /// soft bounce was before `forget_before` (or there was none), grows by 1 when it was at
+    /// or before `count_before` (at most one a day), and is unchanged otherwise;
+    /// `last_bounce_at` becomes `now` whenever a bounce counts.
+    async fn add_soft_bounce(
+        &self,
+        id: SubscriberId,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+        count_before: DateTime<Utc>,
+    ) -> Result<Option<f64>, StoreError>;
 
     // Named values.
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ports::{DeliveryCounts, Storage, StoreError};
-use crate::domain::{IssueId, IssueState, LangPref, SubscriberStatus};
+use super::ports::{BounceCount, DeliveryCounts, Storage, StoreError};
+use crate::domain::{BounceKind, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignStatus {
@@ -29,6 +29,7 @@ pub struct SubscriberCount {
 pub struct StatusReport {
     pub campaigns: Vec<CampaignStatus>,
     pub subscribers: Vec<SubscriberCount>,
+    pub bounces: BounceStatus,
 }
 
 pub async fn gather(store: &dyn Storage) -> Result<StatusReport, StoreError> {
@@ -57,6 +58,7 @@ pub async fn gather(store: &dyn Storage) -> Result<StatusReport, StoreError> {
     Ok(StatusReport {
         campaigns,
         subscribers,
+        bounces: gather_bounces(store).await?,
     })
 }
 
@@ -96,6 +98,91 @@ impl StatusReport {
                 s.count
             );
         }
+        bounces_table(&self.bounces, &mut out);
         out
+    }
+}
+
+// Bounces (issue 6): counts of the last 30 days by kind and action, and the latest reports.
+
+/// How far back `kairan status` counts bounce reports.
+pub const BOUNCE_DAYS: i64 = 30;
+/// How many recent reports it lists.
+pub const RECENT_BOUNCES: u32 = 10;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BounceStatus {
+    pub since: DateTime<Utc>,
+    pub counts: Vec<BounceCount>,
+    pub recent: Vec<RecentBounce>,
+}
+
+/// One stored report, without the parse result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentBounce {
+    pub received_at: DateTime<Utc>,
+    pub source: String,
+    pub kind: Option<BounceKind>,
+    pub subscriber_id: Option<SubscriberId>,
+    pub status_code: Option<String>,
+    pub reason: Option<String>,
+    pub action: String,
+}
+
+async fn gather_bounces(store: &dyn Storage) -> Result<BounceStatus, StoreError> {
+    let since = Utc::now() - chrono::Duration::days(BOUNCE_DAYS);
+    let recent = store
+        .bounce_reports(RECENT_BOUNCES)
+        .await?
+        .into_iter()
+        .map(|r| RecentBounce {
+            received_at: r.received_at,
+            source: r.source,
+            kind: r.kind,
+            subscriber_id: r.subscriber_id,
+            status_code: r.status_code,
+            reason: r.reason,
+            action: r.action,
+        })
+        .collect();
+    Ok(BounceStatus {
+        since,
+        counts: store.bounce_report_counts(since).await?,
+        recent,
+    })
+}
+
+fn bounces_table(b: &BounceStatus, out: &mut String) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "Bounces (last {BOUNCE_DAYS} days)");
+    if b.counts.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for c in &b.counts {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<13} {:>8}",
+            c.kind.map(|k| k.as_str()).unwrap_or("-"),
+            c.action,
+            c.count
+        );
+    }
+    if !b.recent.is_empty() {
+        out.push_str("Recent bounce reports\n");
+    }
+    for r in &b.recent {
+        let _ = writeln!(
+            out,
+            "  {}  {:<5} {:<10} {:<8} {:<16} {:<13} subscriber {}",
+            r.received_at.format("%Y-%m-%d %H:%M"),
+            r.source,
+            r.kind.map(|k| k.as_str()).unwrap_or("-"),
+            r.status_code.as_deref().unwrap_or("-"),
+            r.reason.as_deref().unwrap_or("-"),
+            r.action,
+            r.subscriber_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
     }
 }

@@ -20,6 +20,7 @@ use crate::app::ports::{Mailer, Storage};
 use crate::config::Settings;
 
 pub mod admin;
+mod api_bounces;
 mod api_issues;
 mod ops;
 pub mod pages;
@@ -48,7 +49,8 @@ pub fn router(state: AppState) -> Router {
     let api: Router<AppState> = Router::new()
         .route("/status", get(ops::status))
         .merge(api_issues::routes())
-        .merge(subscribers_api::routes());
+        .merge(subscribers_api::routes())
+        .merge(api_bounces::routes());
     let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -683,6 +683,68 @@ macro_rules! storage_impl {
                 .collect()
             }
 
+            // Bounces (issue 6).
+            async fn bounce_report_exists(&self, message_hash: &str) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bounce_reports WHERE message_hash = $1")
+                    .bind(message_hash)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn bounce_report_counts(&self, since: DateTime<Utc>) -> Result<Vec<BounceCount>, StoreError> {
+                let rows: Vec<(Option<String>, String, i64)> = sqlx::query_as(
+                    "SELECT kind, action, COUNT(*) FROM bounce_reports WHERE received_at >= $1
+                     GROUP BY kind, action ORDER BY kind, action",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(kind, action, n)| {
+                        Ok(BounceCount { kind: kind.map(|k| k.parse()).transpose()?, action, count: n as u64 })
+                    })
+                    .collect()
+            }
+
+            async fn delivery_ref(&self, id: DeliveryId) -> Result<Option<DeliveryRef>, StoreError> {
+                let row: Option<(i64, i64, i64)> =
+                    sqlx::query_as("SELECT id, issue_id, subscriber_id FROM deliveries WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(id, issue_id, subscriber_id)| DeliveryRef { id, issue_id, subscriber_id }))
+            }
+
+            /// One statement, so two ingesters counting at once cannot lose an increment.
+            async fn add_soft_bounce(
+                &self,
+                id: SubscriberId,
+                now: DateTime<Utc>,
+                forget_before: DateTime<Utc>,
+                count_before: DateTime<Utc>,
+            ) -> Result<Option<f64>, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "UPDATE subscribers SET
+                        soft_bounce_score = CASE
+                            WHEN last_bounce_at IS NULL OR last_bounce_at < $3 THEN 1
+                            WHEN last_bounce_at <= $4 THEN soft_bounce_score + 1
+                            ELSE soft_bounce_score END,
+                        last_bounce_at = CASE
+                            WHEN last_bounce_at IS NULL OR last_bounce_at < $3 OR last_bounce_at <= $4 THEN $2
+                            ELSE last_bounce_at END,
+                        updated_at = $2
+                     WHERE id = $1
+                     RETURNING soft_bounce_score",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(forget_before)
+                .bind(count_before)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
                 Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
                     .bind(key)

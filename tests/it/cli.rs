@@ -331,3 +331,18 @@ fn every_command_has_help() {
     let out = run(dir.path(), &["frobnicate"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bounce_ingest_with_a_broken_configuration_asks_the_mta_to_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["bounce", "ingest", "-"],
+        &[("KAIRAN__DISPATCH__BATCH_SIZE", "lots")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "EX_TEMPFAIL, so the bounce is not bounced"
+    );
+}

@@ -302,7 +302,7 @@ async fn a_reader_who_unsubscribes_during_a_campaign_gets_nothing() {
         r#"{ "slow.example.jp" = 1 }"#,
     ));
     env.push(("KAIRAN__SECRETS__SIGNING_KEY", KEY));
-    let app = TestApp::spawn(db, &env).await;
+    let app = TestApp::spawn_active(db, &env).await;
     started_issue(&store).await;
     for _ in 0..100 {
         let c = store.delivery_counts(1).await.unwrap();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use kairan::app::ports::Storage;
 
+pub mod dovecot;
 pub mod fake_smtp;
 
 /// The PostgreSQL server tests use; override with `KAIRAN_TEST_PG` (an admin URL).
@@ -256,13 +257,24 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// HTTP only (passive): tests that drive campaigns themselves see no dispatcher.
     pub async fn spawn(db: TestDb, env: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with(db, env, true).await
+    }
+
+    /// The whole daemon: HTTP, scheduler and dispatcher.
+    pub async fn spawn_active(db: TestDb, env: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with(db, env, false).await
+    }
+
+    async fn spawn_with(db: TestDb, env: &[(&str, &str)], passive: bool) -> TestApp {
         let outbox = tempfile::tempdir().unwrap();
         let settings = settings_with(&db.url, outbox.path(), env);
         let mailer = kairan::mail::from_settings(&settings);
         let app = kairan::startup::Application::build_with(settings, db.store.clone(), mailer)
             .await
-            .unwrap();
+            .unwrap()
+            .passive(passive);
         let base = format!("http://{}", app.local_addr());
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(app.run(shutdown.clone()));

@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod bounce_robustness;
+mod bounces;
 mod browser;
 mod cli;
 mod crash;

@@ -53,6 +53,9 @@ contract!(
     released_leases_return_to_the_pool,
     an_issue_is_finished_only_when_no_delivery_needs_work,
     bounce_reports_are_stored_once_per_message,
+    bounce_reports_are_found_by_hash_and_counted_by_kind_and_action,
+    a_delivery_is_found_by_id_with_its_subscriber,
+    soft_bounces_count_once_a_day_and_are_forgotten_after_the_window,
     meta_values_are_upserted,
     the_backend_is_healthy_and_says_which_it_is,
     // Subscribers (issue 3).
@@ -786,6 +789,115 @@ async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Storage>) {
         "the same message is stored once"
     );
     assert_eq!(store.bounce_reports(10).await.unwrap(), vec![r]);
+}
+
+async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: Arc<dyn Storage>) {
+    let t = now();
+    let record = |hash: &str, kind: Option<BounceKind>, action: &str, at| BounceRecord {
+        message_hash: hash.into(),
+        received_at: at,
+        source: "http".into(),
+        kind,
+        subscriber_id: None,
+        delivery_id: None,
+        status_code: None,
+        reason: None,
+        diagnostic: None,
+        action: action.into(),
+        parsed: "{}".into(),
+    };
+    for r in [
+        record("a", Some(BounceKind::Hard), "bounced", t),
+        record("b", Some(BounceKind::Hard), "bounced", t),
+        record("c", None, "not-a-bounce", t),
+        record(
+            "d",
+            Some(BounceKind::Soft),
+            "soft-scored",
+            t - Duration::days(40),
+        ),
+    ] {
+        assert!(store.insert_bounce_report(&r).await.unwrap());
+    }
+    assert!(store.bounce_report_exists("a").await.unwrap());
+    assert!(!store.bounce_report_exists("z").await.unwrap());
+    let mut counts = store
+        .bounce_report_counts(t - Duration::days(30))
+        .await
+        .unwrap();
+    counts.sort_by(|a, b| a.action.cmp(&b.action));
+    assert_eq!(
+        counts,
+        vec![
+            BounceCount {
+                kind: Some(BounceKind::Hard),
+                action: "bounced".into(),
+                count: 2
+            },
+            BounceCount {
+                kind: None,
+                action: "not-a-bounce".into(),
+                count: 1
+            },
+        ]
+    );
+}
+
+async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Storage>) {
+    let (issue, subs) = campaign(&store, 2).await;
+    let t = now();
+    let claimed = store
+        .claim_deliveries(issue, "w", 10, t, t + Duration::minutes(5))
+        .await
+        .unwrap();
+    let d = claimed.iter().find(|d| d.subscriber_id == subs[1]).unwrap();
+    assert_eq!(
+        store.delivery_ref(d.id).await.unwrap(),
+        Some(DeliveryRef {
+            id: d.id,
+            issue_id: issue,
+            subscriber_id: subs[1]
+        })
+    );
+    assert_eq!(store.delivery_ref(d.id + 1000).await.unwrap(), None);
+}
+
+async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store: Arc<dyn Storage>) {
+    let id = add(
+        &store,
+        "soft@example.jp",
+        LangPref::En,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let window = Duration::days(30);
+    let day = Duration::days(1);
+    let t0 = now();
+    let score = |at: chrono::DateTime<chrono::Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .add_soft_bounce(id, at, at - window, at - day)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(score(t0).await, Some(1.0));
+    assert_eq!(score(t0 + Duration::hours(3)).await, Some(1.0), "same day");
+    assert_eq!(score(t0 + Duration::days(2)).await, Some(2.0));
+    assert_eq!(score(t0 + Duration::days(4)).await, Some(3.0));
+    let got = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(got.soft_bounce_score, 3.0);
+    assert_eq!(got.last_bounce_at, Some(t0 + Duration::days(4)));
+    // A quiet month: the score starts over.
+    assert_eq!(score(t0 + Duration::days(40)).await, Some(1.0));
+    assert_eq!(
+        store
+            .add_soft_bounce(id + 1000, t0, t0 - window, t0 - day)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn meta_values_are_upserted(store: Arc<dyn Storage>) {
