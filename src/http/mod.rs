@@ -22,6 +22,7 @@ use crate::config::Settings;
 pub mod admin;
 mod api_bounces;
 mod api_issues;
+mod archive;
 mod ops;
 pub mod pages;
 pub mod public;
@@ -54,7 +55,8 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .merge(public::routes(&state));
+        .merge(public::routes(&state))
+        .merge(archive::routes());
     if state.settings.admin.token.is_some() {
         app = app.nest(
             "/api",

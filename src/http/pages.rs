@@ -125,6 +125,23 @@ impl Page {
         status: StatusCode,
         template: &str,
         title_id: &str,
+        data: Value,
+    ) -> Response {
+        let title = state
+            .renderer
+            .i18n()
+            .t(self.lang, title_id, &[])
+            .unwrap_or_default();
+        self.render_titled(state, status, template, &title, data)
+    }
+
+    /// As [`Page::render`], with the title given as text (an issue's subject).
+    pub fn render_titled(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        template: &str,
+        title: &str,
         mut data: Value,
     ) -> Response {
         if let Some(map) = data.as_object_mut() {
@@ -134,11 +151,6 @@ impl Page {
             .renderer
             .html(&format!("pages/{template}"), &data)
             .and_then(|body| {
-                let title = state
-                    .renderer
-                    .i18n()
-                    .t(self.lang, title_id, &[])
-                    .unwrap_or_default();
                 state.renderer.html(
                     "pages/layout",
                     &json!({
