@@ -1,6 +1,5 @@
 //! The web archive ("view in browser"): sent issues in the reader's language.
 
-use kairan::app::ports::Storage;
 use kairan::domain::IssueState;
 
 use crate::helpers::{TestApp, TestDb, now};
