@@ -58,7 +58,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
-        let mailer = crate::mail::from_settings(&settings);
+        let mailer = crate::mail::from_settings(&settings)?;
         Self::build_with(settings, store, mailer).await
     }
 

@@ -201,7 +201,7 @@ async fn run_with(
                 .map_err(|e| anyhow::anyhow!("--to `{to}`: {e}"))?;
             let i = find(store.as_ref(), &issue).await?;
             let renderer = crate::startup::load_renderer(settings)?;
-            let mailer = crate::mail::from_settings(settings);
+            let mailer = crate::mail::from_settings(settings)?;
             let pref = LangPref::from(lang);
             let reply = crate::app::preview::send_test(
                 &renderer,

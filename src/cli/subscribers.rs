@@ -97,7 +97,7 @@ async fn mailer(loaded: &Loaded, store: &Arc<dyn Storage>) -> anyhow::Result<Sub
     Ok(SubscriptionMail {
         renderer: Arc::new(crate::startup::load_renderer(&settings)?),
         signer: Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?),
-        mailer: crate::mail::from_settings(&settings),
+        mailer: crate::mail::from_settings(&settings)?,
         settings,
     })
 }

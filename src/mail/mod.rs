@@ -6,14 +6,27 @@ use std::sync::Arc;
 use crate::app::ports::Mailer;
 use crate::config::Settings;
 
+pub mod dkim;
 pub mod outbox;
 pub mod smtp;
 
 pub use outbox::Outbox;
 pub use smtp::SmtpMailer;
 
-/// The transport the settings ask for: SMTP when `smtp.url` is set, else the outbox.
-pub fn from_settings(settings: &Settings) -> Arc<dyn Mailer> {
+/// The transport the settings ask for: SMTP when `smtp.url` is set, else the outbox; DKIM
+/// signed when `[dkim]` is configured (a key that cannot be loaded is an error).
+pub fn from_settings(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    let mailer = transport(settings);
+    Ok(match &settings.dkim {
+        Some(d) => Arc::new(dkim::SigningMailer::new(
+            mailer,
+            Arc::new(dkim::DkimSigner::load(d)?),
+        )),
+        None => mailer,
+    })
+}
+
+fn transport(settings: &Settings) -> Arc<dyn Mailer> {
     match &settings.smtp.url {
         Some(url) => Arc::new(SmtpMailer::new(
             url.clone(),

@@ -84,7 +84,7 @@ fn dispatcher(store: &Arc<dyn Storage>, smtp_url: &str, extra: &[(&str, &str)]) 
     env.extend_from_slice(extra);
     let settings = settings_with("sqlite://unused.db", &outbox, &env);
     let renderer = Arc::new(kairan::startup::load_renderer(&settings).unwrap());
-    let mailer = kairan::mail::from_settings(&settings);
+    let mailer = kairan::mail::from_settings(&settings).unwrap();
     let signer = Arc::new(Signer::new(
         b"0123456789abcdef0123456789abcdef".to_vec(),
         vec![],

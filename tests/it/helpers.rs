@@ -270,7 +270,7 @@ impl TestApp {
     async fn spawn_with(db: TestDb, env: &[(&str, &str)], passive: bool) -> TestApp {
         let outbox = tempfile::tempdir().unwrap();
         let settings = settings_with(&db.url, outbox.path(), env);
-        let mailer = kairan::mail::from_settings(&settings);
+        let mailer = kairan::mail::from_settings(&settings).unwrap();
         let app = kairan::startup::Application::build_with(settings, db.store.clone(), mailer)
             .await
             .unwrap()

@@ -22,7 +22,7 @@ async fn spawn(db: TestDb) -> Running {
 async fn spawn_with(db: TestDb, env: &[(&str, &str)]) -> Running {
     let outbox = tempfile::tempdir().unwrap();
     let settings = settings_with(&db.url, outbox.path(), env);
-    let mailer = kairan::mail::from_settings(&settings);
+    let mailer = kairan::mail::from_settings(&settings).unwrap();
     let app = Application::build_with(settings, db.store.clone(), mailer)
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod crash;
 mod dispatch;
+mod dkim;
 mod http;
 mod issues;
 mod mail;

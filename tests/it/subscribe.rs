@@ -88,7 +88,7 @@ impl App {
         drop(probe);
         settings.http.listen = addr;
         settings.http.base_url = format!("http://{addr}").parse().unwrap();
-        let mailer = kairan::mail::from_settings(&settings);
+        let mailer = kairan::mail::from_settings(&settings).unwrap();
         let app = Application::build_with(settings, db.store.clone(), mailer)
             .await
             .unwrap();
