@@ -234,6 +234,17 @@ impl DeliveryCounts {
     }
 }
 
+/// A delivery that failed or is waiting to retry, for `kairan status`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeliveryError {
+    pub delivery_id: DeliveryId,
+    pub subscriber_id: SubscriberId,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub reply: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// One ingested bounce / complaint / auto-reply, as stored for audit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BounceRecord {
@@ -423,6 +434,14 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     // Dispatch (issue 5).
+    /// Deliveries of the issue sent at or after `since` (the current rate).
+    async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The latest failed or retrying deliveries of the issue, newest first.
+    async fn recent_errors(
+        &self,
+        issue: IssueId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryError>, StoreError>;
     /// Whether this process may act as the scheduler. SQLite: always. PostgreSQL: the
     /// instance holding a session advisory lock (kept until the process ends).
     async fn try_scheduler_lock(&self) -> Result<bool, StoreError>;

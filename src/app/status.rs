@@ -16,6 +16,12 @@ pub struct CampaignStatus {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub deliveries: DeliveryCounts,
+    /// Messages a minute over the last minute (sending campaigns).
+    pub rate_per_minute: Option<u64>,
+    /// Seconds until the open deliveries are done at that rate.
+    pub eta_seconds: Option<u64>,
+    /// The latest failures and retries (subscriber ids, never addresses).
+    pub last_errors: Vec<super::ports::DeliveryError>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,8 +41,26 @@ pub struct StatusReport {
 pub async fn gather(store: &dyn Storage) -> Result<StatusReport, StoreError> {
     let mut campaigns = Vec::new();
     for issue in store.list_issues().await? {
+        let deliveries = store.delivery_counts(issue.id).await?;
+        let (rate_per_minute, eta_seconds) = if issue.state == IssueState::Sending {
+            let rate = store
+                .sent_since(issue.id, Utc::now() - chrono::Duration::minutes(1))
+                .await?;
+            let eta = (rate > 0).then(|| deliveries.open() * 60 / rate);
+            (Some(rate), eta)
+        } else {
+            (None, None)
+        };
+        let last_errors = if issue.started_at.is_some() {
+            store.recent_errors(issue.id, 5).await?
+        } else {
+            Vec::new()
+        };
         campaigns.push(CampaignStatus {
-            deliveries: store.delivery_counts(issue.id).await?,
+            deliveries,
+            rate_per_minute,
+            eta_seconds,
+            last_errors,
             id: issue.id,
             slug: issue.slug,
             state: issue.state,
@@ -84,6 +108,23 @@ impl StatusReport {
                 d.failed,
                 d.skipped
             );
+            if let Some(rate) = c.rate_per_minute {
+                let eta = c
+                    .eta_seconds
+                    .map(|s| format!("{}m{:02}s", s / 60, s % 60))
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(out, "        rate {rate}/min  ETA {eta}");
+            }
+            for e in &c.last_errors {
+                let _ = writeln!(
+                    out,
+                    "        {} subscriber {} (attempt {}): {}",
+                    e.state.as_str(),
+                    e.subscriber_id,
+                    e.attempts,
+                    e.reply.as_deref().unwrap_or("")
+                );
+            }
         }
         out.push_str("Subscribers\n");
         if self.subscribers.is_empty() {

@@ -487,6 +487,34 @@ macro_rules! storage_impl {
                     == 1)
             }
 
+            async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'sent' AND sent_at >= $2",
+                )
+                .bind(issue)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n as u64)
+            }
+
+            async fn recent_errors(&self, issue: IssueId, limit: u32) -> Result<Vec<DeliveryError>, StoreError> {
+                let rows: Vec<(i64, i64, String, i32, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT id, subscriber_id, state, attempts, last_reply, updated_at FROM deliveries
+                     WHERE issue_id = $1 AND state IN ('failed', 'retry') AND attempts > 0
+                     ORDER BY updated_at DESC, id DESC LIMIT $2",
+                )
+                .bind(issue)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(delivery_id, subscriber_id, state, attempts, reply, at)| {
+                        Ok(DeliveryError { delivery_id, subscriber_id, state: state.parse()?, attempts, reply, at })
+                    })
+                    .collect()
+            }
+
             async fn reserve_rate(&self, key: &str, window_start: i64, want: u32, limit: u32) -> Result<u32, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 // Upsert first: the write lock is taken before anything is read (SQLite).
