@@ -156,7 +156,17 @@ async fn serve(loaded: Loaded, passive: bool) -> anyhow::Result<ExitCode> {
 fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let mut problems = Vec::new();
     match crate::assets::Assets::load(&loaded.settings.paths) {
-        Ok(assets) => problems.extend(crate::render::check(&assets)),
+        Ok(assets) => {
+            let found = crate::render::check(&assets);
+            // Only when everything compiles: a sample issue rendered for each language.
+            if found.is_empty() {
+                problems.extend(crate::app::preview::sample_render(
+                    &loaded.settings,
+                    &assets,
+                ));
+            }
+            problems.extend(found);
+        }
         Err(p) => problems.extend(p),
     }
     for key in loaded.settings.newsletter.missing_legal_settings() {

@@ -138,3 +138,53 @@ pub async fn send_test(
         }
     }
 }
+
+/// Renders a small bilingual sample issue for `ja`, `en` and `both` with the given templates
+/// and settings, as `kairan check` does; returns what went wrong (nothing when all render).
+pub fn sample_render(settings: &Settings, assets: &crate::assets::Assets) -> Vec<String> {
+    let renderer = match Renderer::new(assets) {
+        Ok(r) => r,
+        Err(p) => return p,
+    };
+    let content = |subject: &str, body: &str| super::ports::IssueContent {
+        subject: subject.into(),
+        preheader: None,
+        markdown: body.into(),
+    };
+    let now = Utc::now();
+    let issue = Issue {
+        id: 0,
+        slug: "sample".into(),
+        state: crate::domain::IssueState::Draft,
+        send_at: None,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+        ja: content(
+            "見本号",
+            "# 見出し\n\n本文と[リンク](https://example.org/)。\n\n- 項目",
+        ),
+        en: content(
+            "Sample issue",
+            "# Heading\n\nText and a [link](https://example.org/).\n\n- item",
+        ),
+    };
+    let mut problems = Vec::new();
+    for pref in [LangPref::Ja, LangPref::En, LangPref::Both] {
+        match Prepared::new(&renderer, settings, &issue, pref) {
+            Ok(p) => {
+                let sample = Sample::new(settings, &issue, pref, "check");
+                let (text, html) =
+                    p.parts(&sample.recipient("reader@example.org", Some("Reader"), false));
+                if text.trim().is_empty() || html.trim().is_empty() {
+                    problems.push(format!(
+                        "templates/email/issue: the {pref} sample renders empty"
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("templates/email/issue: sample render failed: {e}")),
+        }
+    }
+    problems
+}

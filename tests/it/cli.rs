@@ -346,3 +346,40 @@ fn bounce_ingest_with_a_broken_configuration_asks_the_mta_to_retry() {
         "EX_TEMPFAIL, so the bounce is not bounced"
     );
 }
+
+#[test]
+fn check_catches_a_template_that_compiles_but_cannot_render_and_a_one_sided_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("tpl/email");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("issue.txt.hbs"),
+        "{{#each sections}}{{no_such_field}}{{/each}}\n",
+    )
+    .unwrap();
+    let env: Vec<(&str, &str)> = crate::helpers::LEGAL
+        .iter()
+        .copied()
+        .chain([("KAIRAN__PATHS__TEMPLATES", "tpl")])
+        .collect();
+    let out = run(dir.path(), &["check"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("sample render failed"), "{stdout}");
+
+    let locales = dir.path().join("loc/ja");
+    std::fs::create_dir_all(&locales).unwrap();
+    std::fs::write(locales.join("extra.ftl"), "only-in-japanese = 日本語だけ\n").unwrap();
+    let env: Vec<(&str, &str)> = crate::helpers::LEGAL
+        .iter()
+        .copied()
+        .chain([("KAIRAN__PATHS__LOCALES", "loc")])
+        .collect();
+    let out = run(dir.path(), &["check"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("`only-in-japanese` has no English version"),
+        "{stdout}"
+    );
+}
