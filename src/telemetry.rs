@@ -71,3 +71,37 @@ pub fn init(format: LogFormat) {
     // A second init (tests) keeps the first subscriber.
     let _ = result;
 }
+
+/// `text` with every email address replaced by `[address]`, for logging server replies,
+/// which often quote the recipient (`550 5.1.1 <taro@example.jp>: User unknown`).
+pub fn redact_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let core = word.trim_matches(|c: char| "<>()[],;:\"'".contains(c));
+        match core.split_once('@') {
+            Some((local, domain)) if !local.is_empty() && domain.contains('.') => {
+                out.push_str(&word.replace(core, "[address]"));
+            }
+            _ => out.push_str(word),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn addresses_in_server_replies_are_redacted() {
+        assert_eq!(
+            super::redact_addresses("550 5.1.1 <taro@example.jp>: Recipient address rejected"),
+            "550 5.1.1 <[address]>: Recipient address rejected"
+        );
+        assert_eq!(
+            super::redact_addresses("421 4.7.0 try later"),
+            "421 4.7.0 try later"
+        );
+    }
+}

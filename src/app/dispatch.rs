@@ -369,11 +369,11 @@ impl Run {
         let outcome = match decision {
             Decision::Sent => DeliveryOutcome::Sent { reply },
             Decision::Retry { at } => {
-                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, %reply, retry_at = %at, "temporary failure; will retry");
+                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, reply = %crate::telemetry::redact_addresses(&reply), retry_at = %at, "temporary failure; will retry");
                 DeliveryOutcome::Retry { at, reply }
             }
             Decision::Failed { hard_bounce } => {
-                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, %reply, hard_bounce, "delivery failed");
+                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, reply = %crate::telemetry::redact_addresses(&reply), hard_bounce, "delivery failed");
                 DeliveryOutcome::Failed { reply, hard_bounce }
             }
         };

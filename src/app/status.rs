@@ -122,7 +122,7 @@ impl StatusReport {
                     e.state.as_str(),
                     e.subscriber_id,
                     e.attempts,
-                    e.reply.as_deref().unwrap_or("")
+                    crate::telemetry::redact_addresses(e.reply.as_deref().unwrap_or(""))
                 );
             }
         }
