@@ -107,3 +107,17 @@ fn empty_and_tiny_inputs() {
         assert!(!r.bounce);
     }
 }
+
+/// Found by the fuzz target: a multipart that trips a `debug_assert!` inside mail-parser.
+/// The parser contains it and still reads the message.
+#[test]
+fn a_multipart_that_trips_mail_parsers_assertion_still_parses() {
+    let raw = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/bounces/fuzz-invalid-part-id.eml"),
+    )
+    .unwrap();
+    let report = kairan::bounce::parse::parse(&raw);
+    assert!(report.bounce);
+    assert_eq!(report.recipients.len(), 1);
+}

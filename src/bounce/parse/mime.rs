@@ -147,6 +147,13 @@ pub fn parse_header_block(block: &str) -> Vec<(String, String)> {
     out
 }
 
+/// mail-parser's MIME parse, contained: mail-parser 0.11.9 has a `debug_assert!` that some
+/// malformed multiparts trip (found by the fuzz target), which panics in debug builds. A
+/// message it cannot take is read as plain text instead; no input may bring the parser down.
+fn parse_mime(data: &[u8]) -> Option<mail_parser::Message<'_>> {
+    std::panic::catch_unwind(|| PARSER.parse(data)).unwrap_or(None)
+}
+
 /// Decodes a raw message into headers and a flat payload.
 pub fn decode(raw: &[u8]) -> Email {
     let data = normalize(raw);
@@ -161,7 +168,7 @@ pub fn decode(raw: &[u8]) -> Email {
     let parsed = if email.headers.is_empty() {
         None
     } else {
-        PARSER.parse(&data[..])
+        parse_mime(&data)
     };
     match parsed {
         Some(msg) => {
