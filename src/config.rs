@@ -287,6 +287,8 @@ pub struct SecretsSettings {
     pub signing_key: Option<Secret>,
     /// Keys still accepted when verifying, after a rotation.
     pub previous_signing_keys: Vec<Secret>,
+    /// Until when the previous keys are accepted (unset: as long as they are listed).
+    pub previous_signing_keys_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The reader-facing subscription pages (issue 3).
@@ -686,6 +688,11 @@ fn read_settings(r: &mut Reader) -> Settings {
                 .into_iter()
                 .map(Secret)
                 .collect(),
+            previous_signing_keys_until: r.opt_parse("secrets.previous_signing_keys_until", |s| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| format!("expected an RFC 3339 time such as 2027-01-31T00:00:00+09:00 ({e})"))
+            }),
         },
         paths: PathsSettings {
             templates: r.opt_string("paths.templates").map(PathBuf::from),
@@ -1195,6 +1202,27 @@ mod tests {
             keys,
             ["subscribe.rate_limit_per_minute", "subscribe.confirm_ttl"]
         );
+    }
+
+    #[test]
+    fn the_rotation_period_is_a_time_and_a_bad_one_is_named() {
+        let (s, _) = parse(
+            "[secrets]\nprevious_signing_keys_until = \"2027-01-31T00:00:00+09:00\"\n",
+            "f",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.secrets.previous_signing_keys_until.unwrap().to_rfc3339(),
+            "2027-01-30T15:00:00+00:00"
+        );
+        let errs = parse(
+            "[secrets]\nprevious_signing_keys_until = \"soon\"\n",
+            "f",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(errs.0[0].key, "secrets.previous_signing_keys_until");
     }
 
     #[test]

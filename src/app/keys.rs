@@ -47,8 +47,9 @@ pub async fn signer(settings: &Settings, store: &dyn Storage) -> anyhow::Result<
         .iter()
         .map(|k| k.expose().as_bytes().to_vec())
         .collect();
+    let until = settings.secrets.previous_signing_keys_until;
     if let Some(key) = &settings.secrets.signing_key {
-        return Ok(Signer::new(key.expose().as_bytes().to_vec(), previous));
+        return Ok(Signer::new(key.expose().as_bytes().to_vec(), previous).previous_until(until));
     }
     let url = settings.database.url.expose();
     let key = match (Backend::from_url(url), key_file_for(url)) {
@@ -65,7 +66,7 @@ pub async fn signer(settings: &Settings, store: &dyn Storage) -> anyhow::Result<
             key
         }
     };
-    Ok(Signer::new(key.into_bytes(), previous))
+    Ok(Signer::new(key.into_bytes(), previous).previous_until(until))
 }
 
 /// Reads the key file, or creates it (mode 0600, never overwriting one that appeared meanwhile).

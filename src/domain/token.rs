@@ -71,6 +71,8 @@ pub enum TokenError {
 pub struct Signer {
     current: Vec<u8>,
     previous: Vec<Vec<u8>>,
+    /// After this moment the previous keys are no longer accepted (the rotation period).
+    previous_until: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -83,7 +85,17 @@ impl Signer {
     /// `current` signs; `previous` keys are still accepted when verifying.
     pub fn new(current: Vec<u8>, previous: Vec<Vec<u8>>) -> Self {
         assert!(!current.is_empty(), "a signing key must not be empty");
-        Signer { current, previous }
+        Signer {
+            current,
+            previous,
+            previous_until: None,
+        }
+    }
+
+    /// Accepts the previous keys only until `until` (`None`: as long as they are configured).
+    pub fn previous_until(mut self, until: Option<DateTime<Utc>>) -> Self {
+        self.previous_until = until;
+        self
     }
 
     /// A token for subscriber `id`, usable for `purpose`, issued at `issued_at`.
@@ -118,8 +130,10 @@ impl Signer {
             return Err(TokenError::Malformed);
         }
         let (body, tag) = bytes.split_at(BODY_LEN);
+        let rotation_open = self.previous_until.is_none_or(|until| now <= until);
+        let previous: &[Vec<u8>] = if rotation_open { &self.previous } else { &[] };
         let valid = std::iter::once(&self.current)
-            .chain(self.previous.iter())
+            .chain(previous.iter())
             .any(|key| mac(key, body).verify_truncated_left(tag).is_ok());
         if !valid {
             return Err(TokenError::BadSignature);
@@ -244,6 +258,28 @@ mod tests {
         let later = Signer::new(b"new-key-new-key-new-key-new-key!".to_vec(), vec![]);
         assert_eq!(
             later.verify(&from_old, Purpose::Unsubscribe, now, None),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn previous_keys_are_accepted_only_during_the_rotation_period() {
+        let old = Signer::new(b"old-key-old-key-old-key-old-key!".to_vec(), vec![]);
+        let until = at(1_800_000_000);
+        let rotated = Signer::new(
+            b"new-key-new-key-new-key-new-key!".to_vec(),
+            vec![b"old-key-old-key-old-key-old-key!".to_vec()],
+        )
+        .previous_until(Some(until));
+        let t = old.sign(9, Purpose::Unsubscribe, until - chrono::Duration::days(30));
+        assert_eq!(rotated.verify(&t, Purpose::Unsubscribe, until, None), Ok(9));
+        assert_eq!(
+            rotated.verify(
+                &t,
+                Purpose::Unsubscribe,
+                until + chrono::Duration::seconds(1),
+                None
+            ),
             Err(TokenError::BadSignature)
         );
     }
