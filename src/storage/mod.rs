@@ -352,16 +352,7 @@ macro_rules! storage_impl {
                     StoreError::Conflict(_) => StoreError::Conflict(format!("an issue with slug `{}`", i.slug)),
                     other => other,
                 })?;
-                for (lang, c) in [(Lang::Ja, &i.ja), (Lang::En, &i.en)] {
-                    sqlx::query("INSERT INTO issue_contents (issue_id, lang, subject, preheader, markdown) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(id)
-                        .bind(lang.as_str())
-                        .bind(&c.subject)
-                        .bind(c.preheader.as_deref())
-                        .bind(&c.markdown)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                write_contents(&mut tx, id, &i.ja, &i.en).await?;
                 tx.commit().await?;
                 Ok(id)
             }
@@ -454,16 +445,7 @@ macro_rules! storage_impl {
                 .rows_affected()
                     == 1;
                 if changed {
-                    for (lang, c) in [(Lang::Ja, ja), (Lang::En, en)] {
-                        sqlx::query("UPDATE issue_contents SET subject = $3, preheader = $4, markdown = $5 WHERE issue_id = $1 AND lang = $2")
-                            .bind(id)
-                            .bind(lang.as_str())
-                            .bind(&c.subject)
-                            .bind(c.preheader.as_deref())
-                            .bind(&c.markdown)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    write_contents(&mut tx, id, ja, en).await?;
                 }
                 tx.commit().await?;
                 Ok(changed)
@@ -812,6 +794,31 @@ macro_rules! storage_impl {
             .bind(c.text_version.as_deref())
             .execute(&mut **tx)
             .await?;
+            Ok(())
+        }
+
+        /// Both languages' content of an issue, inserted or replaced, in the caller's
+        /// transaction.
+        async fn write_contents(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            id: IssueId,
+            ja: &IssueContent,
+            en: &IssueContent,
+        ) -> Result<(), StoreError> {
+            for (lang, c) in [(Lang::Ja, ja), (Lang::En, en)] {
+                sqlx::query(
+                    "INSERT INTO issue_contents (issue_id, lang, subject, preheader, markdown) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (issue_id, lang) DO UPDATE
+                     SET subject = excluded.subject, preheader = excluded.preheader, markdown = excluded.markdown",
+                )
+                .bind(id)
+                .bind(lang.as_str())
+                .bind(&c.subject)
+                .bind(c.preheader.as_deref())
+                .bind(&c.markdown)
+                .execute(&mut **tx)
+                .await?;
+            }
             Ok(())
         }
 
