@@ -594,6 +594,9 @@ struct Bucket {
     factor: f64,
     tokens: f64,
     at: Instant,
+    /// The next free slot handed to a deferred delivery: deferrals are spread at the
+    /// domain's rate, so each comes back when it can go, not all at once.
+    deferred_until: Instant,
 }
 
 /// A domain that throttles us without a configured limit starts from this.
@@ -617,6 +620,7 @@ impl DomainLimiter {
                     factor: 1.0,
                     tokens: 1.0,
                     at: Instant::now(),
+                    deferred_until: Instant::now(),
                 }),
                 None => return Ok(()),
             },
@@ -630,8 +634,12 @@ impl DomainLimiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            let wait = (1.0 - bucket.tokens) / rate.max(1e-6);
-            Err(Utc::now() + chrono::Duration::milliseconds((wait * 1000.0) as i64 + 1))
+            let interval = Duration::from_secs_f64(1.0 / rate.max(1e-6));
+            let first = now + Duration::from_secs_f64((1.0 - bucket.tokens) / rate.max(1e-6));
+            let slot = first.max(bucket.deferred_until);
+            bucket.deferred_until = slot + interval;
+            let wait = slot.duration_since(now);
+            Err(Utc::now() + chrono::Duration::milliseconds(wait.as_millis() as i64 + 1))
         }
     }
 
@@ -647,6 +655,7 @@ impl DomainLimiter {
             factor: 1.0,
             tokens: 0.0,
             at: Instant::now(),
+            deferred_until: Instant::now(),
         });
         b.factor = (b.factor / 2.0).max(0.125);
         b.tokens = b.tokens.min(0.0);
@@ -721,6 +730,22 @@ mod tests {
             assert!(
                 l.try_acquire("example.jp").is_ok(),
                 "other domains are not limited"
+            );
+        }
+    }
+
+    #[test]
+    fn deferrals_are_spread_at_the_domains_rate() {
+        let l = DomainLimiter::new([("docomo.ne.jp".to_owned(), 60)].into());
+        assert!(l.try_acquire("docomo.ne.jp").is_ok());
+        let slots: Vec<_> = (0..4)
+            .map(|_| l.try_acquire("docomo.ne.jp").unwrap_err())
+            .collect();
+        for pair in slots.windows(2) {
+            let gap = (pair[1] - pair[0]).num_milliseconds();
+            assert!(
+                (900..=1100).contains(&gap),
+                "one a second at 60/min, got {gap} ms"
             );
         }
     }
