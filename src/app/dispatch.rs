@@ -271,13 +271,13 @@ impl Run {
         let mut last_flush = Instant::now();
         let mut stop: Option<RunEnd> = None;
         let mut counts = [0u32; 5];
-        let mut rest = batch.into_iter();
-        for d in rest.by_ref() {
+        let mut queue: std::collections::VecDeque<ClaimedDelivery> = batch.into();
+        while let Some(d) = queue.pop_front() {
             if self.shutdown.is_cancelled() {
                 stop = Some(RunEnd::Shutdown);
             }
             if stop.is_some() || Instant::now() > deadline {
-                outcomes.push((d.id, deferred("handed back unsent")));
+                queue.push_front(d);
                 break;
             }
             let outcome = self.one(session, &d, deadline).await?;
@@ -288,13 +288,21 @@ impl Run {
                 self.d.store.record_outcomes(&outcomes, Utc::now()).await?;
                 outcomes.clear();
                 last_flush = Instant::now();
-                // Pause and cancel take effect within a batch.
+                // Pause and cancel take effect within a batch…
                 if let Some(end) = end_for(self.state().await?) {
                     stop = Some(end);
                 }
+                // …and a reader who left meanwhile is dropped from it (the store skipped
+                // their delivery when they unsubscribed).
+                let ids: Vec<i64> = queue.iter().map(|d| d.id).collect();
+                let left = self.d.store.skipped_among(&ids).await?;
+                if !left.is_empty() {
+                    queue.retain(|d| !left.contains(&d.id));
+                    counts[3] += left.len() as u32;
+                }
             }
         }
-        for d in rest {
+        for d in queue {
             outcomes.push((d.id, deferred("handed back unsent")));
         }
         self.d.store.record_outcomes(&outcomes, Utc::now()).await?;

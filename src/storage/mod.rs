@@ -469,6 +469,21 @@ macro_rules! storage_impl {
                     == 1)
             }
 
+            async fn skipped_among(&self, ids: &[DeliveryId]) -> Result<Vec<DeliveryId>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT id FROM deliveries WHERE state = 'skipped' AND id IN ({})",
+                    placeholders(1, ids.len())
+                );
+                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(id);
+                }
+                Ok(q.fetch_all(&self.pool).await?)
+            }
+
             async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'sent' AND sent_at >= $2",
@@ -833,7 +848,7 @@ macro_rules! storage_impl {
             sqlx::query(
                 "UPDATE deliveries SET state = 'skipped', last_reply = $2, updated_at = $3,
                     lease_owner = NULL, lease_expires_at = NULL
-                 WHERE subscriber_id = $1 AND state IN ('pending', 'retry')",
+                 WHERE subscriber_id = $1 AND state IN ('pending', 'retry', 'sending')",
             )
             .bind(subscriber)
             .bind(format!("subscriber {why}"))

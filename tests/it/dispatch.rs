@@ -357,3 +357,63 @@ async fn a_reader_who_unsubscribes_during_a_campaign_gets_nothing() {
 }
 
 const KEY: &str = "test-signing-key-0123456789abcdef-0123";
+
+/// The harder case: the reader's delivery is already in a worker's claimed batch when they
+/// unsubscribe. The worker drops it at its next flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_who_leaves_while_their_delivery_is_in_a_claimed_batch_gets_nothing() {
+    let sink = SmtpSink::start_with(&["-w", "1"]).await;
+    let db = TestDb::sqlite().await;
+    let subs = subscribers(&db.store, 5).await;
+    let issue = started_issue(&db.store).await;
+    let d = dispatcher(
+        &db.store,
+        &sink.url(),
+        &[("KAIRAN__DISPATCH__CONCURRENCY", "1")],
+    );
+    let run = tokio::spawn({
+        let d = d.clone();
+        async move {
+            d.run(
+                issue,
+                CancellationToken::new(),
+                Arc::new(Progress::default()),
+            )
+            .await
+        }
+    });
+    // The single worker has claimed all five and is sending the first (a second each).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        db.store.delivery_counts(issue).await.unwrap().sending,
+        5,
+        "all five leased"
+    );
+    let leaver = &subs[3];
+    assert!(
+        db.store
+            .set_subscriber_status(
+                leaver.0,
+                &[SubscriberStatus::Active],
+                SubscriberStatus::Unsubscribed,
+                Some("page"),
+                Utc::now()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+        RunEnd::Finished
+    );
+    let got = received(&sink, 4).await;
+    assert!(!got.contains_key(&leaver.1), "the reader who left got mail");
+    assert_eq!(got.len(), 4);
+    let c = db.store.delivery_counts(issue).await.unwrap();
+    assert_eq!((c.sent, c.skipped), (4, 1));
+    db.cleanup().await;
+}
