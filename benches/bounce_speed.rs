@@ -1,5 +1,5 @@
 //! Parses the whole bounce corpus repeatedly on one thread and prints messages per second.
-//! Run with `cargo run --release --example bounce_speed` (the corpus is ../shared/bounces or
+//! Run with `cargo bench --bench bounce_speed` (the corpus is ../shared/bounces or
 //! `$KAIRAN_BOUNCES_DIR`).
 
 use std::path::PathBuf;
