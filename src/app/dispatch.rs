@@ -194,9 +194,8 @@ impl Run {
         Ok(self
             .d
             .store
-            .issue(self.issue.id)
+            .issue_state(self.issue.id)
             .await?
-            .map(|i| i.state)
             .unwrap_or(IssueState::Cancelled))
     }
 

@@ -367,6 +367,10 @@ pub trait Storage: Send + Sync + 'static {
     // Issues.
     async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError>;
     async fn issue(&self, id: IssueId) -> Result<Option<Issue>, StoreError>;
+    /// Only the state (workers check it every few messages; `issue` loads the content too).
+    async fn issue_state(&self, id: IssueId) -> Result<Option<IssueState>, StoreError> {
+        Ok(self.issue(id).await?.map(|i| i.state))
+    }
     async fn list_issues(&self) -> Result<Vec<Issue>, StoreError>;
     /// Compare-and-set of the state: changes it only from one of `from`. Returns whether it did.
     async fn transition_issue(

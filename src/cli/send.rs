@@ -35,8 +35,13 @@ async fn send(
             if !missing.is_empty() {
                 bail!("the legal footer is incomplete; set {}", missing.join(", "));
             }
+            let snapshot = Instant::now();
             if let Some(n) = store.start_campaign(issue.id, Utc::now()).await? {
-                eprintln!("issue {}: campaign started with {n} recipients", issue.id);
+                eprintln!(
+                    "issue {}: campaign started with {n} recipients (snapshot {:.2}s)",
+                    issue.id,
+                    snapshot.elapsed().as_secs_f64()
+                );
             }
         }
         IssueState::Sending => eprintln!("issue {}: resuming", issue.id),

@@ -54,6 +54,17 @@ fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `($start, …), (…), …`: `rows` rows of `cols` placeholders each, for a `VALUES` list.
+fn values_rows(start: usize, cols: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(start + r * cols, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Outcomes per `UPDATE … FROM (VALUES …)` statement (6 parameters a row).
+const RECORD_CHUNK: usize = 128;
+
 /// The methods whose SQL is identical on both backends, plus the backend's own (`$($own)*`),
 /// expanded into one `impl Storage`. `$db` is the sqlx database type.
 macro_rules! storage_impl {
@@ -366,6 +377,14 @@ macro_rules! storage_impl {
                     .transpose()
             }
 
+            async fn issue_state(&self, id: IssueId) -> Result<Option<IssueState>, StoreError> {
+                let state: Option<String> = sqlx::query_scalar("SELECT state FROM issues WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                state.map(|s| s.parse::<IssueState>()).transpose().map_err(Into::into)
+            }
+
             async fn list_issues(&self) -> Result<Vec<Issue>, StoreError> {
                 sqlx::query_as::<_, rows::IssueRow>(sqlx::AssertSqlSafe(format!("{} ORDER BY i.id", rows::ISSUE_SELECT)))
                     .fetch_all(&self.pool)
@@ -585,29 +604,39 @@ macro_rules! storage_impl {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await?;
+                // One statement per chunk of rows rather than one per row: the SQLite write
+                // lock is held for a fraction of the time, and PostgreSQL sees one round trip.
+                // A delivery skipped meanwhile (its reader left) stays skipped unless it was
+                // in fact sent: a deferral must not bring it back.
+                for chunk in outcomes.chunks(super::RECORD_CHUNK) {
+                    let sql = format!(
+                        "UPDATE deliveries SET state = v.column2, attempts = deliveries.attempts + v.column3,
+                            next_attempt_at = v.column4, sent_at = COALESCE(v.column5, deliveries.sent_at),
+                            last_reply = v.column6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+                         FROM (VALUES {}) AS v WHERE deliveries.id = v.column1
+                           AND (deliveries.state <> 'skipped' OR v.column2 = 'sent')",
+                        super::values_rows(2, 6, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for (id, outcome) in chunk {
+                        let (reply, next_at, sent_at, counts_attempt) = match outcome {
+                            DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
+                            DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
+                            DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
+                            DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
+                            DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
+                        };
+                        query = query
+                            .bind(*id)
+                            .bind(outcome.state().as_str())
+                            .bind(i32::from(counts_attempt))
+                            .bind(next_at)
+                            .bind(sent_at)
+                            .bind(reply);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
                 for (id, outcome) in outcomes {
-                    let (reply, next_at, sent_at, counts_attempt) = match outcome {
-                        DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
-                        DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
-                        DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
-                        DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
-                        DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
-                    };
-                    sqlx::query(
-                        "UPDATE deliveries SET state = $2, attempts = attempts + $3, next_attempt_at = $4,
-                            sent_at = COALESCE($5, sent_at), last_reply = $6,
-                            lease_owner = NULL, lease_expires_at = NULL, updated_at = $7
-                         WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(outcome.state().as_str())
-                    .bind(i32::from(counts_attempt))
-                    .bind(next_at)
-                    .bind(sent_at)
-                    .bind(reply)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
                     if let DeliveryOutcome::Failed { hard_bounce: true, .. } = outcome {
                         let sub: Option<i64> = sqlx::query_scalar(
                             "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2

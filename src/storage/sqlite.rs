@@ -75,13 +75,22 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
+            // One branch per claimable state, each an ordered range of the
+            // (issue_id, state, id) index: with the three states OR-ed in one WHERE, SQLite
+            // read every delivery of the issue and sorted them, per claim (O(N) each: 3,600
+            // msg/s at 1,000,000 subscribers). The first $5 by id are the same rows.
             "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_expires_at = $2, updated_at = $3
              WHERE id IN (
-                SELECT id FROM deliveries
-                WHERE issue_id = $4
-                  AND (state = 'pending'
-                       OR (state = 'retry' AND next_attempt_at <= $3)
-                       OR (state = 'sending' AND lease_expires_at <= $3))
+                SELECT id FROM (SELECT id FROM deliveries WHERE issue_id = $4 AND state = 'pending'
+                                ORDER BY id LIMIT $5)
+                UNION ALL
+                SELECT id FROM (SELECT id FROM deliveries
+                                WHERE issue_id = $4 AND state = 'retry' AND next_attempt_at <= $3
+                                ORDER BY id LIMIT $5)
+                UNION ALL
+                SELECT id FROM (SELECT id FROM deliveries
+                                WHERE issue_id = $4 AND state = 'sending' AND lease_expires_at <= $3
+                                ORDER BY id LIMIT $5)
                 ORDER BY id LIMIT $5)
              RETURNING id",
         )

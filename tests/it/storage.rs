@@ -1215,3 +1215,57 @@ async fn meta_get_or_init_keeps_the_first_value(store: Arc<dyn Storage>) {
     );
     assert_eq!(a.unwrap(), b.unwrap(), "concurrent first writers agree");
 }
+
+#[tokio::test]
+async fn a_deferral_does_not_bring_back_a_delivery_skipped_meanwhile() {
+    for db in [TestDb::sqlite().await, TestDb::postgres().await] {
+        let store = db.store.clone();
+        let (issue, subs) = campaign(&store, 2).await;
+        let t = now();
+        let d = store
+            .claim_deliveries(issue, "w", 10, t, t + Duration::minutes(5))
+            .await
+            .unwrap();
+        for s in &subs {
+            store
+                .set_subscriber_status(
+                    *s,
+                    &[SubscriberStatus::Active],
+                    SubscriberStatus::Unsubscribed,
+                    Some("page"),
+                    t,
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .record_outcomes(
+                &[
+                    (
+                        d[0].id,
+                        DeliveryOutcome::Deferred {
+                            at: t,
+                            reason: "handed back".into(),
+                        },
+                    ),
+                    (
+                        d[1].id,
+                        DeliveryOutcome::Sent {
+                            reply: "250 ok".into(),
+                        },
+                    ),
+                ],
+                t,
+            )
+            .await
+            .unwrap();
+        let c = store.delivery_counts(issue).await.unwrap();
+        assert_eq!(
+            (c.skipped, c.sent, c.retry),
+            (1, 1, 0),
+            "{}",
+            store.backend()
+        );
+        db.cleanup().await;
+    }
+}
