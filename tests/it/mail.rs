@@ -82,7 +82,19 @@ async fn smtp_sends_through_real_smtp_sink_on_one_reused_connection() {
 
 #[tokio::test]
 async fn a_5xx_at_rcpt_is_permanent_and_the_connection_is_reused_after_rset() {
+    a_5xx_at_rcpt(false).await;
+}
+
+#[tokio::test]
+async fn a_5xx_at_rcpt_is_permanent_when_commands_are_pipelined_too() {
+    a_5xx_at_rcpt(true).await;
+}
+
+async fn a_5xx_at_rcpt(pipelining: bool) {
     let fake = FakeSmtp::start().await;
+    if pipelining {
+        fake.announce_pipelining();
+    }
     fake.reply_at_rcpt(
         "gone@example.jp",
         "550 5.1.1 <gone@example.jp>: Recipient address rejected: User unknown",
@@ -113,7 +125,19 @@ async fn a_5xx_at_rcpt_is_permanent_and_the_connection_is_reused_after_rset() {
 
 #[tokio::test]
 async fn a_4xx_is_temporary_and_a_5xx_after_data_is_permanent_at_data() {
+    a_4xx_then_5xx_after_data(false).await;
+}
+
+#[tokio::test]
+async fn a_4xx_is_temporary_and_a_5xx_after_data_is_permanent_when_pipelined_too() {
+    a_4xx_then_5xx_after_data(true).await;
+}
+
+async fn a_4xx_then_5xx_after_data(pipelining: bool) {
     let fake = FakeSmtp::start().await;
+    if pipelining {
+        fake.announce_pipelining();
+    }
     fake.reply_at_rcpt("busy@docomo.ne.jp", "421 4.7.0 Try again later");
     fake.reply_after_data("spam@example.jp", "554 5.7.1 Message rejected as spam");
     let mut s = mailer(&fake.url()).smtp_session();

@@ -25,6 +25,8 @@ struct Script {
     after_data: HashMap<String, VecDeque<String>>,
     drop_after_data: HashMap<String, u32>,
     auth: Option<(String, String)>,
+    /// Announce PIPELINING in EHLO (clients then send MAIL, RCPT and DATA at once).
+    pipelining: bool,
     received: Vec<Received>,
 }
 
@@ -93,6 +95,11 @@ impl FakeSmtp {
             .insert(rcpt.into(), times);
     }
 
+    /// Announces PIPELINING from now on.
+    pub fn announce_pipelining(&self) {
+        self.script.lock().unwrap().pipelining = true;
+    }
+
     pub fn require_auth(&self, user: &str, pass: &str) {
         self.script.lock().unwrap().auth = Some((user.into(), pass.into()));
     }
@@ -135,7 +142,13 @@ async fn session(sock: tokio::net::TcpStream, script: Arc<Mutex<Script>>) {
         let cmd = line.trim_end().to_owned();
         let upper = cmd.to_ascii_uppercase();
         if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            say!("250-fake.test\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 10485760");
+            if script.lock().unwrap().pipelining {
+                say!(
+                    "250-fake.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 10485760"
+                );
+            } else {
+                say!("250-fake.test\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 10485760");
+            }
         } else if upper.starts_with("AUTH PLAIN") {
             let arg = cmd.split_whitespace().nth(2).unwrap_or("");
             let decoded = base64::engine::general_purpose::STANDARD
