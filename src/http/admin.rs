@@ -44,6 +44,38 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
+/// An admin API error: `{"error": message}` with `status`.
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "error": message.into() })),
+    )
+        .into_response()
+}
+
+/// A storage failure: logged with its cause, answered 503 without it.
+pub(super) fn store_error(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "admin API: database error");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is unavailable",
+    )
+}
+
+/// A JSON body; malformed JSON or unknown fields get 422 with serde's message.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(e) => Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

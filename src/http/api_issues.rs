@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use super::admin::{Body, error, store_error};
 use crate::app::editorial::{self, Control, EditorialError, QueueRequest, SourceProblem};
-use crate::app::ports::{Issue, IssueContent, StoreError};
+use crate::app::ports::{Issue, IssueContent};
 use crate::domain::{EmailAddress, IssueId, LangPref};
 
 pub fn routes() -> Router<AppState> {
@@ -84,24 +85,6 @@ fn both() -> LangPref {
     LangPref::Both
 }
 
-/// A JSON body; malformed JSON or unknown fields get 422 with serde's message.
-pub struct Body<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = Response;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text())),
-        }
-    }
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
 fn problems_response(problems: &[SourceProblem]) -> Response {
     let list: Vec<_> = problems
         .iter()
@@ -126,14 +109,6 @@ fn editorial_error(e: EditorialError) -> Response {
         EditorialError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
         EditorialError::Store(e) => store_error(e),
     }
-}
-
-fn store_error(e: StoreError) -> Response {
-    tracing::error!(error = %e, "admin API: storage failure");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database is unavailable",
-    )
 }
 
 fn issue_json(i: &Issue, counts: Option<crate::app::ports::DeliveryCounts>) -> serde_json::Value {

@@ -11,7 +11,6 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
+use super::admin::{Body, error, store_error};
 use crate::app::ports::{Consent, NewSubscriber, Subscriber, SubscriberQuery, SubscriptionSource};
 use crate::app::subscription::{self, Subscribed, parse_name};
 use crate::domain::{EmailAddress, LangPref, SubscriberStatus};
@@ -62,18 +62,6 @@ impl From<Subscriber> for SubscriberView {
             unsubscribe_method: s.unsubscribe_method,
         }
     }
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-fn store_error(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "admin API: database error");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database is unavailable",
-    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,14 +166,7 @@ struct AddBody {
     confirmed: bool,
 }
 
-async fn add(
-    State(state): State<AppState>,
-    body: Result<Json<AddBody>, JsonRejection>,
-) -> Response {
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
+async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Response {
     let email = match EmailAddress::parse(&body.email) {
         Ok(e) => e,
         Err(e) => {
