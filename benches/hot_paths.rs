@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kairan::app::editorial::parse_source;
-use kairan::app::ports::Issue;
+use kairan::domain::Issue;
 use kairan::domain::LangPref;
 use kairan::render::campaign::{Prepared, Recipient};
 
@@ -47,7 +47,7 @@ fn fixture_issue() -> Issue {
     };
     let t = chrono::Utc::now();
     Issue {
-        id: 7,
+        id: kairan::domain::IssueId::new(7),
         slug: "2026-12".into(),
         state: kairan::domain::IssueState::Queued,
         send_at: None,

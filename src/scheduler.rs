@@ -122,7 +122,7 @@ pub async fn tick_once(
     let mut started = Vec::new();
     for id in &p.start {
         if let Some(n) = store.start_campaign(*id, now).await? {
-            tracing::info!(issue_id = id, deliveries = n, "campaign started");
+            tracing::info!(issue_id = id.get(), deliveries = n, "campaign started");
             started.push(*id);
         }
     }
@@ -133,7 +133,7 @@ pub async fn tick_once(
             .await?
         {
             tracing::warn!(
-                issue_id = id,
+                issue_id = id.get(),
                 missed = %missed,
                 "the issue's send time passed while kairan was not running, longer ago than schedule.catch_up: \
                  it is paused; `kairan issue resume` sends it now"
@@ -183,6 +183,10 @@ mod tests {
         }
     }
 
+    fn id(n: i64) -> IssueId {
+        IssueId::new(n)
+    }
+
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
     }
@@ -219,10 +223,10 @@ mod tests {
     fn a_fresh_tick_starts_queued_issues_without_a_send_time() {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         let last = utc(2026, 11, 20, 0, 0);
-        let before = plan(utc(2026, 11, 30, 23, 59), Some(last), &s, &[(1, None)]);
+        let before = plan(utc(2026, 11, 30, 23, 59), Some(last), &s, &[(id(1), None)]);
         assert!(before.start.is_empty() && before.hold.is_empty());
-        let after = plan(utc(2026, 12, 1, 0, 0), Some(last), &s, &[(1, None)]);
-        assert_eq!(after.start, vec![1]);
+        let after = plan(utc(2026, 12, 1, 0, 0), Some(last), &s, &[(id(1), None)]);
+        assert_eq!(after.start, vec![id(1)]);
         assert_eq!(after.last_tick, utc(2026, 12, 1, 0, 0));
         // Acting on the same tick again starts nothing new.
         assert!(
@@ -230,7 +234,7 @@ mod tests {
                 utc(2026, 12, 1, 0, 5),
                 Some(after.last_tick),
                 &s,
-                &[(2, None)]
+                &[(id(2), None)]
             )
             .start
             .is_empty()
@@ -243,13 +247,13 @@ mod tests {
         let at = utc(2026, 12, 3, 5, 30);
         let last = Some(utc(2026, 12, 1, 0, 0));
         assert!(
-            plan(utc(2026, 12, 3, 5, 29), last, &s, &[(1, Some(at))])
+            plan(utc(2026, 12, 3, 5, 29), last, &s, &[(id(1), Some(at))])
                 .start
                 .is_empty()
         );
         assert_eq!(
-            plan(utc(2026, 12, 3, 5, 30), last, &s, &[(1, Some(at))]).start,
-            vec![1]
+            plan(utc(2026, 12, 3, 5, 30), last, &s, &[(id(1), Some(at))]).start,
+            vec![id(1)]
         );
     }
 
@@ -259,20 +263,23 @@ mod tests {
         let last = Some(utc(2026, 11, 1, 0, 0));
         // Down over the 1 December tick, back 5 hours later: catch up.
         assert_eq!(
-            plan(utc(2026, 12, 1, 5, 0), last, &s, &[(1, None)]).start,
-            vec![1]
+            plan(utc(2026, 12, 1, 5, 0), last, &s, &[(id(1), None)]).start,
+            vec![id(1)]
         );
         // Back three days later: hold, never a surprise mailing.
         let p = plan(
             utc(2026, 12, 4, 0, 0),
             last,
             &s,
-            &[(1, None), (2, Some(utc(2026, 12, 2, 0, 0)))],
+            &[(id(1), None), (id(2), Some(utc(2026, 12, 2, 0, 0)))],
         );
         assert!(p.start.is_empty());
         assert_eq!(
             p.hold,
-            vec![(1, utc(2026, 12, 1, 0, 0)), (2, utc(2026, 12, 2, 0, 0))]
+            vec![
+                (id(1), utc(2026, 12, 1, 0, 0)),
+                (id(2), utc(2026, 12, 2, 0, 0))
+            ]
         );
     }
 
@@ -280,7 +287,7 @@ mod tests {
     fn on_the_first_run_nothing_counts_as_missed() {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         let now = utc(2026, 12, 15, 0, 0);
-        let p = plan(now, None, &s, &[(1, None)]);
+        let p = plan(now, None, &s, &[(id(1), None)]);
         assert!(p.start.is_empty() && p.hold.is_empty());
         assert_eq!(p.last_tick, now);
     }

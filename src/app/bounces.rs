@@ -29,9 +29,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::ports::{BounceRecord, Storage, StoreError};
+use super::ports::{Storage, StoreError};
 use crate::bounce::parse::{self, Kind, Report};
 use crate::config::{BounceSettings, Settings};
+use crate::domain::BounceRecord;
 use crate::domain::token::{Purpose, Signer};
 use crate::domain::{BounceKind, DeliveryId, EmailAddress, SubscriberId, SubscriberStatus};
 
@@ -283,7 +284,7 @@ pub async fn ingest(
     span.record("kind", kind.map(|k| k.as_str()).unwrap_or("none"));
     span.record("action", out.action.as_str());
     if let Some(id) = out.subscriber_id {
-        span.record("subscriber_id", id);
+        span.record("subscriber_id", id.get());
     }
     metrics::counter!(BOUNCES_TOTAL, "result" => out.action.as_str()).increment(1);
     tracing::info!(attribution = ?out.attribution, "bounce message ingested");
@@ -315,7 +316,7 @@ async fn attribute(
         }
         for (how, token) in tokens {
             let why = match signer.verify(token, Purpose::Bounce, Utc::now(), None) {
-                Ok(id) => match store.delivery_ref(id).await? {
+                Ok(id) => match store.delivery_ref(DeliveryId::new(id)).await? {
                     Some(d) => {
                         out.attribution = Some(how);
                         out.delivery_id = Some(d.id);

@@ -22,13 +22,13 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    ClaimedDelivery, DeliveryOutcome, Issue, MailSession, Mailer, OutgoingMessage, SendOutcome,
-    SmtpStage, Storage, StoreError,
+    MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage, Storage, StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
 use crate::domain::token::{Purpose, Signer};
-use crate::domain::{IssueId, IssueState, LangPref, SubscriberStatus};
+use crate::domain::{ClaimedDelivery, DeliveryOutcome, Issue};
+use crate::domain::{DeliveryId, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 use crate::render::Renderer;
 use crate::render::campaign::{Prepared, Recipient};
 
@@ -237,7 +237,7 @@ impl Run {
             if batch.is_empty() {
                 if store.delivery_counts(id).await?.open() == 0 {
                     if store.finish_issue_if_done(id, Utc::now()).await? {
-                        tracing::info!(issue_id = id, "campaign finished");
+                        tracing::info!(issue_id = id.get(), "campaign finished");
                     }
                     return Ok(RunEnd::Finished);
                 }
@@ -266,7 +266,7 @@ impl Run {
     ) -> anyhow::Result<Option<RunEnd>> {
         let started = Instant::now();
         let total = batch.len();
-        let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::with_capacity(FLUSH_EVERY);
+        let mut outcomes: Vec<(DeliveryId, DeliveryOutcome)> = Vec::with_capacity(FLUSH_EVERY);
         let mut last_flush = Instant::now();
         let mut stop: Option<RunEnd> = None;
         let mut counts = [0u32; 5];
@@ -293,7 +293,7 @@ impl Run {
                 }
                 // …and a reader who left meanwhile is dropped from it (the store skipped
                 // their delivery when they unsubscribed).
-                let ids: Vec<i64> = queue.iter().map(|d| d.id).collect();
+                let ids: Vec<DeliveryId> = queue.iter().map(|d| d.id).collect();
                 let left = self.d.store.skipped_among(&ids).await?;
                 if !left.is_empty() {
                     queue.retain(|d| !left.contains(&d.id));
@@ -307,7 +307,7 @@ impl Run {
         self.d.store.record_outcomes(&outcomes, Utc::now()).await?;
         let secs = started.elapsed().as_secs_f64().max(0.001);
         tracing::info!(
-            issue_id = self.issue.id,
+            issue_id = self.issue.id.get(),
             worker = owner,
             claimed = total,
             sent = counts[0],
@@ -333,12 +333,9 @@ impl Run {
                 reason: format!("subscriber {}", d.subscriber_status),
             });
         }
-        let domain = d
-            .email
-            .rsplit_once('@')
-            .map(|(_, dom)| dom.to_ascii_lowercase())
-            .unwrap_or_default();
-        if let Err(not_before) = self.d.domains.try_acquire(&domain) {
+        // Normalised (lower-case, IDNA) when the address was parsed.
+        let domain = d.email.domain();
+        if let Err(not_before) = self.d.domains.try_acquire(domain) {
             return Ok(DeliveryOutcome::Deferred {
                 at: not_before,
                 reason: format!("rate limit for {domain}"),
@@ -361,9 +358,9 @@ impl Run {
             .increment(1);
         match &outcome {
             SendOutcome::Temporary { reply, .. } if is_throttle(reply) => {
-                self.d.domains.slow_down(&domain)
+                self.d.domains.slow_down(domain)
             }
-            SendOutcome::Sent { .. } => self.d.domains.recover(&domain),
+            SendOutcome::Sent { .. } => self.d.domains.recover(domain),
             _ => {}
         }
         let decision = decide(
@@ -376,11 +373,11 @@ impl Run {
         let outcome = match decision {
             Decision::Sent => DeliveryOutcome::Sent { reply },
             Decision::Retry { at } => {
-                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, reply = %crate::telemetry::redact_addresses(&reply), retry_at = %at, "temporary failure; will retry");
+                tracing::warn!(issue_id = self.issue.id.get(), subscriber_id = d.subscriber_id.get(), reply = %crate::telemetry::redact_addresses(&reply), retry_at = %at, "temporary failure; will retry");
                 DeliveryOutcome::Retry { at, reply }
             }
             Decision::Failed { hard_bounce } => {
-                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, reply = %crate::telemetry::redact_addresses(&reply), hard_bounce, "delivery failed");
+                tracing::warn!(issue_id = self.issue.id.get(), subscriber_id = d.subscriber_id.get(), reply = %crate::telemetry::redact_addresses(&reply), hard_bounce, "delivery failed");
                 DeliveryOutcome::Failed { reply, hard_bounce }
             }
         };
@@ -408,13 +405,13 @@ impl Run {
         };
         let unsubscribe = link(
             "unsubscribe",
-            signer.sign(d.subscriber_id, Purpose::Unsubscribe, now),
+            signer.sign(d.subscriber_id.get(), Purpose::Unsubscribe, now),
         );
         let preferences = link(
             "preferences",
-            signer.sign(d.subscriber_id, Purpose::Preferences, now),
+            signer.sign(d.subscriber_id.get(), Purpose::Preferences, now),
         );
-        let verp = signer.sign(d.id, Purpose::Bounce, now);
+        let verp = signer.sign(d.id.get(), Purpose::Bounce, now);
         let (envelope_from, mailto) = match &s.bounce.return_path {
             Some(rp) => (
                 format!("{}+{verp}@{}", rp.local_part(), rp.domain()),
@@ -430,7 +427,7 @@ impl Run {
             d.subscriber_id,
             s.newsletter.from.address.domain(),
         );
-        let domain = d.email.rsplit_once('@').map(|(_, dom)| dom).unwrap_or("");
+        let domain = d.email.domain();
         let legacy = s
             .newsletter
             .legacy_charset_domains
@@ -438,7 +435,7 @@ impl Run {
             .any(|l| l.eq_ignore_ascii_case(domain));
         let date = now.to_rfc2822();
         let r = Recipient {
-            email: &d.email,
+            email: d.email.as_str(),
             name: d.name.as_deref(),
             unsubscribe_url: &unsubscribe,
             unsubscribe_mailto: &mailto,
@@ -450,7 +447,7 @@ impl Run {
         };
         OutgoingMessage {
             envelope_from,
-            envelope_to: d.email.clone(),
+            envelope_to: d.email.to_string(),
             data: prepared.personalise(&r).into(),
             message_id,
         }
@@ -469,7 +466,7 @@ fn end_for(state: IssueState) -> Option<RunEnd> {
 
 /// The same for every attempt of (issue, subscriber), so a resend after a crash is
 /// recognisably the same message.
-pub fn message_id(issue: IssueId, subscriber: i64, domain: &str) -> String {
+pub fn message_id(issue: IssueId, subscriber: SubscriberId, domain: &str) -> String {
     format!("{issue}.{subscriber}.kairan@{domain}")
 }
 
@@ -700,8 +697,8 @@ pub async fn supervise(d: Arc<Dispatcher>, shutdown: CancellationToken) {
                         issue.id,
                         tokio::spawn(async move {
                             match d2.run(issue.id, token, Arc::new(Progress::default())).await {
-                                Ok(end) => tracing::info!(issue_id = issue.id, ?end, "campaign run ended"),
-                                Err(e) => tracing::error!(issue_id = issue.id, error = %format!("{e:#}"), "campaign run failed; it will be retried"),
+                                Ok(end) => tracing::info!(issue_id = issue.id.get(), ?end, "campaign run ended"),
+                                Err(e) => tracing::error!(issue_id = issue.id.get(), error = %format!("{e:#}"), "campaign run failed; it will be retried"),
                             }
                         }),
                     );
@@ -793,6 +790,9 @@ mod tests {
 
     #[test]
     fn message_ids_are_deterministic() {
-        assert_eq!(message_id(7, 42, "example.org"), "7.42.kairan@example.org");
+        assert_eq!(
+            message_id(IssueId::new(7), SubscriberId::new(42), "example.org"),
+            "7.42.kairan@example.org"
+        );
     }
 }

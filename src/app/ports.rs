@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    BounceKind, DeliveryId, DeliveryState, EmailAddress, IssueId, IssueState, Lang, LangPref,
-    SubscriberId, SubscriberStatus,
+    BounceCount, BounceRecord, ClaimedDelivery, Consent, DeliveryCounts, DeliveryError, DeliveryId,
+    DeliveryOutcome, DeliveryRef, EmailAddress, Issue, IssueContent, IssueId, IssueState, LangPref,
+    NewIssue, NewSubscriber, Subscriber, SubscriberId, SubscriberStatus,
 };
 
 /// A storage failure. `Conflict` and `NotFound` are expected outcomes the caller turns into a
@@ -47,67 +48,6 @@ impl From<crate::domain::ParseEnumError> for StoreError {
     }
 }
 
-/// How a subscriber came to be on the list (recorded with consent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubscriptionSource {
-    Form,
-    Import,
-    Cli,
-    Api,
-}
-
-impl SubscriptionSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionSource::Form => "form",
-            SubscriptionSource::Import => "import",
-            SubscriptionSource::Cli => "cli",
-            SubscriptionSource::Api => "api",
-        }
-    }
-}
-
-/// The evidence of one opt-in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Consent {
-    pub method: SubscriptionSource,
-    pub form_at: DateTime<Utc>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub page_lang: Option<Lang>,
-    pub text_hash: Option<String>,
-    pub text_version: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewSubscriber {
-    pub email: EmailAddress,
-    pub name: Option<String>,
-    pub lang: LangPref,
-    pub status: SubscriberStatus,
-    pub consent: Consent,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Subscriber {
-    pub id: SubscriberId,
-    pub email: String,
-    pub name: Option<String>,
-    pub lang: LangPref,
-    pub status: SubscriberStatus,
-    pub source: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub confirmation_sent_at: Option<DateTime<Utc>>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub unsubscribed_at: Option<DateTime<Utc>>,
-    pub unsubscribe_method: Option<String>,
-    pub soft_bounce_score: f64,
-    pub last_bounce_at: Option<DateTime<Utc>>,
-}
-
 /// Filters and paging for listing subscribers.
 #[derive(Debug, Clone, Default)]
 pub struct SubscriberQuery {
@@ -116,171 +56,6 @@ pub struct SubscriberQuery {
     /// Only ids greater than this (keyset paging).
     pub after_id: Option<SubscriberId>,
     pub limit: Option<u32>,
-}
-
-/// One language's text of an issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueContent {
-    pub subject: String,
-    pub preheader: Option<String>,
-    pub markdown: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewIssue {
-    pub slug: String,
-    pub state: IssueState,
-    pub send_at: Option<DateTime<Utc>>,
-    pub ja: IssueContent,
-    pub en: IssueContent,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Issue {
-    pub id: IssueId,
-    pub slug: String,
-    pub state: IssueState,
-    pub send_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub ja: IssueContent,
-    pub en: IssueContent,
-}
-
-impl Issue {
-    pub fn content(&self, lang: Lang) -> &IssueContent {
-        match lang {
-            Lang::Ja => &self.ja,
-            Lang::En => &self.en,
-        }
-    }
-}
-
-/// A delivery handed to a worker by a claim, with what it needs of the subscriber.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimedDelivery {
-    pub id: DeliveryId,
-    pub issue_id: IssueId,
-    pub subscriber_id: SubscriberId,
-    /// The language fixed when the audience was snapshotted.
-    pub lang: LangPref,
-    pub attempts: i32,
-    pub email: String,
-    pub name: Option<String>,
-    pub subscriber_status: SubscriberStatus,
-}
-
-/// What became of one delivery attempt; recorded by [`Storage::record_outcomes`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeliveryOutcome {
-    /// The server answered 250.
-    Sent { reply: String },
-    /// A temporary failure; try again at `at`.
-    Retry { at: DateTime<Utc>, reply: String },
-    /// Given up. `hard_bounce` marks the subscriber `bounced` in the same transaction.
-    Failed { reply: String, hard_bounce: bool },
-    /// Not sent: the subscriber left meanwhile.
-    Skipped { reason: String },
-    /// Not attempted (a rate limit, a pause, shutdown): back in the pool from `at`, the
-    /// attempt count unchanged.
-    Deferred { at: DateTime<Utc>, reason: String },
-}
-
-impl DeliveryOutcome {
-    pub fn state(&self) -> DeliveryState {
-        match self {
-            DeliveryOutcome::Sent { .. } => DeliveryState::Sent,
-            DeliveryOutcome::Retry { .. } => DeliveryState::Retry,
-            DeliveryOutcome::Failed { .. } => DeliveryState::Failed,
-            DeliveryOutcome::Skipped { .. } => DeliveryState::Skipped,
-            DeliveryOutcome::Deferred { .. } => DeliveryState::Retry,
-        }
-    }
-}
-
-/// Deliveries of one issue by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DeliveryCounts {
-    pub pending: u64,
-    pub sending: u64,
-    pub sent: u64,
-    pub retry: u64,
-    pub failed: u64,
-    pub skipped: u64,
-}
-
-impl DeliveryCounts {
-    pub fn total(&self) -> u64 {
-        self.pending + self.sending + self.sent + self.retry + self.failed + self.skipped
-    }
-
-    /// Deliveries that still need work.
-    pub fn open(&self) -> u64 {
-        self.pending + self.sending + self.retry
-    }
-
-    pub(crate) fn add(&mut self, state: DeliveryState, n: u64) {
-        match state {
-            DeliveryState::Pending => self.pending += n,
-            DeliveryState::Sending => self.sending += n,
-            DeliveryState::Sent => self.sent += n,
-            DeliveryState::Retry => self.retry += n,
-            DeliveryState::Failed => self.failed += n,
-            DeliveryState::Skipped => self.skipped += n,
-        }
-    }
-}
-
-/// A delivery that failed or is waiting to retry, for `kairan status`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DeliveryError {
-    pub delivery_id: DeliveryId,
-    pub subscriber_id: SubscriberId,
-    pub state: DeliveryState,
-    pub attempts: i32,
-    pub reply: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-/// One ingested bounce / complaint / auto-reply, as stored for audit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BounceRecord {
-    /// SHA-256 of the raw message: the same message ingested twice has one effect.
-    pub message_hash: String,
-    pub received_at: DateTime<Utc>,
-    /// `pipe`, `http` or `imap`.
-    pub source: String,
-    pub kind: Option<BounceKind>,
-    pub subscriber_id: Option<SubscriberId>,
-    pub delivery_id: Option<DeliveryId>,
-    pub status_code: Option<String>,
-    pub reason: Option<String>,
-    pub diagnostic: Option<String>,
-    /// What the policy did (`bounced`, `soft-scored`, `complained`, `none`, `unattributed`).
-    pub action: String,
-    /// The parser's full result, as JSON.
-    pub parsed: String,
-}
-
-// Bounces (issue 6): what the bounce methods of [`Storage`] return.
-
-/// A delivery as a VERP token names it: whose it was, of which issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveryRef {
-    pub id: DeliveryId,
-    pub issue_id: IssueId,
-    pub subscriber_id: SubscriberId,
-}
-
-/// Stored bounce reports of one (kind, action), for `kairan status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BounceCount {
-    pub kind: Option<BounceKind>,
-    pub action: String,
-    pub count: u64,
 }
 
 /// The storage port: every query kairan runs. Two adapters, SQLite and PostgreSQL, pass one
@@ -494,17 +269,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
 }
 
-/// A message ready for the wire: envelope plus the exact RFC 5322 bytes (CRLF line ends).
-#[derive(Debug, Clone)]
-pub struct OutgoingMessage {
-    /// MAIL FROM (the VERP return path for campaign mail); empty for the null sender `<>`.
-    pub envelope_from: String,
-    /// RCPT TO: one recipient per message, so every outcome belongs to one delivery.
-    pub envelope_to: String,
-    /// Used to name the outbox file; the same id as the `Message-ID` header, without `<>`.
-    pub message_id: String,
-    pub data: std::sync::Arc<[u8]>,
-}
+pub use crate::domain::OutgoingMessage;
 
 /// The SMTP stage a reply came at; a 5xx at RCPT or DATA is the recipient's hard bounce,
 /// a 5xx at MAIL FROM is a problem with us, not them.

@@ -3,8 +3,9 @@
 
 use chrono::Utc;
 
-use super::ports::{Issue, Mailer, OutgoingMessage, SendOutcome};
+use super::ports::{Mailer, OutgoingMessage, SendOutcome};
 use crate::config::Settings;
+use crate::domain::Issue;
 use crate::domain::{EmailAddress, LangPref};
 use crate::render::Renderer;
 use crate::render::campaign::{Prepared, Recipient};
@@ -130,7 +131,7 @@ pub async fn send_test(
     session.close().await;
     match outcome {
         SendOutcome::Sent { reply } => {
-            tracing::info!(issue_id = issue.id, lang = %pref, via = mailer.kind(), "test message sent");
+            tracing::info!(issue_id = issue.id.get(), lang = %pref, via = mailer.kind(), "test message sent");
             Ok(reply)
         }
         SendOutcome::Temporary { reply, .. } | SendOutcome::Permanent { reply, .. } => {
@@ -146,14 +147,14 @@ pub fn sample_render(settings: &Settings, assets: &crate::assets::Assets) -> Vec
         Ok(r) => r,
         Err(p) => return p,
     };
-    let content = |subject: &str, body: &str| super::ports::IssueContent {
+    let content = |subject: &str, body: &str| crate::domain::IssueContent {
         subject: subject.into(),
         preheader: None,
         markdown: body.into(),
     };
     let now = Utc::now();
     let issue = Issue {
-        id: 0,
+        id: crate::domain::IssueId::new(0),
         slug: "sample".into(),
         state: crate::domain::IssueState::Draft,
         send_at: None,

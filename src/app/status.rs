@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ports::{BounceCount, DeliveryCounts, Storage, StoreError};
+use super::ports::{Storage, StoreError};
+use crate::domain::{BounceCount, DeliveryCounts};
 use crate::domain::{BounceKind, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +22,7 @@ pub struct CampaignStatus {
     /// Seconds until the open deliveries are done at that rate.
     pub eta_seconds: Option<u64>,
     /// The latest failures and retries (subscriber ids, never addresses).
-    pub last_errors: Vec<super::ports::DeliveryError>,
+    pub last_errors: Vec<crate::domain::DeliveryError>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -16,33 +16,9 @@
 use chrono::{DateTime, Utc};
 
 use super::keys::address_hash;
-use super::ports::{NewSubscriber, Storage, StoreError, Subscriber, SubscriptionSource};
+use super::ports::{Storage, StoreError};
 use crate::domain::{LangPref, SubscriberId, SubscriberStatus};
-
-/// The longest display name accepted, in characters.
-pub const NAME_MAX_CHARS: usize = 100;
-
-/// Why a name is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
-    #[error("the name is longer than {NAME_MAX_CHARS} characters")]
-    TooLong,
-    #[error("the name contains a line break or another control character")]
-    ControlCharacter,
-}
-
-/// Trims a name; empty means none. CR, LF and other control characters are refused (a name
-/// goes into the `To:` header).
-pub fn parse_name(input: &str) -> Result<Option<String>, NameError> {
-    if input.chars().any(char::is_control) {
-        return Err(NameError::ControlCharacter);
-    }
-    let name = input.trim();
-    if name.chars().count() > NAME_MAX_CHARS {
-        return Err(NameError::TooLong);
-    }
-    Ok((!name.is_empty()).then(|| name.to_owned()))
-}
+use crate::domain::{NewSubscriber, Subscriber, SubscriptionSource};
 
 /// What a subscribe request did.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,10 +165,8 @@ pub async fn confirm(
         SubscriberStatus::Pending => {
             if store.confirm_subscriber(id, now).await? {
                 // An erased address that opts in anew leaves the suppression list.
-                if let Ok(email) = crate::domain::EmailAddress::parse(&sub.email) {
-                    let hash = address_hash(store, &email).await?;
-                    store.lift_suppression(&hash).await?;
-                }
+                let hash = address_hash(store, &sub.email).await?;
+                store.lift_suppression(&hash).await?;
                 let sub = store.subscriber(id).await?.unwrap_or(sub);
                 Ok(Confirmation::Activated(sub))
             } else {
@@ -246,30 +220,6 @@ pub async fn erase(
     sub: &Subscriber,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let email = crate::domain::EmailAddress::parse(&sub.email).map_err(|e| {
-        anyhow::anyhow!(
-            "the stored address of subscriber {} is invalid: {e}",
-            sub.id
-        )
-    })?;
-    let hash = address_hash(store, &email).await?;
+    let hash = address_hash(store, &sub.email).await?;
     Ok(store.erase_subscriber(sub.id, &hash, now).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed_limited_and_single_line() {
-        assert_eq!(parse_name("  山田 太郎 "), Ok(Some("山田 太郎".into())));
-        assert_eq!(parse_name("   "), Ok(None));
-        assert_eq!(parse_name(&"あ".repeat(100)), Ok(Some("あ".repeat(100))));
-        assert_eq!(parse_name(&"あ".repeat(101)), Err(NameError::TooLong));
-        assert_eq!(
-            parse_name("Taro\r\nBcc: x@example.jp"),
-            Err(NameError::ControlCharacter)
-        );
-        assert_eq!(parse_name("a\u{0}b"), Err(NameError::ControlCharacter));
-    }
 }

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
 use crate::app::editorial::{self, Control, QueueRequest, SourceProblem};
-use crate::app::ports::{Issue, Storage};
+use crate::app::ports::Storage;
 use crate::config::{Loaded, Settings};
+use crate::domain::Issue;
 use crate::domain::LangPref;
 
 #[derive(Debug, Subcommand)]
@@ -225,7 +226,7 @@ async fn run_with(
 fn read_source(
     path: &Path,
     problems: &mut Vec<SourceProblem>,
-) -> Option<crate::app::ports::IssueContent> {
+) -> Option<crate::domain::IssueContent> {
     let name = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => match editorial::parse_source(&name, &bytes) {
@@ -271,7 +272,7 @@ fn parse_send_at(s: &str) -> anyhow::Result<DateTime<Utc>> {
 pub(super) async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue> {
     let issues = store.list_issues().await?;
     let found = match key.parse::<i64>() {
-        Ok(id) => issues.into_iter().find(|i| i.id == id),
+        Ok(id) => issues.into_iter().find(|i| i.id.get() == id),
         Err(_) => issues.into_iter().find(|i| i.slug == key),
     };
     found.ok_or_else(|| {

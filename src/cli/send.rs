@@ -13,7 +13,7 @@ use chrono::Utc;
 
 use crate::app::dispatch::{Dispatcher, Progress, RunEnd};
 use crate::config::Loaded;
-use crate::domain::IssueState;
+use crate::domain::{IssueId, IssueState};
 
 pub async fn run(key: &str, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let settings = Arc::new(loaded.settings.clone());
@@ -109,9 +109,9 @@ async fn send(
 
 fn report(
     p: &Progress,
-    before: &crate::app::ports::DeliveryCounts,
+    before: &crate::domain::DeliveryCounts,
     started: Instant,
-    id: i64,
+    id: IssueId,
     tty: bool,
     last: bool,
 ) {

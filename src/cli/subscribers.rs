@@ -11,12 +11,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use crate::app::ports::{
-    Consent, NewSubscriber, Storage, Subscriber, SubscriberQuery, SubscriptionSource,
-};
-use crate::app::subscription::{self, Subscribed, parse_name};
+use crate::app::ports::{Storage, SubscriberQuery};
+use crate::app::subscription::{self, Subscribed};
 use crate::config::Loaded;
-use crate::domain::{EmailAddress, LangPref, SubscriberStatus};
+use crate::domain::{Consent, NewSubscriber, Subscriber, SubscriptionSource, parse_name};
+use crate::domain::{EmailAddress, LangPref, SubscriberId, SubscriberStatus};
 use crate::http::subscribers_api::SubscriberView;
 use crate::render::transactional::{MailKind, SubscriptionMail};
 
@@ -115,7 +114,7 @@ fn operator_consent(method: SubscriptionSource, confirmed: bool, now: DateTime<U
     }
 }
 
-async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Storage, id: i64) -> bool {
+async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Storage, id: SubscriberId) -> bool {
     let sub = match store.subscriber(id).await {
         Ok(Some(s)) => s,
         _ => return false,
@@ -529,11 +528,11 @@ async fn export(store: &dyn Storage, out: Option<&Path>) -> anyhow::Result<ExitC
             .context("reading consent records")?;
         let base = vec![
             s.id.to_string(),
-            s.email.clone(),
+            s.email.to_string(),
             s.name.clone().unwrap_or_default(),
             s.lang.to_string(),
             s.status.to_string(),
-            s.source.clone(),
+            s.source.to_string(),
             ts(Some(s.created_at)),
             ts(s.confirmation_sent_at),
             ts(s.confirmed_at),
@@ -655,7 +654,7 @@ async fn find(store: &dyn Storage, email: &str) -> anyhow::Result<Subscriber> {
 async fn unsubscribe(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCode> {
     let sub = find(store, email).await?;
     if subscription::unsubscribe(store, sub.id, "cli", Utc::now()).await? {
-        tracing::info!(subscriber_id = sub.id, "unsubscribed by the operator");
+        tracing::info!(subscriber_id = sub.id.get(), "unsubscribed by the operator");
         println!("subscriber {} unsubscribed", sub.id);
     } else {
         println!(
@@ -670,7 +669,7 @@ async fn unsubscribe(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCod
 async fn erase(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCode> {
     let sub = find(store, email).await?;
     subscription::erase(store, &sub, Utc::now()).await?;
-    tracing::info!(subscriber_id = sub.id, "erased by the operator");
+    tracing::info!(subscriber_id = sub.id.get(), "erased by the operator");
     println!(
         "subscriber {} erased: name, address and consent IP / user agent removed; the address \
          is suppressed (kept only as a salted hash)",

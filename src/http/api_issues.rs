@@ -16,8 +16,8 @@ use serde_json::json;
 use super::AppState;
 use super::admin::{Body, error, store_error};
 use crate::app::editorial::{self, Control, EditorialError, QueueRequest, SourceProblem};
-use crate::app::ports::{Issue, IssueContent};
 use crate::domain::{EmailAddress, IssueId, LangPref};
+use crate::domain::{Issue, IssueContent};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -111,7 +111,7 @@ fn editorial_error(e: EditorialError) -> Response {
     }
 }
 
-fn issue_json(i: &Issue, counts: Option<crate::app::ports::DeliveryCounts>) -> serde_json::Value {
+fn issue_json(i: &Issue, counts: Option<crate::domain::DeliveryCounts>) -> serde_json::Value {
     let content = |c: &IssueContent| json!({"subject": c.subject, "preheader": c.preheader, "markdown": c.markdown});
     json!({
         "id": i.id, "slug": i.slug, "state": i.state, "send_at": i.send_at,

@@ -24,8 +24,10 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
-use crate::app::ports::{Consent, NewSubscriber, Subscriber, SubscriptionSource};
-use crate::app::subscription::{self, Confirmation, NameError, parse_name};
+use crate::app::subscription::{self, Confirmation};
+use crate::domain::{
+    Consent, NameError, NewSubscriber, Subscriber, SubscriptionSource, parse_name,
+};
 use crate::domain::{
     EmailAddress, EmailError, Lang, LangPref, Purpose, SubscriberId, SubscriberStatus,
 };
@@ -73,14 +75,16 @@ fn send_later(state: &AppState, kind: MailKind, id: SubscriberId) {
             Ok(Some(s)) => s,
             Ok(None) => return,
             Err(e) => {
-                tracing::error!(subscriber_id = id, error = %e, "cannot load the subscriber to mail");
+                tracing::error!(subscriber_id = id.get(), error = %e, "cannot load the subscriber to mail");
                 return;
             }
         };
         match mail(&state).send(kind, &sub, now).await {
-            Ok(()) => tracing::info!(subscriber_id = id, mail = ?kind, "subscription mail sent"),
+            Ok(()) => {
+                tracing::info!(subscriber_id = id.get(), mail = ?kind, "subscription mail sent")
+            }
             Err(e) => {
-                tracing::warn!(subscriber_id = id, mail = ?kind, error = %e, "subscription mail not sent")
+                tracing::warn!(subscriber_id = id.get(), mail = ?kind, error = %e, "subscription mail not sent")
             }
         }
     });
@@ -207,7 +211,7 @@ fn render_form(
             "error_name": error("name"),
             "error_lang": error("lang"),
             "error_consent": error("consent"),
-            "name_max": subscription::NAME_MAX_CHARS,
+            "name_max": crate::domain::NAME_MAX_CHARS,
         }),
     )
 }
@@ -311,7 +315,7 @@ async fn subscribe_post(
     .await
     {
         Ok(outcome) => {
-            tracing::info!(subscriber_id = ?outcome.id(), outcome = outcome_name(&outcome), "subscribe form");
+            tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome_name(&outcome), "subscribe form");
             if let Some(id) = outcome.confirmation_due() {
                 send_later(&state, MailKind::Confirm, id);
             }
@@ -367,7 +371,7 @@ fn verify(state: &AppState, token: &str, purpose: Purpose) -> Option<SubscriberI
         _ => None,
     };
     match state.signer.verify(token, purpose, Utc::now(), max_age) {
-        Ok(id) => Some(id),
+        Ok(id) => Some(SubscriberId::new(id)),
         Err(e) => {
             // The reason only; the token itself is never logged.
             tracing::info!(reason = %e, ?purpose, "link refused");
@@ -393,14 +397,14 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
     let now = Utc::now();
     let sub = match subscription::confirm(state.store.as_ref(), id, now).await {
         Ok(Confirmation::Activated(sub)) => {
-            tracing::info!(subscriber_id = id, "subscription confirmed");
+            tracing::info!(subscriber_id = id.get(), "subscription confirmed");
             send_later(&state, MailKind::Welcome, id);
             sub
         }
         Ok(Confirmation::AlreadyActive(sub)) => sub,
         Ok(Confirmation::NotApplicable) => return invalid_link(&state, &page),
         Err(e) => {
-            tracing::error!(subscriber_id = id, error = %e, "confirm: database error");
+            tracing::error!(subscriber_id = id.get(), error = %e, "confirm: database error");
             return page.unavailable(&state);
         }
     };
@@ -467,7 +471,7 @@ async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &s
     match subscription::unsubscribe(state.store.as_ref(), id, how, Utc::now()).await {
         Ok(changed) => {
             if changed {
-                tracing::info!(subscriber_id = id, how, "unsubscribed");
+                tracing::info!(subscriber_id = id.get(), how, "unsubscribed");
             }
             page.render(
                 state,
@@ -480,7 +484,7 @@ async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &s
             )
         }
         Err(e) => {
-            tracing::error!(subscriber_id = id, error = %e, "unsubscribe: database error");
+            tracing::error!(subscriber_id = id.get(), error = %e, "unsubscribe: database error");
             page.unavailable(state)
         }
     }
@@ -488,7 +492,7 @@ async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &s
 
 async fn load(state: &AppState, id: SubscriberId) -> Result<Option<Subscriber>, Response> {
     state.store.subscriber(id).await.map_err(|e| {
-        tracing::error!(subscriber_id = id, error = %e, "cannot load a subscriber");
+        tracing::error!(subscriber_id = id.get(), error = %e, "cannot load a subscriber");
         StatusCode::SERVICE_UNAVAILABLE.into_response()
     })
 }
@@ -565,12 +569,12 @@ async fn preferences_post(
         );
     };
     if let Err(e) = subscription::set_language(state.store.as_ref(), id, lang, Utc::now()).await {
-        tracing::error!(subscriber_id = id, error = %e, "preferences: database error");
+        tracing::error!(subscriber_id = id.get(), error = %e, "preferences: database error");
         return page.unavailable(&state);
     }
     match load(&state, id).await {
         Ok(Some(sub)) => {
-            tracing::info!(subscriber_id = id, lang = %sub.lang, "preferences saved");
+            tracing::info!(subscriber_id = id.get(), lang = %sub.lang, "preferences saved");
             render_preferences(&state, &page, &sub, true)
         }
         Ok(None) => invalid_link(&state, &page),

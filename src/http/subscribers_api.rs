@@ -21,9 +21,10 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Body, error, store_error};
-use crate::app::ports::{Consent, NewSubscriber, Subscriber, SubscriberQuery, SubscriptionSource};
-use crate::app::subscription::{self, Subscribed, parse_name};
-use crate::domain::{EmailAddress, LangPref, SubscriberStatus};
+use crate::app::ports::SubscriberQuery;
+use crate::app::subscription::{self, Subscribed};
+use crate::domain::{Consent, NewSubscriber, Subscriber, SubscriptionSource, parse_name};
+use crate::domain::{EmailAddress, LangPref, SubscriberId, SubscriberStatus};
 use crate::render::transactional::{MailKind, SubscriptionMail};
 
 pub fn routes() -> Router<AppState> {
@@ -35,12 +36,12 @@ pub fn routes() -> Router<AppState> {
 /// A subscriber as the API and `kairan subscribers list --json` show it.
 #[derive(Debug, Serialize)]
 pub struct SubscriberView {
-    pub id: i64,
-    pub email: String,
+    pub id: SubscriberId,
+    pub email: EmailAddress,
     pub name: Option<String>,
     pub lang: LangPref,
     pub status: SubscriberStatus,
-    pub source: String,
+    pub source: SubscriptionSource,
     pub created_at: chrono::DateTime<Utc>,
     pub confirmed_at: Option<chrono::DateTime<Utc>>,
     pub unsubscribed_at: Option<chrono::DateTime<Utc>>,
@@ -68,7 +69,7 @@ impl From<Subscriber> for SubscriberView {
 struct ListParams {
     status: Option<String>,
     lang: Option<String>,
-    after: Option<i64>,
+    after: Option<SubscriberId>,
     limit: Option<u32>,
 }
 
@@ -141,7 +142,7 @@ impl From<Consent> for ConsentView {
     }
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+async fn show(State(state): State<AppState>, Path(id): Path<SubscriberId>) -> Response {
     let sub = match state.store.subscriber(id).await {
         Ok(Some(s)) => s,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no subscriber {id}")),
@@ -241,10 +242,13 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
                 if let Ok(Some(sub)) = state.store.subscriber(id).await
                     && let Err(e) = mail.send(MailKind::Confirm, &sub, now).await
                 {
-                    tracing::warn!(subscriber_id = id, error = %e, "confirmation mail not sent");
+                    tracing::warn!(subscriber_id = id.get(), error = %e, "confirmation mail not sent");
                 }
             }
-            tracing::info!(subscriber_id = id, "subscriber added through the admin API");
+            tracing::info!(
+                subscriber_id = id.get(),
+                "subscriber added through the admin API"
+            );
             match state.store.subscriber(id).await {
                 Ok(Some(s)) => (StatusCode::CREATED, Json(SubscriberView::from(s))).into_response(),
                 Ok(None) => error(StatusCode::NOT_FOUND, "the subscriber vanished"),
@@ -268,7 +272,7 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
     }
 }
 
-async fn erase(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+async fn erase(State(state): State<AppState>, Path(id): Path<SubscriberId>) -> Response {
     let sub = match state.store.subscriber(id).await {
         Ok(Some(s)) => s,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no subscriber {id}")),
@@ -277,7 +281,7 @@ async fn erase(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match subscription::erase(state.store.as_ref(), &sub, Utc::now()).await {
         Ok(_) => {
             tracing::info!(
-                subscriber_id = id,
+                subscriber_id = id.get(),
                 "subscriber erased through the admin API"
             );
             StatusCode::NO_CONTENT.into_response()

@@ -20,8 +20,8 @@ use super::text::{
     DEFAULT_WIDTH, HeaderCharset, encode_header_word_after, lossy_iso2022jp, markdown_to_html,
     markdown_to_text, wrap,
 };
-use crate::app::ports::Issue;
 use crate::config::Settings;
+use crate::domain::Issue;
 use crate::domain::{Lang, LangPref};
 
 const OPEN: char = '\u{E000}';

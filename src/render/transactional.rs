@@ -19,9 +19,10 @@ use lettre::message::{MultiPart, SinglePart};
 use serde_json::json;
 
 use super::Renderer;
-use crate::app::ports::{Mailer, OutgoingMessage, SendOutcome, Subscriber};
+use crate::app::ports::{Mailer, OutgoingMessage, SendOutcome};
 use crate::config::Settings;
-use crate::domain::{EmailAddress, LangPref, Purpose, Signer};
+use crate::domain::Subscriber;
+use crate::domain::{EmailAddress, LangPref, Purpose, Signer, SubscriberId};
 
 /// A built message and what it was built for.
 #[derive(Debug, Clone)]
@@ -66,18 +67,18 @@ pub fn link(settings: &Settings, path: &str) -> String {
 
 impl SubscriptionMail {
     /// The link that confirms subscriber `id`'s opt-in.
-    pub fn confirm_url(&self, id: i64, now: DateTime<Utc>) -> String {
-        let token = self.signer.sign(id, Purpose::Confirm, now);
+    pub fn confirm_url(&self, id: SubscriberId, now: DateTime<Utc>) -> String {
+        let token = self.signer.sign(id.get(), Purpose::Confirm, now);
         link(&self.settings, &format!("confirm/{token}"))
     }
 
-    pub fn unsubscribe_url(&self, id: i64, now: DateTime<Utc>) -> String {
-        let token = self.signer.sign(id, Purpose::Unsubscribe, now);
+    pub fn unsubscribe_url(&self, id: SubscriberId, now: DateTime<Utc>) -> String {
+        let token = self.signer.sign(id.get(), Purpose::Unsubscribe, now);
         link(&self.settings, &format!("unsubscribe/{token}"))
     }
 
-    pub fn preferences_url(&self, id: i64, now: DateTime<Utc>) -> String {
-        let token = self.signer.sign(id, Purpose::Preferences, now);
+    pub fn preferences_url(&self, id: SubscriberId, now: DateTime<Utc>) -> String {
+        let token = self.signer.sign(id.get(), Purpose::Preferences, now);
         link(&self.settings, &format!("preferences/{token}"))
     }
 
@@ -88,7 +89,6 @@ impl SubscriptionMail {
         sub: &Subscriber,
         now: DateTime<Utc>,
     ) -> Result<BuiltMail, String> {
-        let to = EmailAddress::parse(&sub.email).map_err(|e| format!("stored address: {e}"))?;
         let n = &self.settings.newsletter;
         let ttl_days = (self.settings.subscribe.confirm_ttl.as_secs() / 86_400).max(1);
         let confirm_url = self.confirm_url(sub.id, now);
@@ -139,7 +139,7 @@ impl SubscriptionMail {
         );
         let mut builder = lettre::Message::builder()
             .from(to_lettre(&n.from.name, &n.from.address)?)
-            .to(to_lettre(&sub.name, &to)?)
+            .to(to_lettre(&sub.name, &sub.email)?)
             .subject(subject.clone())
             .date(now.into())
             .message_id(Some(format!("<{message_id}>")))
@@ -182,7 +182,7 @@ impl SubscriptionMail {
         Ok(BuiltMail {
             message: OutgoingMessage {
                 envelope_from,
-                envelope_to: to.to_string(),
+                envelope_to: sub.email.to_string(),
                 message_id,
                 data: message.formatted().into(),
             },

@@ -103,6 +103,7 @@ macro_rules! storage_impl {
                     StoreError::Conflict(_) => StoreError::Conflict("a subscriber with this address".into()),
                     other => other,
                 })?;
+                let id = SubscriberId::new(id);
                 insert_consent(&mut tx, id, &s.consent).await?;
                 tx.commit().await?;
                 Ok(id)
@@ -110,7 +111,7 @@ macro_rules! storage_impl {
 
             async fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, StoreError> {
                 sqlx::query_as::<_, rows::SubscriberRow>(sqlx::AssertSqlSafe(format!("SELECT {} FROM subscribers WHERE id = $1", rows::SUBSCRIBER_COLUMNS)))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?
                     .map(Subscriber::try_from)
@@ -135,7 +136,7 @@ macro_rules! storage_impl {
                 )))
                 .bind(q.status.map(|s| s.as_str()))
                 .bind(q.lang.map(|l| l.as_str()))
-                .bind(q.after_id.unwrap_or(0))
+                .bind(q.after_id.map(SubscriberId::get).unwrap_or(0))
                 .bind(q.limit.map(i64::from).unwrap_or(i64::MAX))
                 .fetch_all(&self.pool)
                 .await?
@@ -165,7 +166,7 @@ macro_rules! storage_impl {
                      WHERE id = $1 AND status IN ({})",
                     placeholders(5, from.len())
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(to.as_str()).bind(now).bind(method);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.get()).bind(to.as_str()).bind(now).bind(method);
                 for f in from {
                     query = query.bind(f.as_str());
                 }
@@ -193,7 +194,7 @@ macro_rules! storage_impl {
                     "SELECT method, form_at, confirmed_at, ip, user_agent, page_lang, text_hash, text_version
                      FROM consent_records WHERE subscriber_id = $1 ORDER BY id",
                 )
-                .bind(id)
+                .bind(id.get())
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
@@ -213,7 +214,7 @@ macro_rules! storage_impl {
                      WHERE id = $1 AND status = 'pending'
                        AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $3)",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .bind(not_since)
                 .execute(&self.pool)
@@ -228,7 +229,7 @@ macro_rules! storage_impl {
                     "UPDATE subscribers SET status = 'active', confirmed_at = $2, updated_at = $2
                      WHERE id = $1 AND status = 'pending'",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -238,7 +239,7 @@ macro_rules! storage_impl {
                     sqlx::query(
                         "UPDATE consent_records SET confirmed_at = $2 WHERE subscriber_id = $1 AND confirmed_at IS NULL",
                     )
-                    .bind(id)
+                    .bind(id.get())
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
@@ -254,7 +255,7 @@ macro_rules! storage_impl {
                         confirmed_at = $7, confirmation_sent_at = NULL, unsubscribed_at = NULL, unsubscribe_method = NULL
                      WHERE id = $1 AND status = 'unsubscribed'",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(s.status.as_str())
                 .bind(s.name.as_deref())
                 .bind(s.lang.as_str())
@@ -276,7 +277,7 @@ macro_rules! storage_impl {
                 Ok(sqlx::query(
                     "UPDATE subscribers SET lang = $2, updated_at = $3 WHERE id = $1 AND status IN ('pending', 'active')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(lang.as_str())
                 .bind(now)
                 .execute(&self.pool)
@@ -294,7 +295,7 @@ macro_rules! storage_impl {
                         unsubscribe_method = 'erased', updated_at = $2
                      WHERE id = $1",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -302,7 +303,7 @@ macro_rules! storage_impl {
                     == 1;
                 if changed {
                     sqlx::query("UPDATE consent_records SET ip = NULL, user_agent = NULL WHERE subscriber_id = $1")
-                        .bind(id)
+                        .bind(id.get())
                         .execute(&mut *tx)
                         .await?;
                     skip_open_deliveries(&mut tx, id, "erased", now).await?;
@@ -363,6 +364,7 @@ macro_rules! storage_impl {
                     StoreError::Conflict(_) => StoreError::Conflict(format!("an issue with slug `{}`", i.slug)),
                     other => other,
                 })?;
+                let id = IssueId::new(id);
                 write_contents(&mut tx, id, &i.ja, &i.en).await?;
                 tx.commit().await?;
                 Ok(id)
@@ -370,7 +372,7 @@ macro_rules! storage_impl {
 
             async fn issue(&self, id: IssueId) -> Result<Option<Issue>, StoreError> {
                 sqlx::query_as::<_, rows::IssueRow>(sqlx::AssertSqlSafe(format!("{} WHERE i.id = $1", rows::ISSUE_SELECT)))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?
                     .map(Issue::try_from)
@@ -379,7 +381,7 @@ macro_rules! storage_impl {
 
             async fn issue_state(&self, id: IssueId) -> Result<Option<IssueState>, StoreError> {
                 let state: Option<String> = sqlx::query_scalar("SELECT state FROM issues WHERE id = $1")
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?;
                 state.map(|s| s.parse::<IssueState>()).transpose().map_err(Into::into)
@@ -410,7 +412,7 @@ macro_rules! storage_impl {
                     placeholders(5, from.len())
                 );
                 let finished = to.is_final().then_some(now);
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(to.as_str()).bind(now).bind(finished);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.get()).bind(to.as_str()).bind(now).bind(finished);
                 for f in from {
                     query = query.bind(f.as_str());
                 }
@@ -423,7 +425,7 @@ macro_rules! storage_impl {
                     "UPDATE issues SET state = 'cancelled', updated_at = $2, finished_at = $2
                      WHERE id = $1 AND state IN ('draft', 'queued', 'sending', 'paused')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -435,7 +437,7 @@ macro_rules! storage_impl {
                             lease_owner = NULL, lease_expires_at = NULL
                          WHERE issue_id = $1 AND state IN ('pending', 'retry')",
                     )
-                    .bind(id)
+                    .bind(id.get())
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
@@ -456,7 +458,7 @@ macro_rules! storage_impl {
                 let changed = sqlx::query(
                     "UPDATE issues SET send_at = $2, updated_at = $3 WHERE id = $1 AND state IN ('draft', 'queued')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(send_at)
                 .bind(now)
                 .execute(&mut *tx)
@@ -479,7 +481,7 @@ macro_rules! storage_impl {
                 Ok(sqlx::query(
                     "UPDATE issues SET send_at = $2, updated_at = $3 WHERE id = $1 AND state NOT IN ('sent', 'cancelled')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(send_at)
                 .bind(now)
                 .execute(&self.pool)
@@ -498,16 +500,16 @@ macro_rules! storage_impl {
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
                 for id in ids {
-                    q = q.bind(id);
+                    q = q.bind(id.get());
                 }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(q.fetch_all(&self.pool).await?.into_iter().map(DeliveryId::new).collect())
             }
 
             async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'sent' AND sent_at >= $2",
                 )
-                .bind(issue)
+                .bind(issue.get())
                 .bind(since)
                 .fetch_one(&self.pool)
                 .await?;
@@ -520,13 +522,20 @@ macro_rules! storage_impl {
                      WHERE issue_id = $1 AND state IN ('failed', 'retry') AND attempts > 0
                      ORDER BY updated_at DESC, id DESC LIMIT $2",
                 )
-                .bind(issue)
+                .bind(issue.get())
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
                     .map(|(delivery_id, subscriber_id, state, attempts, reply, at)| {
-                        Ok(DeliveryError { delivery_id, subscriber_id, state: state.parse()?, attempts, reply, at })
+                        Ok(DeliveryError {
+                            delivery_id: DeliveryId::new(delivery_id),
+                            subscriber_id: SubscriberId::new(subscriber_id),
+                            state: state.parse()?,
+                            attempts,
+                            reply,
+                            at,
+                        })
                     })
                     .collect()
             }
@@ -573,7 +582,7 @@ macro_rules! storage_impl {
                     "UPDATE issues SET state = 'sending', started_at = COALESCE(started_at, $2), updated_at = $2
                      WHERE id = $1 AND state = 'queued'",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -586,7 +595,7 @@ macro_rules! storage_impl {
                      SELECT $1, id, lang, 'pending', 0, $2 FROM subscribers WHERE status = 'active'
                      ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -627,7 +636,7 @@ macro_rules! storage_impl {
                             DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
                         };
                         query = query
-                            .bind(*id)
+                            .bind(id.get())
                             .bind(outcome.state().as_str())
                             .bind(i32::from(counts_attempt))
                             .bind(next_at)
@@ -644,12 +653,12 @@ macro_rules! storage_impl {
                                AND status IN ('pending', 'active')
                              RETURNING id",
                         )
-                        .bind(id)
+                        .bind(id.get())
                         .bind(now)
                         .fetch_optional(&mut *tx)
                         .await?;
                         if let Some(sub) = sub {
-                            skip_open_deliveries(&mut tx, sub, "bounced", now).await?;
+                            skip_open_deliveries(&mut tx, SubscriberId::new(sub), "bounced", now).await?;
                         }
                     }
                 }
@@ -674,7 +683,7 @@ macro_rules! storage_impl {
             async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
-                        .bind(issue)
+                        .bind(issue.get())
                         .fetch_all(&self.pool)
                         .await?;
                 let mut counts = DeliveryCounts::default();
@@ -691,7 +700,7 @@ macro_rules! storage_impl {
                        AND NOT EXISTS (SELECT 1 FROM deliveries
                                        WHERE issue_id = $1 AND state IN ('pending', 'sending', 'retry'))",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&self.pool)
                 .await?
@@ -710,8 +719,8 @@ macro_rules! storage_impl {
                 .bind(r.received_at)
                 .bind(&r.source)
                 .bind(r.kind.map(|k| k.as_str()))
-                .bind(r.subscriber_id)
-                .bind(r.delivery_id)
+                .bind(r.subscriber_id.map(SubscriberId::get))
+                .bind(r.delivery_id.map(DeliveryId::get))
                 .bind(r.status_code.as_deref())
                 .bind(r.reason.as_deref())
                 .bind(r.diagnostic.as_deref())
@@ -764,10 +773,14 @@ macro_rules! storage_impl {
             async fn delivery_ref(&self, id: DeliveryId) -> Result<Option<DeliveryRef>, StoreError> {
                 let row: Option<(i64, i64, i64)> =
                     sqlx::query_as("SELECT id, issue_id, subscriber_id FROM deliveries WHERE id = $1")
-                        .bind(id)
+                        .bind(id.get())
                         .fetch_optional(&self.pool)
                         .await?;
-                Ok(row.map(|(id, issue_id, subscriber_id)| DeliveryRef { id, issue_id, subscriber_id }))
+                Ok(row.map(|(id, issue_id, subscriber_id)| DeliveryRef {
+                    id: DeliveryId::new(id),
+                    issue_id: IssueId::new(issue_id),
+                    subscriber_id: SubscriberId::new(subscriber_id),
+                }))
             }
 
             /// One statement, so two ingesters counting at once cannot lose an increment.
@@ -791,7 +804,7 @@ macro_rules! storage_impl {
                      WHERE id = $1
                      RETURNING soft_bounce_score",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .bind(forget_before)
                 .bind(count_before)
@@ -827,7 +840,7 @@ macro_rules! storage_impl {
                 "INSERT INTO consent_records (subscriber_id, method, form_at, confirmed_at, ip, user_agent, page_lang, text_hash, text_version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(subscriber)
+            .bind(subscriber.get())
             .bind(c.method.as_str())
             .bind(c.form_at)
             .bind(c.confirmed_at)
@@ -855,7 +868,7 @@ macro_rules! storage_impl {
                      ON CONFLICT (issue_id, lang) DO UPDATE
                      SET subject = excluded.subject, preheader = excluded.preheader, markdown = excluded.markdown",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(lang.as_str())
                 .bind(&c.subject)
                 .bind(c.preheader.as_deref())
@@ -879,7 +892,7 @@ macro_rules! storage_impl {
                     lease_owner = NULL, lease_expires_at = NULL
                  WHERE subscriber_id = $1 AND state IN ('pending', 'retry', 'sending')",
             )
-            .bind(subscriber)
+            .bind(subscriber.get())
             .bind(format!("subscriber {why}"))
             .bind(now)
             .execute(&mut **tx)

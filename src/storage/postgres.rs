@@ -114,7 +114,7 @@ storage_impl!(PgStore, sqlx::Postgres, {
         .bind(owner)
         .bind(lease_until)
         .bind(now)
-        .bind(issue)
+        .bind(issue.get())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?

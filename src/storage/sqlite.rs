@@ -97,7 +97,7 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
         .bind(owner)
         .bind(lease_until)
         .bind(now)
-        .bind(issue)
+        .bind(issue.get())
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;

@@ -13,7 +13,7 @@ async fn the_archive_shows_started_issues_in_the_page_language(db: TestDb) {
     let en =
         kairan::app::editorial::parse_source("en.md", &std::fs::read(f.join("en.md")).unwrap())
             .unwrap();
-    let new = |slug: &str| kairan::app::ports::NewIssue {
+    let new = |slug: &str| kairan::domain::NewIssue {
         slug: slug.into(),
         state: IssueState::Queued,
         send_at: None,

@@ -274,7 +274,7 @@ async fn a_day_passes(h: &Harness, id: SubscriberId) {
         let pool = sqlx::SqlitePool::connect(&h.db_url).await.unwrap();
         sqlx::query(sql)
             .bind(earlier)
-            .bind(id)
+            .bind(id.get())
             .execute(&pool)
             .await
             .unwrap();
@@ -283,7 +283,7 @@ async fn a_day_passes(h: &Harness, id: SubscriberId) {
         let pool = sqlx::PgPool::connect(&h.db_url).await.unwrap();
         sqlx::query(sql)
             .bind(earlier)
-            .bind(id)
+            .bind(id.get())
             .execute(&pool)
             .await
             .unwrap();
@@ -320,7 +320,7 @@ async fn a_hard_bounce_to_the_verp_address_marks_the_reader_bounced_and_skips_th
     let next = issue(&h.store, "2026-12").await;
     let verp = format!(
         "bounces+{}@example.org",
-        signer().sign(delivery, Purpose::Bounce, t)
+        signer().sign(delivery.get(), Purpose::Bounce, t)
     );
 
     let answer = h.deliver(&hard_bounce(READER, Some(&verp), 1)).await;
@@ -508,7 +508,7 @@ async fn the_token_header_of_the_returned_message_attributes_the_bounce(h: &Harn
         .await
         .unwrap()[0]
         .id;
-    let token = signer().sign(delivery, Purpose::Bounce, t);
+    let token = signer().sign(delivery.get(), Purpose::Bounce, t);
     let raw = String::from_utf8(hard_bounce("changed-address@example.net", None, 1))
         .unwrap()
         .replace(
@@ -517,7 +517,7 @@ async fn the_token_header_of_the_returned_message_attributes_the_bounce(h: &Harn
         );
     let a = h.deliver(raw.as_bytes()).await.unwrap();
     assert_eq!(a["attribution"], "header");
-    assert_eq!(a["delivery_id"], delivery);
+    assert_eq!(a["delivery_id"], delivery.get());
     assert_eq!(
         status(&h.store, sub).await.status,
         SubscriberStatus::Bounced
@@ -623,7 +623,7 @@ async fn the_pipe_takes_the_verp_address_from_the_command_line() {
         .id;
     let verp = format!(
         "bounces+{}@example.org",
-        signer().sign(delivery, Purpose::Bounce, t)
+        signer().sign(delivery.get(), Purpose::Bounce, t)
     );
     let dir = tempfile::tempdir().unwrap();
     // The DSN itself names neither the reader nor the VERP address.

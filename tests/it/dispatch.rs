@@ -309,20 +309,20 @@ async fn a_reader_who_unsubscribes_during_a_campaign_gets_nothing() {
     let app = TestApp::spawn_active(db, &env).await;
     started_issue(&store).await;
     for _ in 0..100 {
-        let c = store.delivery_counts(1).await.unwrap();
+        let c = store.delivery_counts(IssueId::new(1)).await.unwrap();
         if c.sent == 11 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        store.delivery_counts(1).await.unwrap().sent,
+        store.delivery_counts(IssueId::new(1)).await.unwrap().sent,
         11,
         "all but the throttled one sent"
     );
     // The reader clicks the List-Unsubscribe one-click link (signed with the app's key).
     let token = Signer::new(KEY.as_bytes().to_vec(), vec![]).sign(
-        leaver,
+        leaver.get(),
         kairan::domain::token::Purpose::Unsubscribe,
         Utc::now(),
     );
@@ -334,13 +334,13 @@ async fn a_reader_who_unsubscribes_during_a_campaign_gets_nothing() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     for _ in 0..100 {
-        if store.issue(1).await.unwrap().unwrap().state == IssueState::Sent {
+        if store.issue(IssueId::new(1)).await.unwrap().unwrap().state == IssueState::Sent {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        store.issue(1).await.unwrap().unwrap().state,
+        store.issue(IssueId::new(1)).await.unwrap().unwrap().state,
         IssueState::Sent
     );
     let got = received(&sink, 11).await;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kairan::app::editorial::parse_source;
-use kairan::app::ports::Issue;
+use kairan::domain::Issue;
 use kairan::domain::LangPref;
 use kairan::render::campaign::{Prepared, Recipient};
 use mail_parser::{MessageParser, MimeHeaders};
@@ -38,7 +38,7 @@ pub fn fixture_issue() -> Issue {
     let en = parse_source("en.md", &std::fs::read(dir.join("en.md")).unwrap()).unwrap();
     let t = now();
     Issue {
-        id: 7,
+        id: kairan::domain::IssueId::new(7),
         slug: "2026-12".into(),
         state: kairan::domain::IssueState::Queued,
         send_at: None,

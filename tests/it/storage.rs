@@ -158,12 +158,12 @@ async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn S
     let id = store.insert_subscriber(&s).await.unwrap();
 
     let got = store.subscriber(id).await.unwrap().unwrap();
-    assert_eq!(got.email, "Hanako.Sato@example.jp");
+    assert_eq!(got.email.as_str(), "Hanako.Sato@example.jp");
     assert_eq!(got.name.as_deref(), Some("佐藤 花子"));
     assert_eq!(got.lang, LangPref::Both);
     assert_eq!(got.status, SubscriberStatus::Pending);
     assert_eq!(got.created_at, s.now);
-    assert_eq!(got.source, "form");
+    assert_eq!(got.source, SubscriptionSource::Form);
 
     let by_email = store
         .subscriber_by_email(&EmailAddress::parse("hanako.sato@example.jp").unwrap())
@@ -172,7 +172,13 @@ async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn S
         .unwrap();
     assert_eq!(by_email.id, id);
     assert_eq!(store.consents(id).await.unwrap(), vec![s.consent.clone()]);
-    assert!(store.subscriber(id + 1000).await.unwrap().is_none());
+    assert!(
+        store
+            .subscriber(SubscriberId::new(id.get() + 1000))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_half_written(
@@ -859,7 +865,13 @@ async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Storage>) 
             subscriber_id: subs[1]
         })
     );
-    assert_eq!(store.delivery_ref(d.id + 1000).await.unwrap(), None);
+    assert_eq!(
+        store
+            .delivery_ref(DeliveryId::new(d.id.get() + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store: Arc<dyn Storage>) {
@@ -893,7 +905,12 @@ async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store:
     assert_eq!(score(t0 + Duration::days(40)).await, Some(1.0));
     assert_eq!(
         store
-            .add_soft_bounce(id + 1000, t0, t0 - window, t0 - day)
+            .add_soft_bounce(
+                SubscriberId::new(id.get() + 1000),
+                t0,
+                t0 - window,
+                t0 - day
+            )
             .await
             .unwrap(),
         None
@@ -989,7 +1006,7 @@ async fn a_corrupt_status_value_is_an_error_not_a_panic() {
         .await
         .unwrap();
     sqlx::query("UPDATE subscribers SET status = 'Active' WHERE id = $1")
-        .bind(id)
+        .bind(id.get())
         .execute(&mut conn)
         .await
         .unwrap();
@@ -1158,7 +1175,7 @@ async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
             .unwrap()
     );
     let s = store.subscriber(id).await.unwrap().unwrap();
-    assert_eq!(s.email, format!("erased-{id}@erased.invalid"));
+    assert_eq!(s.email.as_str(), format!("erased-{id}@erased.invalid"));
     assert_eq!(s.name, None);
     assert_eq!(s.status, SubscriberStatus::Unsubscribed);
     assert_eq!(s.unsubscribe_method.as_deref(), Some("erased"));
