@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ports::Storage;
+use crate::app::ports::Store;
 use crate::config::ScheduleSettings;
 use crate::domain::{IssueId, IssueState};
 
@@ -99,7 +99,7 @@ pub fn plan(
 /// One pass: plans with the stored last tick and applies the plan. Returns the issues
 /// started. On PostgreSQL only the instance holding the scheduler lock acts.
 pub async fn tick_once(
-    store: &dyn Storage,
+    store: &dyn Store,
     schedule: &ScheduleSettings,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<IssueId>> {
@@ -149,7 +149,7 @@ pub async fn tick_once(
 }
 
 /// The scheduler loop of `kairan serve`: a pass every second until `shutdown`.
-pub async fn run(store: Arc<dyn Storage>, schedule: ScheduleSettings, shutdown: CancellationToken) {
+pub async fn run(store: Arc<dyn Store>, schedule: ScheduleSettings, shutdown: CancellationToken) {
     if let Some(next) = next_tick(&schedule.cron, schedule.timezone, Utc::now()) {
         tracing::info!(
             cron = %schedule.cron_text,

@@ -10,12 +10,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ports::{Mailer, Storage};
+use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 use crate::http::{AppState, router};
 
 /// Connects to the configured database and applies migrations.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database.url.expose();
     let store = crate::storage::connect(url, settings.database.max_connections)
         .await
@@ -65,7 +65,7 @@ impl Application {
     /// As [`Application::build`], with the store and mailer given (tests inject their own).
     pub async fn build_with(
         settings: Settings,
-        store: Arc<dyn Storage>,
+        store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.http.listen)

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::ports::{Storage, StoreError};
+use super::ports::{KeyStore, Store, StoreError};
 use crate::bounce::parse::{self, Kind, Report};
 use crate::config::{BounceSettings, Settings};
 use crate::domain::BounceRecord;
@@ -168,7 +168,7 @@ pub struct Context<'a> {
 
 /// The signer that made the VERP tokens: the configured key, or the generated one kept next
 /// to the database. `None` (attribution by address only) when it cannot be read.
-pub async fn signer(settings: &Settings, store: &dyn crate::app::ports::Storage) -> Option<Signer> {
+pub async fn signer(settings: &Settings, store: &dyn KeyStore) -> Option<Signer> {
     match crate::app::keys::signer(settings, store).await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -223,7 +223,7 @@ pub fn verp_token<'a>(addr: &'a str, return_path: &EmailAddress) -> Option<&'a s
 /// Errors are storage errors only (worth a retry); any input is accepted.
 #[tracing::instrument(skip_all, fields(source = source.as_str(), kind, action, subscriber_id))]
 pub async fn ingest(
-    store: &dyn Storage,
+    store: &dyn Store,
     ctx: Context<'_>,
     raw: &[u8],
     source: Source,
@@ -293,7 +293,7 @@ pub async fn ingest(
 
 /// Finds the subscriber (and delivery) the report is about; fills `out`.
 async fn attribute(
-    store: &dyn Storage,
+    store: &dyn Store,
     ctx: Context<'_>,
     report: &Report,
     envelope_to: Option<&str>,
@@ -351,7 +351,7 @@ async fn attribute(
 
 /// The policy.
 async fn apply(
-    store: &dyn Storage,
+    store: &dyn Store,
     settings: &BounceSettings,
     id: SubscriberId,
     kind: BounceKind,

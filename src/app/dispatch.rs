@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage, Storage, StoreError,
+    DeliveryStore, MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage, Store, StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
@@ -73,7 +73,7 @@ pub enum RunEnd {
 
 /// Everything a campaign run needs; shared by its workers.
 pub struct Dispatcher {
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub renderer: Arc<Renderer>,
     pub settings: Arc<Settings>,
@@ -85,7 +85,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<dyn Storage>,
+        store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
         renderer: Arc<Renderer>,
         settings: Arc<Settings>,
@@ -545,7 +545,7 @@ impl CampaignBudget {
     /// false when it would have to wait past `deadline` or shutdown came first.
     async fn take(
         &self,
-        store: &dyn Storage,
+        store: &dyn DeliveryStore,
         shutdown: &CancellationToken,
         deadline: Instant,
     ) -> Result<bool, StoreError> {

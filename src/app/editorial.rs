@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::ports::{Storage, StoreError};
+use super::ports::{IssueStore, StoreError};
 use crate::config::Settings;
 use crate::domain::{IssueContent, NewIssue};
 use crate::domain::{IssueId, IssueState, Lang, valid_slug};
@@ -255,7 +255,7 @@ pub struct QueueRequest {
 
 /// Validates and stores a queued issue.
 pub async fn queue(
-    store: &dyn Storage,
+    store: &dyn IssueStore,
     settings: &Settings,
     req: QueueRequest,
     now: DateTime<Utc>,
@@ -320,7 +320,7 @@ impl Control {
 
 /// Applies `control` to issue `id`; returns the new state.
 pub async fn control(
-    store: &dyn Storage,
+    store: &dyn IssueStore,
     id: IssueId,
     control: Control,
     now: DateTime<Utc>,
@@ -373,7 +373,7 @@ pub async fn control(
 
 /// Replaces an issue's content; refused once sending has started.
 pub async fn edit(
-    store: &dyn Storage,
+    store: &dyn IssueStore,
     id: IssueId,
     send_at: Option<DateTime<Utc>>,
     ja: IssueContent,

@@ -15,7 +15,7 @@ use anyhow::Context;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::ports::Storage;
+use super::ports::KeyStore;
 use crate::config::Settings;
 use crate::domain::{EmailAddress, Signer};
 use crate::storage::Backend;
@@ -40,7 +40,7 @@ pub fn key_file_for(database_url: &str) -> Option<PathBuf> {
 }
 
 /// Builds the signer from the settings, generating and storing a key when none is set.
-pub async fn signer(settings: &Settings, store: &dyn Storage) -> anyhow::Result<Signer> {
+pub async fn signer(settings: &Settings, store: &dyn KeyStore) -> anyhow::Result<Signer> {
     let previous: Vec<Vec<u8>> = settings
         .secrets
         .previous_signing_keys
@@ -118,7 +118,7 @@ fn key_from_file(path: &Path) -> anyhow::Result<String> {
 }
 
 /// The salted hash of an address that the suppression list keeps instead of the address.
-pub async fn address_hash(store: &dyn Storage, email: &EmailAddress) -> anyhow::Result<String> {
+pub async fn address_hash(store: &dyn KeyStore, email: &EmailAddress) -> anyhow::Result<String> {
     let salt = store
         .meta_get_or_init(META_SUPPRESSION_SALT, &random_key())
         .await

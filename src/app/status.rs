@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ports::{Storage, StoreError};
+use super::ports::{BounceStore, Store, StoreError};
 use crate::domain::{BounceCount, DeliveryCounts};
 use crate::domain::{BounceKind, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 
@@ -39,7 +39,7 @@ pub struct StatusReport {
     pub bounces: BounceStatus,
 }
 
-pub async fn gather(store: &dyn Storage) -> Result<StatusReport, StoreError> {
+pub async fn gather(store: &dyn Store) -> Result<StatusReport, StoreError> {
     let mut campaigns = Vec::new();
     for issue in store.list_issues().await? {
         let deliveries = store.delivery_counts(issue.id).await?;
@@ -171,7 +171,7 @@ pub struct RecentBounce {
     pub action: String,
 }
 
-async fn gather_bounces(store: &dyn Storage) -> Result<BounceStatus, StoreError> {
+async fn gather_bounces(store: &dyn BounceStore) -> Result<BounceStatus, StoreError> {
     let since = Utc::now() - chrono::Duration::days(BOUNCE_DAYS);
     let recent = store
         .bounce_reports(RECENT_BOUNCES)

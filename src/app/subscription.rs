@@ -1,5 +1,5 @@
 //! Subscribe, confirm, unsubscribe, change language, erase (issue 3): the rules of the double
-//! opt-in, over the [`Storage`] port. Mail is the caller's to send: each use case says
+//! opt-in, over the subscriber and key ports. Mail is the caller's to send: each use case says
 //! whether a confirmation (or welcome) mail is due, so the HTTP pages can send it in the
 //! background (a known address must not answer slower than an unknown one) and the CLI
 //! in the foreground.
@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 
 use super::keys::address_hash;
-use super::ports::{Storage, StoreError};
+use super::ports::{Store, StoreError, SubscriberStore};
 use crate::domain::{LangPref, SubscriberId, SubscriberStatus};
 use crate::domain::{NewSubscriber, Subscriber, SubscriptionSource};
 
@@ -70,7 +70,7 @@ fn by_reader(s: &NewSubscriber) -> bool {
 /// Subscribes `new` (see the module docs for the rules). `resend_interval` bounds how often
 /// a pending address gets its confirmation.
 pub async fn subscribe(
-    store: &dyn Storage,
+    store: &dyn Store,
     new: &NewSubscriber,
     resend_interval: std::time::Duration,
 ) -> anyhow::Result<Subscribed> {
@@ -135,7 +135,7 @@ pub async fn subscribe(
     anyhow::bail!("the address was inserted and removed concurrently; try again")
 }
 
-async fn lift(store: &dyn Storage, new: &NewSubscriber) -> anyhow::Result<()> {
+async fn lift(store: &dyn Store, new: &NewSubscriber) -> anyhow::Result<()> {
     let hash = address_hash(store, &new.email).await?;
     store.lift_suppression(&hash).await?;
     Ok(())
@@ -154,7 +154,7 @@ pub enum Confirmation {
 
 /// Confirms subscriber `id` (from a verified confirm token).
 pub async fn confirm(
-    store: &dyn Storage,
+    store: &dyn Store,
     id: SubscriberId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Confirmation> {
@@ -188,7 +188,7 @@ pub async fn confirm(
 /// `preferences`, `cli`, `api`). Returns whether the status changed; unsubscribing twice is
 /// not an error.
 pub async fn unsubscribe(
-    store: &dyn Storage,
+    store: &dyn SubscriberStore,
     id: SubscriberId,
     how: &str,
     now: DateTime<Utc>,
@@ -206,7 +206,7 @@ pub async fn unsubscribe(
 
 /// Changes the language of a pending or active subscriber.
 pub async fn set_language(
-    store: &dyn Storage,
+    store: &dyn SubscriberStore,
     id: SubscriberId,
     lang: LangPref,
     now: DateTime<Utc>,
@@ -214,9 +214,9 @@ pub async fn set_language(
     store.set_subscriber_lang(id, lang, now).await
 }
 
-/// Erases subscriber `sub`: see [`Storage::erase_subscriber`].
+/// Erases subscriber `sub`: see [`SubscriberStore::erase_subscriber`].
 pub async fn erase(
-    store: &dyn Storage,
+    store: &dyn Store,
     sub: &Subscriber,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::bounces::{self, Context, Source};
-use crate::app::ports::Storage;
+use crate::app::ports::Store;
 use crate::config::{ImapSettings, Settings};
 
 /// The largest message (literal) accepted from the server.
@@ -222,7 +222,7 @@ pub struct Round {
 pub async fn poll_once(
     imap: &ImapSettings,
     settings: &Settings,
-    store: &dyn Storage,
+    store: &dyn Store,
 ) -> anyhow::Result<Round> {
     let signer = bounces::signer(settings, store).await;
     let ctx = Context {
@@ -259,7 +259,7 @@ pub async fn poll_once(
 pub async fn run(
     imap: ImapSettings,
     settings: Arc<Settings>,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
     shutdown: CancellationToken,
 ) {
     tracing::info!(host = %imap.host, port = imap.port, folder = %imap.folder, interval = ?imap.interval, "bounce mailbox poller started");
@@ -290,7 +290,7 @@ pub async fn run(
 /// Starts the poller when `bounce.imap` is configured.
 pub fn spawn(
     settings: &Arc<Settings>,
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     shutdown: &CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let imap = settings.bounce.imap.clone()?;

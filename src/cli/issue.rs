@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
 use crate::app::editorial::{self, Control, QueueRequest, SourceProblem};
-use crate::app::ports::Storage;
+use crate::app::ports::Store;
 use crate::config::{Loaded, Settings};
 use crate::domain::Issue;
 use crate::domain::LangPref;
@@ -89,7 +89,7 @@ pub async fn run(cmd: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> {
 async fn run_with(
     cmd: Command,
     settings: &Settings,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
 ) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     match cmd {
@@ -269,7 +269,7 @@ fn parse_send_at(s: &str) -> anyhow::Result<DateTime<Utc>> {
 }
 
 /// An issue by numeric id or by slug.
-pub(super) async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue> {
+pub(super) async fn find(store: &dyn Store, key: &str) -> anyhow::Result<Issue> {
     let issues = store.list_issues().await?;
     let found = match key.parse::<i64>() {
         Ok(id) => issues.into_iter().find(|i| i.id.get() == id),
@@ -281,7 +281,7 @@ pub(super) async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue
 }
 
 async fn control(
-    store: &dyn Storage,
+    store: &dyn Store,
     key: &str,
     c: Control,
     now: DateTime<Utc>,

@@ -26,7 +26,7 @@ pub async fn run(key: &str, loaded: &Loaded) -> anyhow::Result<ExitCode> {
 async fn send(
     key: &str,
     settings: Arc<crate::config::Settings>,
-    store: Arc<dyn crate::app::ports::Storage>,
+    store: Arc<dyn crate::app::ports::Store>,
 ) -> anyhow::Result<ExitCode> {
     let issue = super::issue::find(store.as_ref(), key).await?;
     match issue.state {

@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use crate::app::ports::{Storage, SubscriberQuery};
+use crate::app::ports::{Store, SubscriberQuery};
 use crate::app::subscription::{self, Subscribed};
 use crate::config::Loaded;
 use crate::domain::{Consent, NewSubscriber, Subscriber, SubscriptionSource, parse_name};
@@ -91,7 +91,7 @@ pub async fn run(command: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> 
     result
 }
 
-async fn mailer(loaded: &Loaded, store: &Arc<dyn Storage>) -> anyhow::Result<SubscriptionMail> {
+async fn mailer(loaded: &Loaded, store: &Arc<dyn Store>) -> anyhow::Result<SubscriptionMail> {
     let settings = Arc::new(loaded.settings.clone());
     Ok(SubscriptionMail {
         renderer: Arc::new(crate::startup::load_renderer(&settings)?),
@@ -114,7 +114,7 @@ fn operator_consent(method: SubscriptionSource, confirmed: bool, now: DateTime<U
     }
 }
 
-async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Storage, id: SubscriberId) -> bool {
+async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Store, id: SubscriberId) -> bool {
     let sub = match store.subscriber(id).await {
         Ok(Some(s)) => s,
         _ => return false,
@@ -132,7 +132,7 @@ async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Storage, id: Sub
 
 async fn add(
     loaded: &Loaded,
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     email: &str,
     lang: LangPref,
     name: Option<&str>,
@@ -366,7 +366,7 @@ pub fn parse_csv(text: &str) -> Result<(Vec<ImportRow>, Vec<BadRow>), String> {
 
 async fn import(
     loaded: &Loaded,
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     file: &Path,
     confirmed: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -462,7 +462,7 @@ async fn import(
 // ---- export / list ---------------------------------------------------------------------
 
 async fn all_subscribers(
-    store: &dyn Storage,
+    store: &dyn Store,
     status: Option<SubscriberStatus>,
     lang: Option<LangPref>,
 ) -> anyhow::Result<Vec<Subscriber>> {
@@ -516,7 +516,7 @@ pub const EXPORT_HEADER: &[&str] = &[
     "consent_text_version",
 ];
 
-async fn export(store: &dyn Storage, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+async fn export(store: &dyn Store, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let subs = all_subscribers(store, None, None).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(EXPORT_HEADER)?;
@@ -615,7 +615,7 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 }
 
 async fn list(
-    store: &dyn Storage,
+    store: &dyn Store,
     status: Option<SubscriberStatus>,
     lang: Option<LangPref>,
     json: bool,
@@ -642,7 +642,7 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn find(store: &dyn Storage, email: &str) -> anyhow::Result<Subscriber> {
+async fn find(store: &dyn Store, email: &str) -> anyhow::Result<Subscriber> {
     let parsed =
         EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("`{email}` is not usable: {e}"))?;
     store
@@ -651,7 +651,7 @@ async fn find(store: &dyn Storage, email: &str) -> anyhow::Result<Subscriber> {
         .ok_or_else(|| anyhow::anyhow!("no subscriber with the address `{email}`"))
 }
 
-async fn unsubscribe(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCode> {
+async fn unsubscribe(store: &dyn Store, email: &str) -> anyhow::Result<ExitCode> {
     let sub = find(store, email).await?;
     if subscription::unsubscribe(store, sub.id, "cli", Utc::now()).await? {
         tracing::info!(subscriber_id = sub.id.get(), "unsubscribed by the operator");
@@ -666,7 +666,7 @@ async fn unsubscribe(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-async fn erase(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCode> {
+async fn erase(store: &dyn Store, email: &str) -> anyhow::Result<ExitCode> {
     let sub = find(store, email).await?;
     subscription::erase(store, &sub, Utc::now()).await?;
     tracing::info!(subscriber_id = sub.id.get(), "erased by the operator");

@@ -16,7 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::ports::{Mailer, Storage};
+use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 
 pub mod admin;
@@ -32,7 +32,7 @@ pub mod subscribers_api;
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub metrics: PrometheusHandle,
     /// Templates and Fluent messages, compiled once.

@@ -1,15 +1,19 @@
-//! Storage adapters for [`Storage`]: SQLite and PostgreSQL, each on its native sqlx pool and
-//! native types (timestamps are `TIMESTAMPTZ` on PostgreSQL). The URL scheme picks one.
+//! The storage adapters: SQLite and PostgreSQL, each implementing every storage port of
+//! `app::ports` (subscribers, issues, deliveries, bounces, keys) and the umbrella `Store`, on
+//! its native sqlx pool and native types (timestamps are `TIMESTAMPTZ` on PostgreSQL). The
+//! URL scheme picks one. May depend on the domain, the ports and sqlx; nothing above it.
 //!
 //! Most SQL is the same text on both (both accept `$N` placeholders, `RETURNING` and
 //! `ON CONFLICT`), so the shared methods are written once in [`storage_impl!`] and expanded
-//! for each backend; what differs (connecting, pragmas, how a batch is claimed) lives in
-//! `sqlite.rs` / `postgres.rs`. Rows are decoded into `rows.rs` structs and converted to
-//! domain values with explicit enum mapping, so a bad stored value is an error, not a panic.
+//! for each backend; what differs (connecting, pragmas, how a batch is claimed, where a
+//! generated key is kept) lives in `sqlite.rs` / `postgres.rs`. Rows are decoded into
+//! `rows.rs` structs and converted to domain values with explicit enum mapping, so a bad
+//! stored value is an error, not a panic. sqlx's errors become the port's [`StoreError`]
+//! here, at the boundary.
 
 use std::sync::Arc;
 
-use crate::app::ports::{Storage, StoreError};
+use crate::app::ports::{Store, StoreError};
 
 mod postgres;
 mod rows;
@@ -35,8 +39,25 @@ impl Backend {
     }
 }
 
+/// Classifies a database error for the port: connection trouble is `Unavailable` (worth a
+/// retry), a unique violation a `Conflict`, anything else `Other`.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(Box::new(e)),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_owned())
+            }
+            _ => StoreError::Other(anyhow::Error::new(e)),
+        }
+    }
+}
+
 /// Opens a pool for `url` (creating a SQLite file if missing). Does not migrate.
-pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Storage>, StoreError> {
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
     match Backend::from_url(url) {
         Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(url, max_connections).await?)),
         Some(Backend::Postgres) => Ok(Arc::new(PgStore::connect(url, max_connections).await?)),
@@ -65,13 +86,19 @@ fn values_rows(start: usize, cols: usize, rows: usize) -> String {
 /// Outcomes per `UPDATE … FROM (VALUES …)` statement (6 parameters a row).
 const RECORD_CHUNK: usize = 128;
 
-/// The methods whose SQL is identical on both backends, plus the backend's own (`$($own)*`),
-/// expanded into one `impl Storage`. `$db` is the sqlx database type.
+/// The methods whose SQL is identical on both backends, plus each backend's own for the
+/// umbrella `Store`, `IssueStore`, `DeliveryStore` and `KeyStore` (`store { … }`,
+/// `issues { … }`, …), expanded into one impl per port. `$db` is the sqlx database type.
 macro_rules! storage_impl {
-    ($store:ty, $db:ty, { $($own:tt)* }) => {
+    ($store:ty, $db:ty,
+     store { $($store_own:tt)* }
+     issues { $($issues_own:tt)* }
+     deliveries { $($deliveries_own:tt)* }
+     keys { $($keys_own:tt)* }
+    ) => {
         #[async_trait::async_trait]
-        impl $crate::app::ports::Storage for $store {
-            $($own)*
+        impl $crate::app::ports::Store for $store {
+            $($store_own)*
 
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -82,7 +109,10 @@ macro_rules! storage_impl {
                 self.before_close().await;
                 self.pool.close().await;
             }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::app::ports::SubscriberStore for $store {
             async fn insert_subscriber(&self, s: &NewSubscriber) -> Result<SubscriberId, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
@@ -202,7 +232,6 @@ macro_rules! storage_impl {
                 .collect()
             }
 
-            // Subscribers (issue 3).
             async fn claim_confirmation_send(
                 &self,
                 id: SubscriberId,
@@ -336,18 +365,11 @@ macro_rules! storage_impl {
                     .rows_affected()
                     > 0)
             }
+        }
 
-            async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
-                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                    .bind(key)
-                    .bind(value)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-                    .bind(key)
-                    .fetch_one(&self.pool)
-                    .await?)
-            }
+        #[async_trait::async_trait]
+        impl $crate::app::ports::IssueStore for $store {
+            $($issues_own)*
 
             async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError> {
                 let mut tx = self.pool.begin().await?;
@@ -489,6 +511,143 @@ macro_rules! storage_impl {
                 .rows_affected()
                     == 1)
             }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::app::ports::DeliveryStore for $store {
+            $($deliveries_own)*
+
+            async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let started = sqlx::query(
+                    "UPDATE issues SET state = 'sending', started_at = COALESCE(started_at, $2), updated_at = $2
+                     WHERE id = $1 AND state = 'queued'",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if started != 1 {
+                    return Ok(None);
+                }
+                let n = sqlx::query(
+                    "INSERT INTO deliveries (issue_id, subscriber_id, lang, state, attempts, updated_at)
+                     SELECT $1, id, lang, 'pending', 0, $2 FROM subscribers WHERE status = 'active'
+                     ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(Some(n))
+            }
+
+            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry' END,
+                        next_attempt_at = CASE WHEN attempts = 0 THEN NULL ELSE $2 END,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+                     WHERE lease_owner = $1 AND state = 'sending'",
+                )
+                .bind(owner)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn record_outcomes(
+                &self,
+                outcomes: &[(DeliveryId, DeliveryOutcome)],
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                // One statement per chunk of rows rather than one per row: the SQLite write
+                // lock is held for a fraction of the time, and PostgreSQL sees one round trip.
+                // A delivery skipped meanwhile (its reader left) stays skipped unless it was
+                // in fact sent: a deferral must not bring it back.
+                for chunk in outcomes.chunks(super::RECORD_CHUNK) {
+                    let sql = format!(
+                        "UPDATE deliveries SET state = v.column2, attempts = deliveries.attempts + v.column3,
+                            next_attempt_at = v.column4, sent_at = COALESCE(v.column5, deliveries.sent_at),
+                            last_reply = v.column6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+                         FROM (VALUES {}) AS v WHERE deliveries.id = v.column1
+                           AND (deliveries.state <> 'skipped' OR v.column2 = 'sent')",
+                        super::values_rows(2, 6, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for (id, outcome) in chunk {
+                        let (reply, next_at, sent_at, counts_attempt) = match outcome {
+                            DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
+                            DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
+                            DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
+                            DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
+                            DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
+                        };
+                        query = query
+                            .bind(id.get())
+                            .bind(outcome.state().as_str())
+                            .bind(i32::from(counts_attempt))
+                            .bind(next_at)
+                            .bind(sent_at)
+                            .bind(reply);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                for (id, outcome) in outcomes {
+                    if let DeliveryOutcome::Failed { hard_bounce: true, .. } = outcome {
+                        let sub: Option<i64> = sqlx::query_scalar(
+                            "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2
+                             WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $1)
+                               AND status IN ('pending', 'active')
+                             RETURNING id",
+                        )
+                        .bind(id.get())
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(sub) = sub {
+                            skip_open_deliveries(&mut tx, SubscriberId::new(sub), "bounced", now).await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
+                        .bind(issue.get())
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut counts = DeliveryCounts::default();
+                for (state, n) in rows {
+                    counts.add(state.parse::<DeliveryState>()?, n as u64);
+                }
+                Ok(counts)
+            }
+
+            async fn finish_issue_if_done(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE issues SET state = 'sent', finished_at = $2, updated_at = $2
+                     WHERE id = $1 AND state = 'sending'
+                       AND NOT EXISTS (SELECT 1 FROM deliveries
+                                       WHERE issue_id = $1 AND state IN ('pending', 'sending', 'retry'))",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
 
             async fn skipped_among(&self, ids: &[DeliveryId]) -> Result<Vec<DeliveryId>, StoreError> {
                 if ids.is_empty() {
@@ -575,139 +734,10 @@ macro_rules! storage_impl {
                 tx.commit().await?;
                 Ok(granted as u32)
             }
+        }
 
-            async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let started = sqlx::query(
-                    "UPDATE issues SET state = 'sending', started_at = COALESCE(started_at, $2), updated_at = $2
-                     WHERE id = $1 AND state = 'queued'",
-                )
-                .bind(id.get())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if started != 1 {
-                    return Ok(None);
-                }
-                let n = sqlx::query(
-                    "INSERT INTO deliveries (issue_id, subscriber_id, lang, state, attempts, updated_at)
-                     SELECT $1, id, lang, 'pending', 0, $2 FROM subscribers WHERE status = 'active'
-                     ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
-                )
-                .bind(id.get())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(Some(n))
-            }
-
-            async fn record_outcomes(
-                &self,
-                outcomes: &[(DeliveryId, DeliveryOutcome)],
-                now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
-                if outcomes.is_empty() {
-                    return Ok(());
-                }
-                let mut tx = self.pool.begin().await?;
-                // One statement per chunk of rows rather than one per row: the SQLite write
-                // lock is held for a fraction of the time, and PostgreSQL sees one round trip.
-                // A delivery skipped meanwhile (its reader left) stays skipped unless it was
-                // in fact sent: a deferral must not bring it back.
-                for chunk in outcomes.chunks(super::RECORD_CHUNK) {
-                    let sql = format!(
-                        "UPDATE deliveries SET state = v.column2, attempts = deliveries.attempts + v.column3,
-                            next_attempt_at = v.column4, sent_at = COALESCE(v.column5, deliveries.sent_at),
-                            last_reply = v.column6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
-                         FROM (VALUES {}) AS v WHERE deliveries.id = v.column1
-                           AND (deliveries.state <> 'skipped' OR v.column2 = 'sent')",
-                        super::values_rows(2, 6, chunk.len())
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                    for (id, outcome) in chunk {
-                        let (reply, next_at, sent_at, counts_attempt) = match outcome {
-                            DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
-                            DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
-                            DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
-                            DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
-                            DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
-                        };
-                        query = query
-                            .bind(id.get())
-                            .bind(outcome.state().as_str())
-                            .bind(i32::from(counts_attempt))
-                            .bind(next_at)
-                            .bind(sent_at)
-                            .bind(reply);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-                for (id, outcome) in outcomes {
-                    if let DeliveryOutcome::Failed { hard_bounce: true, .. } = outcome {
-                        let sub: Option<i64> = sqlx::query_scalar(
-                            "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2
-                             WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $1)
-                               AND status IN ('pending', 'active')
-                             RETURNING id",
-                        )
-                        .bind(id.get())
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if let Some(sub) = sub {
-                            skip_open_deliveries(&mut tx, SubscriberId::new(sub), "bounced", now).await?;
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
-                Ok(sqlx::query(
-                    "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry' END,
-                        next_attempt_at = CASE WHEN attempts = 0 THEN NULL ELSE $2 END,
-                        lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
-                     WHERE lease_owner = $1 AND state = 'sending'",
-                )
-                .bind(owner)
-                .bind(Utc::now())
-                .execute(&self.pool)
-                .await?
-                .rows_affected())
-            }
-
-            async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
-                let rows: Vec<(String, i64)> =
-                    sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
-                        .bind(issue.get())
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut counts = DeliveryCounts::default();
-                for (state, n) in rows {
-                    counts.add(state.parse::<DeliveryState>()?, n as u64);
-                }
-                Ok(counts)
-            }
-
-            async fn finish_issue_if_done(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
-                Ok(sqlx::query(
-                    "UPDATE issues SET state = 'sent', finished_at = $2, updated_at = $2
-                     WHERE id = $1 AND state = 'sending'
-                       AND NOT EXISTS (SELECT 1 FROM deliveries
-                                       WHERE issue_id = $1 AND state IN ('pending', 'sending', 'retry'))",
-                )
-                .bind(id.get())
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                    == 1)
-            }
-
+        #[async_trait::async_trait]
+        impl $crate::app::ports::BounceStore for $store {
             async fn insert_bounce_report(&self, r: &BounceRecord) -> Result<bool, StoreError> {
                 Ok(sqlx::query(
                     "INSERT INTO bounce_reports (message_hash, received_at, source, kind, subscriber_id, delivery_id,
@@ -746,7 +776,6 @@ macro_rules! storage_impl {
                 .collect()
             }
 
-            // Bounces (issue 6).
             async fn bounce_report_exists(&self, message_hash: &str) -> Result<bool, StoreError> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bounce_reports WHERE message_hash = $1")
                     .bind(message_hash)
@@ -811,6 +840,23 @@ macro_rules! storage_impl {
                 .fetch_optional(&self.pool)
                 .await?)
             }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::app::ports::KeyStore for $store {
+            $($keys_own)*
+
+            async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
 
             async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
                 Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
@@ -830,6 +876,7 @@ macro_rules! storage_impl {
                 Ok(())
             }
         }
+
 
         async fn insert_consent(
             tx: &mut sqlx::Transaction<'_, $db>,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{placeholders, rows, storage_impl};
-use crate::app::ports::*;
+use crate::app::ports::{StoreError, SubscriberQuery};
 use crate::domain::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -50,7 +50,8 @@ impl PgStore {
     }
 }
 
-storage_impl!(PgStore, sqlx::Postgres, {
+storage_impl!(PgStore, sqlx::Postgres,
+    store {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -60,7 +61,8 @@ storage_impl!(PgStore, sqlx::Postgres, {
             StoreError::Other(anyhow::Error::new(e).context("applying PostgreSQL migrations"))
         })
     }
-
+    }
+    issues {
     /// Leader election by a session advisory lock: the first instance to take it keeps it
     /// on a dedicated connection for its lifetime; when that process dies its connection
     /// closes, the lock is released, and another instance takes over on its next pass.
@@ -84,7 +86,8 @@ storage_impl!(PgStore, sqlx::Postgres, {
         }
         Ok(got)
     }
-
+    }
+    deliveries {
     async fn claim_deliveries(
         &self,
         issue: IssueId,
@@ -122,4 +125,6 @@ storage_impl!(PgStore, sqlx::Postgres, {
         .map(ClaimedDelivery::try_from)
         .collect()
     }
-});
+    }
+    keys {}
+);

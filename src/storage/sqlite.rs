@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 };
 
 use super::{placeholders, rows, storage_impl};
-use crate::app::ports::*;
+use crate::app::ports::{StoreError, SubscriberQuery};
 use crate::domain::*;
 
 /// Embedded at build time, so an installed binary migrates from any directory.
@@ -46,7 +46,8 @@ impl SqliteStore {
     async fn before_close(&self) {}
 }
 
-storage_impl!(SqliteStore, sqlx::Sqlite, {
+storage_impl!(SqliteStore, sqlx::Sqlite,
+    store {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -56,13 +57,15 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
             StoreError::Other(anyhow::Error::new(e).context("applying SQLite migrations"))
         })
     }
-
+    }
+    issues {
     /// One SQLite file is one scheduler: campaigns start by compare-and-set, so a CLI
     /// command racing the daemon cannot start one twice.
     async fn try_scheduler_lock(&self) -> Result<bool, StoreError> {
         Ok(true)
     }
-
+    }
+    deliveries {
     /// One write transaction: an `UPDATE … RETURNING` takes the write lock first thing (so
     /// the busy timeout applies, no read-to-write upgrade), then the subscribers are joined.
     async fn claim_deliveries(
@@ -119,4 +122,6 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
         tx.commit().await?;
         claimed.into_iter().map(ClaimedDelivery::try_from).collect()
     }
-});
+    }
+    keys {}
+);

@@ -100,7 +100,7 @@ pub enum Db {
 /// One database plus one way in.
 pub struct Harness {
     via: Via,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
     db_url: String,
     db: Option<TestDb>,
     app: Option<TestApp>,
@@ -224,7 +224,7 @@ fn consent(at: DateTime<Utc>) -> Consent {
     }
 }
 
-async fn reader(store: &Arc<dyn Storage>, email: &str) -> SubscriberId {
+async fn reader(store: &Arc<dyn Store>, email: &str) -> SubscriberId {
     let at = now();
     store
         .insert_subscriber(&NewSubscriber {
@@ -239,7 +239,7 @@ async fn reader(store: &Arc<dyn Storage>, email: &str) -> SubscriberId {
         .unwrap()
 }
 
-async fn issue(store: &Arc<dyn Storage>, slug: &str) -> IssueId {
+async fn issue(store: &Arc<dyn Store>, slug: &str) -> IssueId {
     let c = IssueContent {
         subject: "件名".into(),
         preheader: None,
@@ -260,7 +260,7 @@ async fn issue(store: &Arc<dyn Storage>, slug: &str) -> IssueId {
     id
 }
 
-async fn status(store: &Arc<dyn Storage>, id: SubscriberId) -> Subscriber {
+async fn status(store: &Arc<dyn Store>, id: SubscriberId) -> Subscriber {
     store.subscriber(id).await.unwrap().unwrap()
 }
 

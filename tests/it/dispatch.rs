@@ -17,7 +17,7 @@ use crate::helpers::{LEGAL, SmtpSink, TestApp, TestDb, fixture_dir, now, setting
 const LANGS: [LangPref; 3] = [LangPref::Ja, LangPref::En, LangPref::Both];
 
 /// `n` active subscribers `reader{i}@d{i%7}.example.jp` with languages cycling ja, en, both.
-async fn subscribers(store: &Arc<dyn Storage>, n: usize) -> Vec<(SubscriberId, String, LangPref)> {
+async fn subscribers(store: &Arc<dyn Store>, n: usize) -> Vec<(SubscriberId, String, LangPref)> {
     let mut out = Vec::new();
     for i in 0..n {
         let email = format!("reader{i}@d{}.example.jp", i % 7);
@@ -27,7 +27,7 @@ async fn subscribers(store: &Arc<dyn Storage>, n: usize) -> Vec<(SubscriberId, S
     out
 }
 
-async fn add(store: &Arc<dyn Storage>, email: &str, lang: LangPref) -> SubscriberId {
+async fn add(store: &Arc<dyn Store>, email: &str, lang: LangPref) -> SubscriberId {
     let t = now();
     store
         .insert_subscriber(&NewSubscriber {
@@ -52,7 +52,7 @@ async fn add(store: &Arc<dyn Storage>, email: &str, lang: LangPref) -> Subscribe
 }
 
 /// The fixture issue, queued and started (audience snapshotted).
-async fn started_issue(store: &Arc<dyn Storage>) -> IssueId {
+async fn started_issue(store: &Arc<dyn Store>) -> IssueId {
     let f = fixture_dir();
     let ja =
         kairan::app::editorial::parse_source("ja.md", &std::fs::read(f.join("ja.md")).unwrap())
@@ -75,7 +75,7 @@ async fn started_issue(store: &Arc<dyn Storage>) -> IssueId {
     id
 }
 
-fn dispatcher(store: &Arc<dyn Storage>, smtp_url: &str, extra: &[(&str, &str)]) -> Arc<Dispatcher> {
+fn dispatcher(store: &Arc<dyn Store>, smtp_url: &str, extra: &[(&str, &str)]) -> Arc<Dispatcher> {
     let outbox = std::env::temp_dir();
     let mut env = LEGAL.to_vec();
     env.push(("KAIRAN__SMTP__URL", smtp_url));

@@ -93,7 +93,7 @@ fn new_sub(email: &str, lang: LangPref, status: SubscriberStatus) -> NewSubscrib
 }
 
 async fn add(
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     email: &str,
     lang: LangPref,
     status: SubscriberStatus,
@@ -112,7 +112,7 @@ fn content(subject: &str) -> IssueContent {
     }
 }
 
-async fn add_issue(store: &Arc<dyn Storage>, slug: &str, state: IssueState) -> IssueId {
+async fn add_issue(store: &Arc<dyn Store>, slug: &str, state: IssueState) -> IssueId {
     store
         .insert_issue(&NewIssue {
             slug: slug.into(),
@@ -127,7 +127,7 @@ async fn add_issue(store: &Arc<dyn Storage>, slug: &str, state: IssueState) -> I
 }
 
 /// An issue in `sending` with `n` active subscribers snapshotted into deliveries.
-async fn campaign(store: &Arc<dyn Storage>, n: usize) -> (IssueId, Vec<SubscriberId>) {
+async fn campaign(store: &Arc<dyn Store>, n: usize) -> (IssueId, Vec<SubscriberId>) {
     let mut subs = Vec::new();
     for i in 0..n {
         subs.push(
@@ -148,7 +148,7 @@ async fn campaign(store: &Arc<dyn Storage>, n: usize) -> (IssueId, Vec<Subscribe
     (issue, subs)
 }
 
-async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn Storage>) {
+async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn Store>) {
     let mut s = new_sub(
         "Hanako.Sato@Example.JP",
         LangPref::Both,
@@ -182,7 +182,7 @@ async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn S
 }
 
 async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_half_written(
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
 ) {
     let id = add(
         &store,
@@ -210,7 +210,7 @@ async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_
     assert_eq!(store.consents(id).await.unwrap().len(), 1);
 }
 
-async fn status_changes_are_compare_and_set(store: Arc<dyn Storage>) {
+async fn status_changes_are_compare_and_set(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "a@example.jp",
@@ -269,7 +269,7 @@ async fn status_changes_are_compare_and_set(store: Arc<dyn Storage>) {
     assert_eq!(s.confirmed_at, Some(t), "the confirmation time is kept");
 }
 
-async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Storage>) {
+async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Store>) {
     let (issue, subs) = campaign(&store, 3).await;
     store
         .set_subscriber_status(
@@ -292,7 +292,7 @@ async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Storage>)
     assert_eq!(ids, vec![subs[0], subs[2]]);
 }
 
-async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn Storage>) {
+async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn Store>) {
     let a = add(
         &store,
         "a@example.jp",
@@ -354,7 +354,7 @@ async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn St
     assert_eq!(page2.iter().map(|s| s.id).collect::<Vec<_>>(), vec![c, d]);
 }
 
-async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Storage>) {
+async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Store>) {
     add(
         &store,
         "a@example.jp",
@@ -386,7 +386,7 @@ async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Storage>)
     );
 }
 
-async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Storage>) {
+async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Store>) {
     let send_at = now() + Duration::days(7);
     let new = NewIssue {
         slug: "2026-12".into(),
@@ -413,7 +413,7 @@ async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Storage>) {
     assert_eq!(store.list_issues().await.unwrap().len(), 1);
 }
 
-async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn Storage>) {
+async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn Store>) {
     let id = add_issue(&store, "2026-12", IssueState::Queued).await;
     let t = now();
     assert!(
@@ -438,7 +438,7 @@ async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn S
     assert_eq!(got.finished_at, Some(t));
 }
 
-async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Storage>) {
+async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Store>) {
     add(
         &store,
         "ja@example.jp",
@@ -512,7 +512,7 @@ async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Storage>) 
     );
 }
 
-async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<dyn Storage>) {
+async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 5).await;
     let t = now();
     let lease = t + Duration::minutes(5);
@@ -568,7 +568,7 @@ async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<d
     );
 }
 
-async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Storage>) {
+async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 200).await;
     let mut tasks = Vec::new();
     for w in 0..4 {
@@ -610,7 +610,7 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Storag
     assert_eq!(store.delivery_counts(issue).await.unwrap().sent, 200);
 }
 
-async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc<dyn Storage>) {
+async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc<dyn Store>) {
     let (issue, subs) = campaign(&store, 3).await;
     // A second issue, so the bounced reader's other open delivery can be seen skipped.
     let other = add_issue(&store, "2027-01", IssueState::Queued).await;
@@ -663,7 +663,7 @@ async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc
     );
 }
 
-async fn retries_are_claimed_only_when_due(store: Arc<dyn Storage>) {
+async fn retries_are_claimed_only_when_due(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 1).await;
     let t = now();
     let d = store
@@ -701,7 +701,7 @@ async fn retries_are_claimed_only_when_due(store: Arc<dyn Storage>) {
     assert_eq!(due[0].attempts, 1, "the failed attempt was counted");
 }
 
-async fn released_leases_return_to_the_pool(store: Arc<dyn Storage>) {
+async fn released_leases_return_to_the_pool(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 3).await;
     let t = now();
     let lease = t + Duration::minutes(5);
@@ -726,7 +726,7 @@ async fn released_leases_return_to_the_pool(store: Arc<dyn Storage>) {
     );
 }
 
-async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn Storage>) {
+async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 2).await;
     let t = now();
     assert!(!store.finish_issue_if_done(issue, t).await.unwrap());
@@ -768,7 +768,7 @@ async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn St
     assert_eq!((got.state, got.finished_at), (IssueState::Sent, Some(t)));
 }
 
-async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Storage>) {
+async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Store>) {
     let sub = add(
         &store,
         "x@docomo.ne.jp",
@@ -797,7 +797,7 @@ async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Storage>) {
     assert_eq!(store.bounce_reports(10).await.unwrap(), vec![r]);
 }
 
-async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: Arc<dyn Storage>) {
+async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: Arc<dyn Store>) {
     let t = now();
     let record = |hash: &str, kind: Option<BounceKind>, action: &str, at| BounceRecord {
         message_hash: hash.into(),
@@ -849,7 +849,7 @@ async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: 
     );
 }
 
-async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Storage>) {
+async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Store>) {
     let (issue, subs) = campaign(&store, 2).await;
     let t = now();
     let claimed = store
@@ -874,7 +874,7 @@ async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Storage>) 
     );
 }
 
-async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store: Arc<dyn Storage>) {
+async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "soft@example.jp",
@@ -917,7 +917,7 @@ async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store:
     );
 }
 
-async fn meta_values_are_upserted(store: Arc<dyn Storage>) {
+async fn meta_values_are_upserted(store: Arc<dyn Store>) {
     assert_eq!(store.meta("last_tick").await.unwrap(), None);
     store
         .set_meta("last_tick", "2026-12-01T00:00:00Z")
@@ -933,7 +933,7 @@ async fn meta_values_are_upserted(store: Arc<dyn Storage>) {
     );
 }
 
-async fn the_backend_is_healthy_and_says_which_it_is(store: Arc<dyn Storage>) {
+async fn the_backend_is_healthy_and_says_which_it_is(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     assert!(["sqlite", "postgres"].contains(&store.backend()));
 }
@@ -1021,7 +1021,7 @@ async fn a_corrupt_status_value_is_an_error_not_a_panic() {
 
 // ---- Subscribers (issue 3) --------------------------------------------------------------
 
-async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Storage>) {
+async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "cas@example.jp",
@@ -1065,7 +1065,7 @@ async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Storage>) {
     assert!(!store.claim_confirmation_send(active, t2, t2).await.unwrap());
 }
 
-async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<dyn Storage>) {
+async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "conf@example.jp",
@@ -1086,7 +1086,7 @@ async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<d
     assert_eq!(consents[0].confirmed_at, Some(at));
 }
 
-async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Arc<dyn Storage>) {
+async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "again@example.jp",
@@ -1128,7 +1128,7 @@ async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Ar
     );
 }
 
-async fn the_language_changes_only_while_subscribed(store: Arc<dyn Storage>) {
+async fn the_language_changes_only_while_subscribed(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "lang@example.jp",
@@ -1162,7 +1162,7 @@ async fn the_language_changes_only_while_subscribed(store: Arc<dyn Storage>) {
 }
 
 async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
 ) {
     let (issue, subs) = campaign(&store, 2).await;
     let id = subs[0];
@@ -1211,7 +1211,7 @@ async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
     assert!(!store.lift_suppression("hmac-sha256:abc").await.unwrap());
 }
 
-async fn meta_get_or_init_keeps_the_first_value(store: Arc<dyn Storage>) {
+async fn meta_get_or_init_keeps_the_first_value(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .meta_get_or_init("signing_key", "first")

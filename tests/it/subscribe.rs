@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kairan::app::ports::Storage;
+use kairan::app::ports::Store;
 use kairan::domain::{Purpose, Signer, SubscriberId, SubscriberStatus};
 use kairan::startup::Application;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +51,7 @@ pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 
 pub struct App {
     pub base: String,
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub signer: Arc<Signer>,
     pub outbox: tempfile::TempDir,
     shutdown: CancellationToken,
