@@ -73,13 +73,22 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
         let renderer = Arc::new(load_renderer(&settings)?);
         let signer = Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?);
+        let settings = Arc::new(settings);
+        let notifier = crate::app::notify::Notifier::new(
+            settings.clone(),
+            renderer.clone(),
+            signer.clone(),
+            mailer.clone(),
+            store.clone(),
+        );
         let state = AppState {
-            settings: Arc::new(settings),
+            settings,
             store,
             mailer,
             metrics: crate::metrics::install(),
             renderer,
             signer,
+            notifier,
         };
         Ok(Application {
             listener,

@@ -5,6 +5,7 @@ pub mod bounces;
 pub mod dispatch;
 pub mod editorial;
 pub mod keys;
+pub mod notify;
 pub mod ports;
 pub mod preview;
 pub mod status;

@@ -11,13 +11,13 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
+use crate::app::notify::{MailKind, Notifier, NotifyError};
 use crate::app::ports::{Store, SubscriberQuery};
 use crate::app::subscription::{self, Subscribed};
 use crate::config::Loaded;
 use crate::domain::{Consent, NewSubscriber, Subscriber, SubscriptionSource, parse_name};
 use crate::domain::{EmailAddress, LangPref, SubscriberId, SubscriberStatus};
 use crate::http::subscribers_api::SubscriberView;
-use crate::render::transactional::{MailKind, SubscriptionMail};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -91,14 +91,15 @@ pub async fn run(command: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> 
     result
 }
 
-async fn mailer(loaded: &Loaded, store: &Arc<dyn Store>) -> anyhow::Result<SubscriptionMail> {
+async fn mailer(loaded: &Loaded, store: &Arc<dyn Store>) -> anyhow::Result<Notifier> {
     let settings = Arc::new(loaded.settings.clone());
-    Ok(SubscriptionMail {
-        renderer: Arc::new(crate::startup::load_renderer(&settings)?),
-        signer: Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?),
-        mailer: crate::mail::from_settings(&settings)?,
-        settings,
-    })
+    Ok(Notifier::new(
+        settings.clone(),
+        Arc::new(crate::startup::load_renderer(&settings)?),
+        Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?),
+        crate::mail::from_settings(&settings)?,
+        store.clone(),
+    ))
 }
 
 fn operator_consent(method: SubscriptionSource, confirmed: bool, now: DateTime<Utc>) -> Consent {
@@ -114,19 +115,16 @@ fn operator_consent(method: SubscriptionSource, confirmed: bool, now: DateTime<U
     }
 }
 
-async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Store, id: SubscriberId) -> bool {
-    let sub = match store.subscriber(id).await {
-        Ok(Some(s)) => s,
-        _ => return false,
-    };
-    match mail.send(MailKind::Confirm, &sub, Utc::now()).await {
+async fn send_confirmation(mail: &Notifier, id: SubscriberId) -> bool {
+    match mail.send_to(MailKind::Confirm, id, Utc::now()).await {
         Ok(()) => true,
-        Err(e) => {
+        Err(NotifyError::Mail(e)) => {
             eprintln!(
                 "kairan: warning: the confirmation mail to subscriber {id} was not sent: {e}"
             );
             false
         }
+        Err(_) => false,
     }
 }
 
@@ -164,7 +162,7 @@ async fn add(
         Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
             if confirm {
                 let mail = mailer(loaded, store).await?;
-                if send_confirmation(&mail, store.as_ref(), id).await {
+                if send_confirmation(&mail, id).await {
                     println!("subscriber {id} added (pending); confirmation mail sent");
                 } else {
                     println!("subscriber {id} added (pending)");
@@ -415,7 +413,7 @@ async fn import(
                 added += 1;
                 if confirm
                     && let Some(mail) = &mail
-                    && send_confirmation(mail, store.as_ref(), id).await
+                    && send_confirmation(mail, id).await
                 {
                     mailed += 1;
                 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub renderer: Arc<crate::render::Renderer>,
     /// Signs and verifies the tokens in links (confirm, unsubscribe, preferences, VERP).
     pub signer: Arc<crate::domain::Signer>,
+    /// Sends the subscription mails (confirmation, welcome).
+    pub notifier: crate::app::notify::Notifier,
 }
 
 /// The whole HTTP app.

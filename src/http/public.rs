@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
+use crate::app::notify::MailKind;
 use crate::app::subscription::{self, Confirmation};
 use crate::domain::{
     Consent, NameError, NewSubscriber, Subscriber, SubscriptionSource, parse_name,
@@ -31,7 +32,6 @@ use crate::domain::{
 use crate::domain::{
     EmailAddress, EmailError, Lang, LangPref, Purpose, SubscriberId, SubscriberStatus,
 };
-use crate::render::transactional::{MailKind, SubscriptionMail};
 
 /// Largest form body accepted on these routes (a subscribe form is well under 1 KiB).
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;
@@ -55,39 +55,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/kairan.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(Extension(limiter))
-}
-
-fn mail(state: &AppState) -> SubscriptionMail {
-    SubscriptionMail {
-        settings: state.settings.clone(),
-        renderer: state.renderer.clone(),
-        signer: state.signer.clone(),
-        mailer: state.mailer.clone(),
-    }
-}
-
-/// Sends a mail in the background; failures are logged with the subscriber's id.
-fn send_later(state: &AppState, kind: MailKind, id: SubscriberId) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let now = Utc::now();
-        let sub = match state.store.subscriber(id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(subscriber_id = id.get(), error = %e, "cannot load the subscriber to mail");
-                return;
-            }
-        };
-        match mail(&state).send(kind, &sub, now).await {
-            Ok(()) => {
-                tracing::info!(subscriber_id = id.get(), mail = ?kind, "subscription mail sent")
-            }
-            Err(e) => {
-                tracing::warn!(subscriber_id = id.get(), mail = ?kind, error = %e, "subscription mail not sent")
-            }
-        }
-    });
 }
 
 async fn stylesheet(State(state): State<AppState>) -> Response {
@@ -317,7 +284,7 @@ async fn subscribe_post(
         Ok(outcome) => {
             tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome_name(&outcome), "subscribe form");
             if let Some(id) = outcome.confirmation_due() {
-                send_later(&state, MailKind::Confirm, id);
+                state.notifier.send_later(MailKind::Confirm, id);
             }
             page.render(
                 &state,
@@ -398,7 +365,7 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
     let sub = match subscription::confirm(state.store.as_ref(), id, now).await {
         Ok(Confirmation::Activated(sub)) => {
             tracing::info!(subscriber_id = id.get(), "subscription confirmed");
-            send_later(&state, MailKind::Welcome, id);
+            state.notifier.send_later(MailKind::Welcome, id);
             sub
         }
         Ok(Confirmation::AlreadyActive(sub)) => sub,
@@ -408,7 +375,6 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
             return page.unavailable(&state);
         }
     };
-    let m = mail(&state);
     page.render(
         &state,
         StatusCode::OK,
@@ -416,7 +382,7 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
         "confirmed-title",
         json!({
             "newsletter": state.settings.newsletter.lang(page.lang).name,
-            "preferences_path": local(&m.preferences_url(sub.id, now)),
+            "preferences_path": local(&state.notifier.preferences_url(sub.id, now)),
         }),
     )
 }

@@ -21,11 +21,11 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Body, error, store_error};
+use crate::app::notify::{MailKind, NotifyError};
 use crate::app::ports::SubscriberQuery;
 use crate::app::subscription::{self, Subscribed};
 use crate::domain::{Consent, NewSubscriber, Subscriber, SubscriptionSource, parse_name};
 use crate::domain::{EmailAddress, LangPref, SubscriberId, SubscriberStatus};
-use crate::render::transactional::{MailKind, SubscriptionMail};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -232,18 +232,11 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
     };
     match outcome {
         Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
-            if confirm {
-                let mail = SubscriptionMail {
-                    settings: state.settings.clone(),
-                    renderer: state.renderer.clone(),
-                    signer: state.signer.clone(),
-                    mailer: state.mailer.clone(),
-                };
-                if let Ok(Some(sub)) = state.store.subscriber(id).await
-                    && let Err(e) = mail.send(MailKind::Confirm, &sub, now).await
-                {
-                    tracing::warn!(subscriber_id = id.get(), error = %e, "confirmation mail not sent");
-                }
+            if confirm
+                && let Err(NotifyError::Mail(e)) =
+                    state.notifier.send_to(MailKind::Confirm, id, now).await
+            {
+                tracing::warn!(subscriber_id = id.get(), error = %e, "confirmation mail not sent");
             }
             tracing::info!(
                 subscriber_id = id.get(),
