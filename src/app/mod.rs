@@ -4,6 +4,7 @@
 pub mod bounces;
 pub mod dispatch;
 pub mod editorial;
+pub mod import;
 pub mod keys;
 pub mod notify;
 pub mod ports;

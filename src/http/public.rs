@@ -24,13 +24,10 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
-use crate::app::notify::MailKind;
-use crate::app::subscription::{self, Confirmation};
+use crate::app::subscription::{self, Confirmation, Mail, Registration, Requester};
 use crate::domain::{
-    Consent, NameError, NewSubscriber, Subscriber, SubscriptionSource, parse_name,
-};
-use crate::domain::{
-    EmailAddress, EmailError, Lang, LangPref, Purpose, SubscriberId, SubscriberStatus,
+    EmailAddress, EmailError, Lang, LangPref, NameError, Purpose, Subscriber, SubscriberId,
+    SubscriberStatus, parse_name,
 };
 
 /// Largest form body accepted on these routes (a subscribe form is well under 1 KiB).
@@ -257,35 +254,30 @@ async fn subscribe_post(
         );
     };
     let (_, text_hash, text_version) = consent_text(&state, page.lang);
-    let new = NewSubscriber {
+    let reg = Registration {
         email,
         name,
         lang,
-        status: SubscriberStatus::Pending,
-        consent: Consent {
-            method: SubscriptionSource::Form,
-            form_at: now,
-            confirmed_at: None,
+        by: Requester::Reader {
             ip: page.ip.map(|ip| ip.to_string()),
             user_agent: page.user_agent.clone(),
-            page_lang: Some(page.lang),
-            text_hash: Some(text_hash),
-            text_version: Some(text_version),
+            page_lang: page.lang,
+            text_hash,
+            text_version,
         },
-        now,
     };
-    match subscription::subscribe(
+    match subscription::register(
         state.store.as_ref(),
-        &new,
+        &reg,
         state.settings.subscribe.resend_interval,
+        Mail::Later(&state.notifier),
+        now,
     )
     .await
     {
-        Ok(outcome) => {
-            tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome_name(&outcome), "subscribe form");
-            if let Some(id) = outcome.confirmation_due() {
-                state.notifier.send_later(MailKind::Confirm, id);
-            }
+        Ok(done) => {
+            let outcome = &done.outcome;
+            tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome.name(), "subscribe form");
             page.render(
                 &state,
                 StatusCode::OK,
@@ -298,19 +290,6 @@ async fn subscribe_post(
             tracing::error!(error = %e, "subscribe: cannot store the request");
             page.unavailable(&state)
         }
-    }
-}
-
-fn outcome_name(o: &subscription::Subscribed) -> &'static str {
-    use subscription::Subscribed::*;
-    match o {
-        Created { .. } => "created",
-        Restarted { .. } => "restarted",
-        StillPending { confirm: true, .. } => "pending-resent",
-        StillPending { .. } => "pending-throttled",
-        Confirmed { .. } => "confirmed",
-        Unchanged { .. } => "unchanged",
-        Suppressed => "suppressed",
     }
 }
 
@@ -362,19 +341,17 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
         return invalid_link(&state, &page);
     };
     let now = Utc::now();
-    let sub = match subscription::confirm(state.store.as_ref(), id, now).await {
-        Ok(Confirmation::Activated(sub)) => {
-            tracing::info!(subscriber_id = id.get(), "subscription confirmed");
-            state.notifier.send_later(MailKind::Welcome, id);
-            sub
-        }
-        Ok(Confirmation::AlreadyActive(sub)) => sub,
-        Ok(Confirmation::NotApplicable) => return invalid_link(&state, &page),
-        Err(e) => {
-            tracing::error!(subscriber_id = id.get(), error = %e, "confirm: database error");
-            return page.unavailable(&state);
-        }
-    };
+    let sub =
+        match subscription::confirm(state.store.as_ref(), id, now, Mail::Later(&state.notifier))
+            .await
+        {
+            Ok(Confirmation::Activated(sub) | Confirmation::AlreadyActive(sub)) => sub,
+            Ok(Confirmation::NotApplicable) => return invalid_link(&state, &page),
+            Err(e) => {
+                tracing::error!(subscriber_id = id.get(), error = %e, "confirm: database error");
+                return page.unavailable(&state);
+            }
+        };
     page.render(
         &state,
         StatusCode::OK,

@@ -21,48 +21,19 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Body, error, store_error};
-use crate::app::notify::{MailKind, NotifyError};
+use crate::app::notify::NotifyError;
 use crate::app::ports::SubscriberQuery;
-use crate::app::subscription::{self, Subscribed};
-use crate::domain::{Consent, NewSubscriber, Subscriber, SubscriptionSource, parse_name};
-use crate::domain::{EmailAddress, LangPref, SubscriberId, SubscriberStatus};
+use crate::app::subscription::{
+    self, Mail, Mailed, Registration, Requester, Subscribed, SubscriberView,
+};
+use crate::domain::{
+    Consent, EmailAddress, LangPref, SubscriberId, SubscriberStatus, SubscriptionSource, parse_name,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/subscribers", get(list).post(add))
         .route("/subscribers/{id}", get(show).delete(erase))
-}
-
-/// A subscriber as the API and `kairan subscribers list --json` show it.
-#[derive(Debug, Serialize)]
-pub struct SubscriberView {
-    pub id: SubscriberId,
-    pub email: EmailAddress,
-    pub name: Option<String>,
-    pub lang: LangPref,
-    pub status: SubscriberStatus,
-    pub source: SubscriptionSource,
-    pub created_at: chrono::DateTime<Utc>,
-    pub confirmed_at: Option<chrono::DateTime<Utc>>,
-    pub unsubscribed_at: Option<chrono::DateTime<Utc>>,
-    pub unsubscribe_method: Option<String>,
-}
-
-impl From<Subscriber> for SubscriberView {
-    fn from(s: Subscriber) -> Self {
-        SubscriberView {
-            id: s.id,
-            email: s.email,
-            name: s.name,
-            lang: s.lang,
-            status: s.status,
-            source: s.source,
-            created_at: s.created_at,
-            confirmed_at: s.confirmed_at,
-            unsubscribed_at: s.unsubscribed_at,
-            unsubscribe_method: s.unsubscribe_method,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,44 +169,30 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
                 .into_response();
         }
     };
-    let now = Utc::now();
-    let new = NewSubscriber {
+    let reg = Registration {
         email,
         name,
         lang,
-        status: if body.confirmed {
-            SubscriberStatus::Active
-        } else {
-            SubscriberStatus::Pending
+        by: Requester::Operator {
+            via: SubscriptionSource::Api,
+            confirmed: body.confirmed,
         },
-        consent: Consent {
-            method: SubscriptionSource::Api,
-            form_at: now,
-            confirmed_at: body.confirmed.then_some(now),
-            ip: None,
-            user_agent: None,
-            page_lang: None,
-            text_hash: None,
-            text_version: None,
-        },
-        now,
     };
-    let outcome = match subscription::subscribe(
+    let done = match subscription::register(
         state.store.as_ref(),
-        &new,
+        &reg,
         state.settings.subscribe.resend_interval,
+        Mail::Now(&state.notifier),
+        Utc::now(),
     )
     .await
     {
-        Ok(o) => o,
+        Ok(d) => d,
         Err(e) => return store_error(e),
     };
-    match outcome {
-        Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
-            if confirm
-                && let Err(NotifyError::Mail(e)) =
-                    state.notifier.send_to(MailKind::Confirm, id, now).await
-            {
+    match done.outcome {
+        Subscribed::Created { id, .. } | Subscribed::Restarted { id, .. } => {
+            if let Mailed::NotSent(NotifyError::Mail(e)) = &done.mail {
                 tracing::warn!(subscriber_id = id.get(), error = %e, "confirmation mail not sent");
             }
             tracing::info!(
