@@ -43,7 +43,10 @@ fn settings() -> kairan::config::Settings {
 fn fixture_issue() -> Issue {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/issue");
     let read = |name: &str| {
-        parse_source(name, &std::fs::read(dir.join(name)).expect("fixture")).expect("parses")
+        let d =
+            parse_source(name, &std::fs::read(dir.join(name)).expect("fixture")).expect("parses");
+        assert_eq!(d.problems(), [], "the fixture is a valid issue");
+        d.content
     };
     let t = chrono::Utc::now();
     Issue {

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use crate::app::editorial::{self, Control, QueueRequest, SourceProblem};
+use crate::app::editorial::{self, Control, Draft, QueueRequest, SourceProblem};
 use crate::app::ports::Store;
 use crate::config::{Loaded, Settings};
 use crate::domain::Issue;
@@ -101,11 +101,16 @@ async fn run_with(
             allow_lossy,
         } => {
             let send_at = send_at.map(|s| parse_send_at(&s)).transpose()?;
-            let mut problems = Vec::new();
-            let ja = read_source(&ja, &mut problems);
-            let en = read_source(&en, &mut problems);
-            let (Some(ja), Some(en)) = (ja, en) else {
-                return refuse(&problems);
+            let (ja, en) = match (read_source(&ja), read_source(&en)) {
+                (Ok(ja), Ok(en)) => (ja, en),
+                // A file that cannot be read is refused with what is wrong with the other.
+                (ja, en) => {
+                    let problems: Vec<SourceProblem> = [ja, en]
+                        .into_iter()
+                        .flat_map(|r| r.map_or_else(|p| p, |d| d.problems()))
+                        .collect();
+                    return refuse(&problems);
+                }
             };
             let req = QueueRequest {
                 slug,
@@ -223,27 +228,16 @@ async fn run_with(
     }
 }
 
-fn read_source(
-    path: &Path,
-    problems: &mut Vec<SourceProblem>,
-) -> Option<crate::domain::IssueContent> {
+/// One language's source file, read (its content is checked by `editorial::queue`).
+fn read_source(path: &Path) -> Result<Draft, Vec<SourceProblem>> {
     let name = path.display().to_string();
     match std::fs::read(path) {
-        Ok(bytes) => match editorial::parse_source(&name, &bytes) {
-            Ok(c) => Some(c),
-            Err(p) => {
-                problems.extend(p);
-                None
-            }
-        },
-        Err(e) => {
-            problems.push(SourceProblem {
-                file: name,
-                line: None,
-                message: format!("cannot read: {e}"),
-            });
-            None
-        }
+        Ok(bytes) => editorial::parse_source(&name, &bytes),
+        Err(e) => Err(vec![SourceProblem {
+            file: name,
+            line: None,
+            message: format!("cannot read: {e}"),
+        }]),
     }
 }
 

@@ -494,6 +494,18 @@ macro_rules! storage_impl {
                 Ok(changed)
             }
 
+            async fn send_issue_now(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE issues SET send_at = $2, updated_at = $2 WHERE id = $1 AND state IN ('draft', 'queued')",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
             async fn set_issue_send_at(
                 &self,
                 id: IssueId,

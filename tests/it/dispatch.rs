@@ -56,9 +56,11 @@ async fn started_issue(store: &Arc<dyn Store>) -> IssueId {
     let f = fixture_dir();
     let ja =
         kairan::app::editorial::parse_source("ja.md", &std::fs::read(f.join("ja.md")).unwrap())
+            .map(valid)
             .unwrap();
     let en =
         kairan::app::editorial::parse_source("en.md", &std::fs::read(f.join("en.md")).unwrap())
+            .map(valid)
             .unwrap();
     let id = store
         .insert_issue(&NewIssue {
@@ -420,4 +422,10 @@ async fn a_reader_who_leaves_while_their_delivery_is_in_a_claimed_batch_gets_not
     let c = db.store.delivery_counts(issue).await.unwrap();
     assert_eq!((c.sent, c.skipped), (4, 1));
     db.cleanup().await;
+}
+
+/// The fixture's content, which must pass the editorial checks.
+fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
+    assert_eq!(d.problems(), [], "the fixture is a valid issue");
+    d.content
 }

@@ -45,6 +45,7 @@ contract!(
     subscribers_are_counted_by_status_and_language,
     issues_round_trip_and_slugs_are_unique,
     issue_transitions_only_happen_from_the_expected_states,
+    send_now_moves_only_the_send_time_and_only_before_sending,
     a_campaign_snapshots_the_active_audience_once,
     claims_lease_disjoint_batches_and_expired_leases_come_back,
     concurrent_claims_never_hand_out_a_delivery_twice,
@@ -436,6 +437,38 @@ async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn S
     let got = store.issue(id).await.unwrap().unwrap();
     assert_eq!(got.state, IssueState::Cancelled);
     assert_eq!(got.finished_at, Some(t));
+}
+
+async fn send_now_moves_only_the_send_time_and_only_before_sending(store: Arc<dyn Store>) {
+    let id = add_issue(&store, "2026-12", IssueState::Queued).await;
+    // An editor's change lands between someone reading the issue and pressing send-now…
+    let edited = content("十二月号（改訂）");
+    let t0 = now();
+    assert!(
+        store
+            .update_issue(id, None, &edited, &edited, t0)
+            .await
+            .unwrap()
+    );
+    let t1 = t0 + Duration::seconds(5);
+    assert!(store.send_issue_now(id, t1).await.unwrap());
+    // …and survives it: send-now writes the time and nothing else.
+    let got = store.issue(id).await.unwrap().unwrap();
+    assert_eq!((got.send_at, got.updated_at), (Some(t1), t1));
+    assert_eq!((got.ja.clone(), got.en.clone()), (edited.clone(), edited));
+    assert_eq!(got.state, IssueState::Queued);
+    // Once sending has started it is refused and changes nothing.
+    assert!(store.start_campaign(id, t1).await.unwrap().is_some());
+    let t2 = t1 + Duration::seconds(5);
+    assert!(!store.send_issue_now(id, t2).await.unwrap());
+    assert_eq!(store.issue(id).await.unwrap().unwrap().send_at, Some(t1));
+    // An unknown issue is not an error, just nothing done.
+    assert!(
+        !store
+            .send_issue_now(IssueId::new(id.get() + 1000), t2)
+            .await
+            .unwrap()
+    );
 }
 
 async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Store>) {

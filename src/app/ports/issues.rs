@@ -43,6 +43,9 @@ pub trait IssueStore: Send + Sync {
         send_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Sets `send_at` to `now` while the issue is `draft` or `queued`, in one guarded
+    /// update (nothing else of the issue is written). Returns whether it did.
+    async fn send_issue_now(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Whether this process may act as the scheduler. SQLite: always. PostgreSQL: the
     /// instance holding a session advisory lock (kept until the process ends).
     async fn try_scheduler_lock(&self) -> Result<bool, StoreError>;
