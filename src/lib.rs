@@ -12,7 +12,6 @@ pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod render;
-pub mod scheduler;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

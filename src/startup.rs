@@ -35,6 +35,17 @@ pub fn load_renderer(settings: &Settings) -> anyhow::Result<crate::render::Rende
         .map_err(|p| anyhow::anyhow!("cannot compile templates and locales: {}", p.join("; ")))
 }
 
+/// Who this process's dispatch workers lease deliveries as: the host name (from the kernel,
+/// `kairan` when it cannot be read), the process id and a random tag.
+pub fn lease_owner() -> crate::app::dispatch::LeaseOwner {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kairan".into());
+    crate::app::dispatch::LeaseOwner::new(&host, std::process::id(), rand::random())
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -133,10 +144,11 @@ impl Application {
             self.state.renderer.clone(),
             settings.clone(),
             self.state.signer.clone(),
+            lease_owner(),
         );
         let workers = (!self.passive).then(|| {
             (
-                tokio::spawn(crate::scheduler::run(
+                tokio::spawn(crate::app::scheduler::run(
                     store.clone(),
                     settings.schedule.clone(),
                     shutdown.clone(),

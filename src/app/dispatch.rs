@@ -71,6 +71,22 @@ pub enum RunEnd {
     Shutdown,
 }
 
+/// Names the leases of one process's workers: its host, process id and a random tag (a
+/// restarted process with a reused pid does not inherit the old leases). The process knows
+/// its host; the composition root builds this and passes it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOwner(String);
+
+impl LeaseOwner {
+    pub fn new(host: &str, pid: u32, tag: u16) -> Self {
+        LeaseOwner(format!("{host}:{pid}:{tag:04x}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Everything a campaign run needs; shared by its workers.
 pub struct Dispatcher {
     pub store: Arc<dyn Store>,
@@ -79,8 +95,8 @@ pub struct Dispatcher {
     pub settings: Arc<Settings>,
     pub signer: Arc<Signer>,
     domains: DomainLimiter,
-    /// Names this process's leases: host, pid and a random tag.
-    owner: String,
+    /// Names this process's leases.
+    owner: LeaseOwner,
 }
 
 impl Dispatcher {
@@ -90,13 +106,8 @@ impl Dispatcher {
         renderer: Arc<Renderer>,
         settings: Arc<Settings>,
         signer: Arc<Signer>,
+        owner: LeaseOwner,
     ) -> Arc<Self> {
-        let host = hostname();
-        let owner = format!(
-            "{host}:{}:{:04x}",
-            std::process::id(),
-            rand::random::<u16>()
-        );
         Arc::new(Dispatcher {
             domains: DomainLimiter::new(settings.dispatch.domain_limits.clone()),
             store,
@@ -200,7 +211,7 @@ impl Run {
     }
 
     async fn worker(self: Arc<Self>, n: u32) -> anyhow::Result<RunEnd> {
-        let owner = format!("{}:w{n}", self.d.owner);
+        let owner = format!("{}:w{n}", self.d.owner.as_str());
         let mut session = self.d.mailer.session().await;
         let result = self.work(&owner, session.as_mut()).await;
         session.close().await;
@@ -516,14 +527,6 @@ fn is_throttle(reply: &str) -> bool {
     reply.starts_with("421") || reply.contains(" 4.7.")
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kairan".into())
-}
-
 /// `dispatch.rate_per_minute` for the whole campaign, shared by every process through the
 /// database: sends are taken from the current minute's budget in small chunks.
 struct CampaignBudget {
@@ -786,6 +789,14 @@ mod tests {
         assert!(is_throttle("421 4.7.0 try later"));
         assert!(is_throttle("450 4.7.1 rate limited"));
         assert!(!is_throttle("450 4.2.0 mailbox busy"));
+    }
+
+    #[test]
+    fn a_lease_owner_names_host_pid_and_tag() {
+        assert_eq!(
+            LeaseOwner::new("mail1", 4242, 0xbeef).as_str(),
+            "mail1:4242:beef"
+        );
     }
 
     #[test]

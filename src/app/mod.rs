@@ -9,5 +9,6 @@ pub mod keys;
 pub mod notify;
 pub mod ports;
 pub mod preview;
+pub mod scheduler;
 pub mod status;
 pub mod subscription;

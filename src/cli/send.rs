@@ -59,7 +59,14 @@ async fn send(
     let renderer = Arc::new(crate::startup::load_renderer(&settings)?);
     let signer = Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?);
     let mailer = crate::mail::from_settings(&settings)?;
-    let dispatcher = Dispatcher::new(store.clone(), mailer, renderer, settings.clone(), signer);
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        mailer,
+        renderer,
+        settings.clone(),
+        signer,
+        crate::startup::lease_owner(),
+    );
     let shutdown = crate::startup::shutdown_on_signals();
     let progress = Arc::new(Progress::default());
     let before = store.delivery_counts(issue.id).await?;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::app::ports::{Store, StoreError};
 
+mod keys;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -857,6 +858,10 @@ macro_rules! storage_impl {
         #[async_trait::async_trait]
         impl $crate::app::ports::KeyStore for $store {
             $($keys_own)*
+
+            async fn suppression_salt(&self) -> Result<String, StoreError> {
+                self.meta_get_or_init(super::keys::META_SUPPRESSION_SALT, &super::keys::random_key()).await
+            }
 
             async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
                 sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")

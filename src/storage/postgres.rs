@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{placeholders, rows, storage_impl};
+use crate::app::ports::keys::GeneratedKey;
 use crate::app::ports::{StoreError, SubscriberQuery};
 use crate::domain::*;
 
@@ -126,5 +127,13 @@ storage_impl!(PgStore, sqlx::Postgres,
         .collect()
     }
     }
-    keys {}
+    keys {
+        /// In `meta`, so every instance on the database shares it.
+        async fn generated_signing_key(&self) -> Result<GeneratedKey, StoreError> {
+            super::keys::from_meta(
+                self.meta_get_or_init(super::keys::META_SIGNING_KEY, &super::keys::random_key())
+                    .await,
+            )
+        }
+    }
 );

@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 };
 
 use super::{placeholders, rows, storage_impl};
+use crate::app::ports::keys::GeneratedKey;
 use crate::app::ports::{StoreError, SubscriberQuery};
 use crate::domain::*;
 
@@ -18,6 +19,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Where a generated signing key is kept: next to the database file (none in memory).
+    key_file: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -36,7 +39,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(15))
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            key_file: super::keys::key_file_for(url),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -123,5 +129,16 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
         claimed.into_iter().map(ClaimedDelivery::try_from).collect()
     }
     }
-    keys {}
+    keys {
+        /// The key file next to the database; an in-memory database keeps it in `meta`.
+        async fn generated_signing_key(&self) -> Result<GeneratedKey, StoreError> {
+            match &self.key_file {
+                Some(path) => super::keys::from_file(path),
+                None => super::keys::from_meta(
+                    self.meta_get_or_init(super::keys::META_SIGNING_KEY, &super::keys::random_key())
+                        .await,
+                ),
+            }
+        }
+    }
 );

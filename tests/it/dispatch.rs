@@ -91,7 +91,14 @@ fn dispatcher(store: &Arc<dyn Store>, smtp_url: &str, extra: &[(&str, &str)]) ->
         b"0123456789abcdef0123456789abcdef".to_vec(),
         vec![],
     ));
-    Dispatcher::new(store.clone(), mailer, renderer, Arc::new(settings), signer)
+    Dispatcher::new(
+        store.clone(),
+        mailer,
+        renderer,
+        Arc::new(settings),
+        signer,
+        kairan::startup::lease_owner(),
+    )
 }
 
 async fn run_to_end(d: &Arc<Dispatcher>, issue: IssueId) -> RunEnd {

@@ -66,6 +66,7 @@ contract!(
     the_language_changes_only_while_subscribed,
     erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash,
     meta_get_or_init_keeps_the_first_value,
+    a_generated_signing_key_and_the_salt_are_kept_and_reused,
 );
 
 fn consent(at: chrono::DateTime<chrono::Utc>) -> Consent {
@@ -1318,4 +1319,34 @@ async fn a_deferral_does_not_bring_back_a_delivery_skipped_meanwhile() {
         );
         db.cleanup().await;
     }
+}
+
+async fn a_generated_signing_key_and_the_salt_are_kept_and_reused(store: Arc<dyn Store>) {
+    use kairan::app::ports::keys::KeyLocation;
+    let first = store.generated_signing_key().await.unwrap();
+    assert_eq!(first.key.len(), 64);
+    let again = store.generated_signing_key().await.unwrap();
+    assert_eq!(again.key, first.key, "the same key on every start");
+    assert!(!again.created);
+    match (store.backend(), &first.location) {
+        // A SQLite file keeps it next to itself, owner-only, not in the database.
+        ("sqlite", KeyLocation::File(path)) => {
+            assert!(first.created);
+            assert_eq!(path.file_name().unwrap(), "kairan.db.key");
+            assert_eq!(std::fs::read_to_string(path).unwrap().trim(), first.key);
+            assert_eq!(store.meta("signing_key").await.unwrap(), None);
+        }
+        // PostgreSQL keeps it in `meta`, where every instance finds it.
+        ("postgres", KeyLocation::Database) => {
+            assert_eq!(
+                store.meta("signing_key").await.unwrap().as_deref(),
+                Some(first.key.as_str())
+            );
+        }
+        (backend, location) => panic!("{backend} keeps its key at {location:?}"),
+    }
+    let salt = store.suppression_salt().await.unwrap();
+    assert_eq!(salt.len(), 64);
+    assert_eq!(store.suppression_salt().await.unwrap(), salt);
+    assert_ne!(salt, first.key);
 }

@@ -2,6 +2,8 @@
 //! times, and the catch-up rule for ticks missed while the daemon was down. The planning is
 //! a pure function of the clock it is given ([`plan`]), so tests never sleep; [`run`] is the
 //! loop `kairan serve` runs around it.
+//!
+//! Depends on the domain, the ports (issues, deliveries, keys) and the settings; no adapter.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ports::Store;
+use super::ports::Store;
 use crate::config::ScheduleSettings;
 use crate::domain::{IssueId, IssueState};
 
