@@ -162,7 +162,7 @@ impl Application {
         if self.passive {
             tracing::info!("passive: this instance serves HTTP only and sends nothing");
         }
-        let bounce_poller = crate::bounce::imap::spawn(&settings, &store, &shutdown);
+        let bounce_poller = crate::bounce::sources::imap::spawn(&settings, &store, &shutdown);
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
         axum::serve(

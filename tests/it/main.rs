@@ -13,6 +13,7 @@ mod crash;
 mod dispatch;
 mod dkim;
 mod http;
+mod imap;
 mod issues;
 mod mail;
 mod render;
