@@ -15,6 +15,7 @@ mod dkim;
 mod http;
 mod imap;
 mod issues;
+mod layers;
 mod mail;
 mod render;
 mod storage;
