@@ -2,6 +2,8 @@
 //! adapters, binds the listener (port 0 in tests, reported back), and runs until the shutdown
 //! token is cancelled, then drains in order: stop accepting, let in-flight requests finish
 //! (bounded by the request timeout), close the pool.
+//!
+//! It alone, with `cli`, may depend on every module.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -24,6 +24,9 @@
 //! compare-and-set, the soft score counts at most once a day), so a crash or a database error
 //! between the two leaves nothing half-done: the MTA retries, the effect is not repeated, and
 //! the report is stored then.
+//!
+//! Depends on the domain, the ports, the settings and the pure parser (`bounce::parse`);
+//! the sources that feed it (`bounce::sources`) depend on it, never the reverse.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -121,7 +124,7 @@ pub struct Ingested {
     pub parsed: ParseOutput,
 }
 
-/// One recipient as `kairan bounce parse` prints it (DESIGN.md).
+/// One recipient as `kairan bounce parse` prints it (`docs/contracts.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientOutput {
     pub address: Option<String>,
@@ -131,7 +134,7 @@ pub struct RecipientOutput {
     pub diagnostic: Option<String>,
 }
 
-/// The parse result in the shape of DESIGN.md (without the `file` field).
+/// The parse result in the shape of `docs/contracts.md` (without the `file` field).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParseOutput {
     pub bounce: bool,

@@ -1,5 +1,5 @@
 //! The dispatcher: sends a campaign's deliveries on `dispatch.concurrency` workers, each with
-//! its own reused SMTP session, under the guarantees of DESIGN.md.
+//! its own reused SMTP session, under the delivery guarantees of `docs/contracts.md`.
 //!
 //! Each worker loops: claim a batch (a lease in the database), and for each delivery skip it
 //! if the subscriber left, defer it if its domain is throttled (the worker moves on to other
@@ -11,6 +11,9 @@
 //! What a worker cannot finish (pause, cancel, shutdown, a lease about to run out) it hands
 //! back as deferred. After `kill -9` the unrecorded rows come back when their lease expires
 //! and are re-sent with the same Message-ID: duplicates are at most the messages in flight.
+//!
+//! Depends on the domain, the ports (issues, deliveries, outbound mail), the settings and
+//! render; the lease owner's name (host, process) comes from the caller.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! Previews and test sends: an issue rendered exactly as a subscriber receives it, with a
 //! sample name and links that point at the real pages but carry no subscriber's token.
+//!
+//! Depends on the domain, the mail port, the settings and render.
 
 use chrono::Utc;
 

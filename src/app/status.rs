@@ -1,5 +1,7 @@
 //! The operator's view: campaigns with delivery counts, subscribers by status and language.
 //! Shared by `kairan status` and `GET /api/status`.
+//!
+//! Depends on the domain and the storage ports.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

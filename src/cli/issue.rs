@@ -1,5 +1,6 @@
-//! `kairan issue …`: the editor's commands (DESIGN.md). Queue prints the new id alone on
-//! the last line of stdout, so scripts can `id=$(kairan issue queue … | tail -n1)`.
+//! `kairan issue …`: the editor's commands (`docs/contracts.md`). Queue prints the new id
+//! alone on the last line of stdout, so scripts can `id=$(kairan issue queue … | tail -n1)`.
+//! The files are read here; what makes an issue valid is `app::editorial`'s.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,6 +1,8 @@
 //! `kairan send ID`: dispatch one issue in the foreground with a progress line until it is
 //! done. Safe to run again after a crash (it resumes), and alongside `kairan serve` (they
 //! share the work through leases).
+//!
+//! Calls `app::dispatch`; the progress line is printed here.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

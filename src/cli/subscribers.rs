@@ -1,5 +1,8 @@
 //! `kairan subscribers …` (issue 3): the operator's view of the list. Output for people on
 //! stdout, problems on stderr; addresses are printed to the operator (never logged).
+//!
+//! Each command calls a use case of `app::subscription` / `app::import`; the export and the
+//! table are formatted here.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

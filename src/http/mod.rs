@@ -1,6 +1,11 @@
-//! The axum adapter: [`router`] builds the whole app (tests drive it with `oneshot` or a real
-//! socket on port 0). Cross-cutting layers: request tracing with a request id, a body-size
-//! limit, a timeout so draining cannot hang, and request metrics by matched route.
+//! The axum adapter: [`router`] builds the whole app; the integration tests run it on a real
+//! socket on port 0 (`startup::Application`) and talk to it with an HTTP client.
+//! Cross-cutting layers: request tracing with a request id, a body-size limit, a timeout so
+//! draining cannot hang, and request metrics by matched route.
+//!
+//! Handlers read their input (forms, JSON, paths), call a use case of `app`, and map its
+//! answer to a page or a status code; they make no decision of their own. May depend on
+//! everything but `startup` and `cli`.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -9,6 +9,8 @@
 //! Both parts go out base64-encoded (UTF-8), so no line of the message can exceed 998 octets
 //! whatever the content; recipients at `newsletter.legacy_charset_domains` get an
 //! ISO-2022-JP subject and 7-bit ISO-2022-JP text, the HTML part staying UTF-8.
+//!
+//! Depends on the domain, the settings and the renderer.
 
 use std::fmt::Write as _;
 

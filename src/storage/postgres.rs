@@ -1,6 +1,8 @@
 //! The PostgreSQL adapter: for several `kairan serve` processes on one database. Batches are
 //! claimed with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other's
 //! rows and never take the same row twice.
+//!
+//! Depends on the ports and the domain (shared SQL in `mod.rs`).
 
 use std::time::Duration;
 

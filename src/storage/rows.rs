@@ -3,6 +3,8 @@
 //! `FromStr`, ids are wrapped in their types, and stored addresses are parsed into
 //! `EmailAddress`, so an unexpected value is a `StoreError::Corrupt` naming the row (never the
 //! address), not a panic and not a string re-parsed later.
+//!
+//! Depends on the domain and the port's error type.
 
 use chrono::{DateTime, Utc};
 

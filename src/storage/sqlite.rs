@@ -1,5 +1,7 @@
 //! The SQLite adapter: the embedded default. WAL mode with a busy timeout, so `kairan serve`
 //! and a CLI command can use one file at once; foreign keys on.
+//!
+//! Depends on the ports and the domain (shared SQL in `mod.rs`).
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! Dispatch under the guarantees of DESIGN.md, with real parts: Postfix's smtp-sink for
-//! end-to-end runs, the in-process SMTP server for faults, the real binary for crashes.
+//! Dispatch under the guarantees of `docs/contracts.md`, with real parts: Postfix's smtp-sink
+//! for end-to-end runs, the in-process SMTP server for faults, the real binary for crashes.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -80,6 +80,7 @@ pub trait SubscriberStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     async fn is_suppressed(&self, address_hash: &str) -> Result<bool, StoreError>;
-    /// Removes an address from the suppression list (it opted in anew). Returns whether it was there.
+    /// Removes an address from the suppression list (it opted in anew). Returns whether it
+    /// was there.
     async fn lift_suppression(&self, address_hash: &str) -> Result<bool, StoreError>;
 }

@@ -1,6 +1,8 @@
 //! The HTTP source: what `POST /api/bounces` does with its body (one raw RFC 5322 message)
 //! and `?recipient=`, free of the web framework; the axum route (`http::api_bounces`) maps
 //! the [`Answer`] to a response.
+//!
+//! Depends on the bounce use case, the ports, the settings and the domain; no web framework.
 
 use chrono::Utc;
 

@@ -9,6 +9,8 @@
 //! server sends is bounded: a response line at most [`MAX_LINE`] bytes, a literal (a
 //! message) at most [`MAX_LITERAL`]; a server that sends more gets an error for the round,
 //! not our memory.
+//!
+//! Depends on the bounce use case, the ports and the settings.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! bounce a bounce), 75 (EX_TEMPFAIL) when the database failed so the MTA retries later, 66
 //! (EX_NOINPUT) for a file that cannot be read, 74 (EX_IOERR) when standard input cannot be
 //! read. One JSON line per message on stdout; problems on stderr.
+//!
+//! Depends on the bounce use case, the ports, the settings and the parser; the database is
+//! opened by the caller.
 
 use std::future::Future;
 use std::io::Read;
