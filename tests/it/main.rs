@@ -15,6 +15,7 @@ mod dkim;
 mod http;
 mod issues;
 mod mail;
+mod postfix;
 mod render;
 mod storage;
 mod subscribe;
