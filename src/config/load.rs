@@ -235,11 +235,20 @@ pub(super) struct Reader {
 }
 
 impl Reader {
+    /// Where the value of `key` came from. An entry inside a table value
+    /// (`dispatch.domain_limits.docomo.ne.jp`) came from wherever the table did, so the
+    /// nearest enclosing key set from the environment counts.
     fn origin(&self, key: &str) -> String {
-        self.origins
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| self.default_origin.clone())
+        let mut k = key;
+        loop {
+            if let Some(origin) = self.origins.get(k) {
+                return origin.clone();
+            }
+            match k.rsplit_once('.') {
+                Some((parent, _)) => k = parent,
+                None => return self.default_origin.clone(),
+            }
+        }
     }
 
     /// Records a problem with `key`, naming where its value came from.
@@ -522,6 +531,24 @@ pub(super) mod tests {
              smtp.timeout (kairan.toml): `soon` is not a duration such as 90s, 10m, 24h or 30d; \
              subscribe.rate_limit_per_minute (kairan.toml): 0 is out of range 1..=100000; \
              http.colour (kairan.toml): unknown key"
+        );
+    }
+
+    #[test]
+    fn a_bad_entry_in_a_table_from_the_environment_names_the_variable() {
+        let e = env(&[(
+            "KAIRAN__DISPATCH__DOMAIN_LIMITS",
+            r#"{ "a.jp" = 0, "b.jp" = 5 }"#,
+        )]);
+        let errs = parse("[dispatch]\nbatch_size = 0\n", "kairan.toml", &e).unwrap_err();
+        let shown: Vec<_> = errs.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "dispatch.batch_size (kairan.toml): 0 is out of range 1..=100000",
+                "dispatch.domain_limits.a.jp (environment KAIRAN__DISPATCH__DOMAIN_LIMITS): \
+                 expected a positive number of messages per minute, found 0"
+            ]
         );
     }
 
