@@ -122,7 +122,13 @@ pub fn load_from(
         .as_ref()
         .map(|f| f.display().to_string())
         .unwrap_or_else(|| "defaults".into());
-    let (settings, env_keys) = parse(&text, &origin, env)?;
+    // Relative paths in the file are relative to its directory (`None` when that is the
+    // working directory anyway, as for `./kairan.toml`).
+    let file_dir = file
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty());
+    let (settings, env_keys) = parse_in(&text, &origin, file_dir, env)?;
     Ok(Loaded {
         settings,
         file,
@@ -130,10 +136,22 @@ pub fn load_from(
     })
 }
 
-/// Parses TOML text plus environment overrides into validated settings.
+/// Parses TOML text plus environment overrides into validated settings. Relative paths stay
+/// as written (relative to the working directory): the text has no file to be relative to.
 pub fn parse(
     toml_text: &str,
     origin: &str,
+    env: &[(String, String)],
+) -> Result<(Settings, Vec<String>), ConfigErrors> {
+    parse_in(toml_text, origin, None, env)
+}
+
+/// As [`parse`], for the text of a file in `file_dir`: relative paths the text sets are
+/// resolved against that directory.
+fn parse_in(
+    toml_text: &str,
+    origin: &str,
+    file_dir: Option<&Path>,
     env: &[(String, String)],
 ) -> Result<(Settings, Vec<String>), ConfigErrors> {
     let mut table: toml::Table = toml_text.parse().map_err(|e: toml::de::Error| {
@@ -148,6 +166,7 @@ pub fn parse(
         root: table,
         default_origin: origin.to_owned(),
         origins: merged.origins,
+        file_dir: file_dir.map(Path::to_path_buf),
         used: BTreeSet::new(),
         problems: merged.problems,
     };
@@ -230,6 +249,8 @@ pub(super) struct Reader {
     default_origin: String,
     /// Dotted keys set from the environment → the variable's name.
     origins: BTreeMap<String, String>,
+    /// The directory of the file being read, when relative paths need resolving against it.
+    file_dir: Option<PathBuf>,
     used: BTreeSet<String>,
     problems: Vec<ConfigProblem>,
 }
@@ -239,15 +260,46 @@ impl Reader {
     /// (`dispatch.domain_limits.docomo.ne.jp`) came from wherever the table did, so the
     /// nearest enclosing key set from the environment counts.
     fn origin(&self, key: &str) -> String {
+        self.env_origin(key).unwrap_or(&self.default_origin).clone()
+    }
+
+    /// The environment variable that set `key` or a table holding it, if one did.
+    fn env_origin(&self, key: &str) -> Option<&String> {
         let mut k = key;
         loop {
             if let Some(origin) = self.origins.get(k) {
-                return origin.clone();
+                return Some(origin);
             }
-            match k.rsplit_once('.') {
-                Some((parent, _)) => k = parent,
-                None => return self.default_origin.clone(),
-            }
+            k = k.rsplit_once('.')?.0;
+        }
+    }
+
+    /// The directory a relative path in `key` is relative to, when it is not the working
+    /// directory: the file's, unless the environment set the value.
+    pub(super) fn file_dir(&self, key: &str) -> Option<PathBuf> {
+        match self.env_origin(key) {
+            Some(_) => None,
+            None => self.file_dir.clone(),
+        }
+    }
+
+    /// A filesystem path: from the file, relative to the file's directory; from the
+    /// environment, as given (relative to the working directory).
+    pub(super) fn opt_path(&mut self, key: &str) -> Option<PathBuf> {
+        let s = self.opt_string(key)?;
+        Some(self.path_from(key, &s))
+    }
+
+    /// As [`Reader::opt_path`]; the default, like an environment value, stays as written.
+    pub(super) fn path_or(&mut self, key: &str, default: &str) -> PathBuf {
+        self.opt_path(key).unwrap_or_else(|| PathBuf::from(default))
+    }
+
+    /// `value`, read from `key`, as a path resolved like [`Reader::opt_path`].
+    pub(super) fn path_from(&self, key: &str, value: &str) -> PathBuf {
+        match self.file_dir(key) {
+            Some(dir) => dir.join(value),
+            None => PathBuf::from(value),
         }
     }
 
@@ -606,11 +658,104 @@ pub(super) mod tests {
         assert!(errs.0[0].message.starts_with("cannot read the file"));
     }
 
-    #[test]
-    fn problems_in_a_file_name_the_file() {
+    /// A config file in its own temporary directory, which is never the test's working
+    /// directory (that is the crate root).
+    fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("kairan.toml");
-        std::fs::write(&file, "[dispatch]\nconcurency = 4\n").unwrap();
+        std::fs::write(&file, text).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn relative_paths_in_a_file_are_relative_to_that_file() {
+        let (dir, file) = config_file(
+            r#"
+            [database]
+            url = "sqlite://kairan.db"
+            [outbox]
+            dir = "mail"
+            [dkim]
+            domain = "example.org"
+            private_key = "keys/dkim.pem"
+            [paths]
+            templates = "templates"
+            locales = "/usr/share/kairan/locales"
+            "#,
+        );
+        let loaded = load_from(Some(&file), &[]).unwrap();
+        let s = &loaded.settings;
+        let d = dir.path();
+        assert_eq!(
+            s.database.url.expose(),
+            format!("sqlite://{}", d.join("kairan.db").display())
+        );
+        assert_eq!(s.outbox.dir, d.join("mail"));
+        assert_eq!(
+            s.dkim.as_ref().unwrap().private_key,
+            d.join("keys/dkim.pem")
+        );
+        assert_eq!(
+            s.paths.templates.as_deref(),
+            Some(d.join("templates").as_path())
+        );
+        assert_eq!(
+            s.paths.locales.as_deref(),
+            Some(Path::new("/usr/share/kairan/locales"))
+        );
+    }
+
+    #[test]
+    fn the_short_sqlite_form_with_a_mode_is_relative_to_the_file_too() {
+        let (dir, file) = config_file("[database]\nurl = \"sqlite:data/k.db?mode=rwc\"\n");
+        let loaded = load_from(Some(&file), &[]).unwrap();
+        assert_eq!(
+            loaded.settings.database.url.expose(),
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("data/k.db").display()
+            )
+        );
+    }
+
+    #[test]
+    fn environment_values_and_defaults_stay_relative_to_the_working_directory() {
+        let (_dir, file) = config_file("[outbox]\ndir = \"mail\"\n[paths]\nlocales = \"l\"\n");
+        let e = env(&[
+            ("KAIRAN__DATABASE__URL", "sqlite://env.db"),
+            ("KAIRAN__PATHS__LOCALES", "env-locales"),
+        ]);
+        let s = load_from(Some(&file), &e).unwrap().settings;
+        assert_eq!(s.database.url.expose(), "sqlite://env.db");
+        assert_eq!(s.paths.locales, Some(PathBuf::from("env-locales")));
+        assert!(
+            s.outbox.dir.is_absolute(),
+            "from the file: {:?}",
+            s.outbox.dir
+        );
+
+        let (_dir, file) = config_file("[http]\nlisten = \"127.0.0.1:9000\"\n");
+        let s = load_from(Some(&file), &[]).unwrap().settings;
+        assert_eq!(s.database.url.expose(), "sqlite://kairan.db");
+        assert_eq!(s.outbox.dir, PathBuf::from("outbox"));
+        assert_eq!(s.paths.templates, None);
+    }
+
+    #[test]
+    fn text_without_a_file_keeps_its_paths_as_written() {
+        let (s, _) = parse(
+            "[database]\nurl = \"sqlite://k.db\"\n[outbox]\ndir = \"mail\"\n",
+            "test",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.database.url.expose(), "sqlite://k.db");
+        assert_eq!(s.outbox.dir, PathBuf::from("mail"));
+    }
+
+    #[test]
+    fn problems_in_a_file_name_the_file() {
+        let (_dir, file) = config_file("[dispatch]\nconcurency = 4\n");
         let errs = load_from(Some(&file), &[]).unwrap_err();
         assert_eq!(errs.0[0].key, "dispatch.concurency");
         assert_eq!(errs.0[0].origin, file.display().to_string());

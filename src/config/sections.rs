@@ -4,7 +4,6 @@
 //! collector. Sections are read in the order the README documents them, which is also the
 //! order of their problems. Depends on `types`, `values` and the loader's `Reader`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::load::Reader;
@@ -31,7 +30,16 @@ pub(super) fn read_settings(r: &mut Reader) -> Settings {
 }
 
 fn database(r: &mut Reader) -> DatabaseSettings {
-    let url = r.parse_or("database.url", defaults::DATABASE_URL, values::database_url);
+    let file_dir = r.file_dir("database.url");
+    let url = r
+        .opt_parse("database.url", |s| {
+            let url = values::database_url(s)?;
+            match &file_dir {
+                Some(dir) => values::sqlite_url_relative_to(dir, &url),
+                None => Ok(url),
+            }
+        })
+        .unwrap_or_else(|| defaults::DATABASE_URL.to_owned());
     DatabaseSettings {
         url: Secret::new(url),
         max_connections: r.int_or(
@@ -168,7 +176,7 @@ fn smtp(r: &mut Reader) -> SmtpSettings {
 
 fn outbox(r: &mut Reader) -> OutboxSettings {
     OutboxSettings {
-        dir: PathBuf::from(r.string_or("outbox.dir", defaults::OUTBOX_DIR)),
+        dir: r.path_or("outbox.dir", defaults::OUTBOX_DIR),
     }
 }
 
@@ -183,7 +191,7 @@ fn dkim(r: &mut Reader) -> Option<DkimSettings> {
     Some(DkimSettings {
         domain: domain?,
         selector,
-        private_key: PathBuf::from(key?),
+        private_key: r.path_from("dkim.private_key", &key?),
     })
 }
 
@@ -245,8 +253,8 @@ fn secrets(r: &mut Reader) -> SecretsSettings {
 
 fn paths(r: &mut Reader) -> PathsSettings {
     PathsSettings {
-        templates: r.opt_string("paths.templates").map(PathBuf::from),
-        locales: r.opt_string("paths.locales").map(PathBuf::from),
+        templates: r.opt_path("paths.templates"),
+        locales: r.opt_path("paths.locales"),
     }
 }
 
@@ -277,6 +285,8 @@ fn subscribe(r: &mut Reader) -> SubscribeSettings {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::config::load::tests::env;
     use crate::config::parse;

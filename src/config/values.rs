@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -112,12 +113,56 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-/// `database.url`: the scheme picks the backend, so it must be one kairan knows.
+/// `database.url`: the scheme picks the backend, so it must be one kairan knows. SQLx's
+/// short form `sqlite:PATH` comes back as `sqlite://PATH`, the one form the rest of kairan
+/// reads.
 pub(super) fn database_url(s: &str) -> Result<String, String> {
     match s.split_once("://").map(|(scheme, _)| scheme) {
         Some("sqlite" | "postgres" | "postgresql") => Ok(s.to_owned()),
-        _ => Err("expected sqlite://PATH or postgres://USER@HOST/DB".into()),
+        _ => match s.strip_prefix("sqlite:") {
+            Some(path) => Ok(format!("sqlite://{path}")),
+            None => Err("expected sqlite://PATH or postgres://USER@HOST/DB".into()),
+        },
     }
+}
+
+/// A `sqlite://PATH[?QUERY]` URL whose PATH is relative, made relative to `dir`; any other
+/// URL (an absolute path, an in-memory database, PostgreSQL) comes back as it is.
+pub(super) fn sqlite_url_relative_to(dir: &Path, url: &str) -> Result<String, String> {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return Ok(url.to_owned());
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let in_memory = path == ":memory:"
+        || query.is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "mode" && v == "memory")
+        });
+    if path.is_empty() || in_memory || Path::new(path).is_absolute() {
+        return Ok(url.to_owned());
+    }
+    let dir = dir.to_str().ok_or_else(|| {
+        format!(
+            "the SQLite path is relative to the configuration file's directory, and `{}` is not \
+             UTF-8; give an absolute path",
+            dir.display()
+        )
+    })?;
+    // SQLx percent-decodes the path and ends it at the first `?`; `#` would end it for the
+    // URL parser that redacts it for messages. So those characters of the directory are
+    // escaped, and the PATH as written (already in URL form) is kept.
+    let dir = dir
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    let joined = Path::new(&dir).join(path);
+    let joined = joined.to_str().expect("joined from UTF-8 text");
+    Ok(match query {
+        Some(query) => format!("sqlite://{joined}?{query}"),
+        None => format!("sqlite://{joined}"),
+    })
 }
 
 pub(super) fn socket_addr(s: &str) -> Result<SocketAddr, String> {
@@ -392,6 +437,62 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_urls_have_one_form() {
+        assert_eq!(
+            database_url("sqlite:kairan.db"),
+            Ok("sqlite://kairan.db".into())
+        );
+        assert_eq!(
+            database_url("sqlite:/var/lib/kairan.db?mode=rwc"),
+            Ok("sqlite:///var/lib/kairan.db?mode=rwc".into())
+        );
+        assert_eq!(
+            database_url("sqlite::memory:"),
+            Ok("sqlite://:memory:".into())
+        );
+        assert_eq!(
+            database_url("postgres://u@h/db"),
+            Ok("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            database_url("mysql://db").unwrap_err(),
+            "expected sqlite://PATH or postgres://USER@HOST/DB"
+        );
+    }
+
+    #[test]
+    fn a_relative_sqlite_file_moves_into_the_directory_and_nothing_else_does() {
+        let dir = Path::new("/srv/kairan");
+        let moved = |url: &str| sqlite_url_relative_to(dir, url).unwrap();
+        assert_eq!(
+            moved("sqlite://kairan.db"),
+            "sqlite:///srv/kairan/kairan.db"
+        );
+        assert_eq!(
+            moved("sqlite://data/k.db?mode=rwc"),
+            "sqlite:///srv/kairan/data/k.db?mode=rwc"
+        );
+        for unchanged in [
+            "sqlite:///var/lib/kairan.db",
+            "sqlite:///var/lib/kairan.db?mode=ro",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite://shared?mode=memory&cache=shared",
+            "postgres://kairan@localhost/kairan",
+        ] {
+            assert_eq!(moved(unchanged), unchanged);
+        }
+    }
+
+    #[test]
+    fn a_directory_sqlite_would_misread_is_escaped() {
+        let url = sqlite_url_relative_to(Path::new("/tmp/a?b#c%41"), "sqlite://k.db").unwrap();
+        assert_eq!(url, "sqlite:///tmp/a%3Fb%23c%2541/k.db");
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        assert_eq!(options.get_filename(), Path::new("/tmp/a?b#c%41/k.db"));
+    }
+
+    #[test]
     fn the_return_path_leaves_room_for_the_verp_token() {
         assert!(return_path("bounces@example.org").is_ok());
         assert!(return_path("a+b@example.org").unwrap_err().contains('+'));
@@ -550,6 +651,21 @@ mod tests {
             let password = user.as_ref().and(password).map(Secret::new);
             let want = SmtpUrl { host, port, tls, user, password };
             prop_assert_eq!(SmtpUrl::parse(&write_smtp_url(&want)), Ok(want));
+        }
+
+        #[test]
+        fn sqlite_opens_the_relative_file_in_the_directory(
+            dir in "(/[^/\\x00]{1,8}){1,4}",
+            path in "[a-zA-Z0-9_.-]{1,8}(/[a-zA-Z0-9_-]{1,8}){0,2}",
+            query in prop::option::of(prop::sample::select(vec!["mode=rwc", "mode=ro"])),
+        ) {
+            let written = match query {
+                Some(q) => format!("sqlite://{path}?{q}"),
+                None => format!("sqlite://{path}"),
+            };
+            let url = sqlite_url_relative_to(Path::new(&dir), &written).unwrap();
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            prop_assert_eq!(options.get_filename(), Path::new(&dir).join(&path));
         }
 
         #[test]
