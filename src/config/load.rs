@@ -4,8 +4,10 @@
 //! section readers, converting each value with a parser from `values`, recording every
 //! problem (with the key and where it came from) instead of stopping at the first, and
 //! marking each key it reads. Whatever is left unread afterwards is an unknown key, reported
-//! too (Stalwart's config loader works the same way). Depends on `types`, `values` and
-//! `sections` of this module, and on `toml`.
+//! too (Stalwart's config loader works the same way). The same origin tracking decides what
+//! a relative path is relative to: the file's directory for a value from the file, the
+//! working directory for one from the environment or a default. Depends on `types`,
+//! `values` and `sections` of this module, and on `toml`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,8 +1,9 @@
 //! One reader per `kairan.toml` section: each asks the shared [`Reader`] for its keys, with
 //! their defaults and allowed ranges, applies the rules that span keys of its section (a
 //! default computed from another key, a minimum), and leaves every problem in the reader's
-//! collector. Sections are read in the order the README documents them, which is also the
-//! order of their problems. Depends on `types`, `values` and the loader's `Reader`.
+//! collector. Sections are read in the order the README lists them (`subscribe`, not listed
+//! there, last), which is also the order of their problems. Depends on `types`, `values`
+//! and the loader's `Reader`.
 
 use std::time::Duration;
 
