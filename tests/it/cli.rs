@@ -383,3 +383,41 @@ fn check_catches_a_template_that_compiles_but_cannot_render_and_a_one_sided_mess
         "{stdout}"
     );
 }
+
+#[test]
+fn a_relative_database_path_in_a_config_file_is_relative_to_that_file() {
+    let config_dir = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("kairan.toml");
+    std::fs::write(&config, "[database]\nurl = \"sqlite://kairan.db\"\n").unwrap();
+    let config = config.to_str().unwrap();
+
+    let out = run(cwd.path(), &["--config", config, "migrate"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(config_dir.path().join("kairan.db").is_file());
+    assert!(!cwd.path().join("kairan.db").exists());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = config_dir.path().join("kairan.db");
+    assert!(
+        stdout.contains(expected.to_str().unwrap()),
+        "names the file it migrated: {stdout}"
+    );
+
+    // The same key from the environment is relative to the working directory.
+    let out = run(
+        cwd.path(),
+        &["--config", config, "migrate"],
+        &[("KAIRAN__DATABASE__URL", "sqlite://env.db")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cwd.path().join("env.db").is_file());
+    assert!(!config_dir.path().join("env.db").exists());
+}

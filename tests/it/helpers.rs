@@ -10,6 +10,7 @@ use kairan::app::ports::Store;
 
 pub mod dovecot;
 pub mod fake_smtp;
+pub mod postfix;
 
 /// The PostgreSQL server tests use; override with `KAIRAN_TEST_PG` (an admin URL).
 pub fn pg_admin_url() -> String {

@@ -1,0 +1,469 @@
+//! One reader per `kairan.toml` section: each asks the shared [`Reader`] for its keys, with
+//! their defaults and allowed ranges, applies the rules that span keys of its section (a
+//! default computed from another key, a minimum), and leaves every problem in the reader's
+//! collector. Sections are read in the order the README lists them (`subscribe`, not listed
+//! there, last), which is also the order of their problems. Depends on `types`, `values`
+//! and the loader's `Reader`.
+
+use std::time::Duration;
+
+use super::load::Reader;
+use super::types::*;
+use super::values;
+
+/// Reads every section; the problems are in `r` afterwards.
+pub(super) fn read_settings(r: &mut Reader) -> Settings {
+    Settings {
+        database: database(r),
+        http: http(r),
+        admin: admin(r),
+        newsletter: newsletter(r),
+        schedule: schedule(r),
+        dispatch: dispatch(r),
+        smtp: smtp(r),
+        outbox: outbox(r),
+        dkim: dkim(r),
+        bounce: bounce(r),
+        secrets: secrets(r),
+        paths: paths(r),
+        subscribe: subscribe(r),
+    }
+}
+
+fn database(r: &mut Reader) -> DatabaseSettings {
+    let file_dir = r.file_dir("database.url");
+    let url = r
+        .opt_parse("database.url", |s| {
+            let url = values::database_url(s)?;
+            match &file_dir {
+                Some(dir) => values::sqlite_url_relative_to(dir, &url),
+                None => Ok(url),
+            }
+        })
+        .unwrap_or_else(|| defaults::DATABASE_URL.to_owned());
+    DatabaseSettings {
+        url: Secret::new(url),
+        max_connections: r.int_or(
+            "database.max_connections",
+            defaults::DATABASE_MAX_CONNECTIONS,
+            1,
+            1000,
+        ) as u32,
+    }
+}
+
+fn http(r: &mut Reader) -> HttpSettings {
+    let listen = r.parse_or("http.listen", defaults::HTTP_LISTEN, values::socket_addr);
+    let default_base = format!("http://{listen}");
+    HttpSettings {
+        listen,
+        base_url: r.parse_or("http.base_url", &default_base, values::http_url),
+        body_limit: r.int_or("http.body_limit", defaults::HTTP_BODY_LIMIT, 1024, 1 << 30) as usize,
+        request_timeout: r.duration_or("http.request_timeout", defaults::HTTP_REQUEST_TIMEOUT),
+    }
+}
+
+fn admin(r: &mut Reader) -> AdminSettings {
+    AdminSettings {
+        token: r.opt_parse("admin.token", |s| values::secret_of_at_least(s, 16)),
+    }
+}
+
+fn newsletter(r: &mut Reader) -> NewsletterSettings {
+    let from = r.parse_or(
+        "newsletter.from",
+        defaults::NEWSLETTER_FROM,
+        values::mailbox,
+    );
+    let default_list_id = format!("newsletter.{}", from.address.domain());
+    NewsletterSettings {
+        reply_to: r.opt_parse("newsletter.reply_to", values::email_address),
+        contact: r.string_or("newsletter.contact", ""),
+        list_id: r.parse_or("newsletter.list_id", &default_list_id, values::list_id),
+        default_language: r.parse_or(
+            "newsletter.default_language",
+            defaults::NEWSLETTER_DEFAULT_LANGUAGE,
+            values::lang,
+        ),
+        legacy_charset_domains: r
+            .string_list_or(
+                "newsletter.legacy_charset_domains",
+                defaults::NEWSLETTER_LEGACY_CHARSET_DOMAINS,
+            )
+            .into_iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
+        ja: newsletter_lang(r, "ja", defaults::NEWSLETTER_JA_NAME),
+        en: newsletter_lang(r, "en", defaults::NEWSLETTER_EN_NAME),
+        from,
+    }
+}
+
+/// `[newsletter.ja]` or `[newsletter.en]`.
+fn newsletter_lang(r: &mut Reader, lang: &str, default_name: &str) -> NewsletterLangSettings {
+    NewsletterLangSettings {
+        name: r.string_or(&format!("newsletter.{lang}.name"), default_name),
+        sender: r.string_or(&format!("newsletter.{lang}.sender"), ""),
+        postal_address: r.string_or(&format!("newsletter.{lang}.postal_address"), ""),
+    }
+}
+
+fn schedule(r: &mut Reader) -> ScheduleSettings {
+    // The text is kept beside the parsed schedule (messages and the scheduler's log quote it
+    // as written), so this key is read as text first rather than through `parse_or`.
+    let cron_text = r.string_or("schedule.cron", defaults::SCHEDULE_CRON);
+    let cron = values::parse_cron(&cron_text).unwrap_or_else(|e| {
+        r.problem("schedule.cron", e);
+        values::parse_cron(defaults::SCHEDULE_CRON).expect("valid default")
+    });
+    ScheduleSettings {
+        cron,
+        cron_text,
+        timezone: r.parse_or(
+            "schedule.timezone",
+            defaults::SCHEDULE_TIMEZONE,
+            values::time_zone,
+        ),
+        catch_up: r.duration_or("schedule.catch_up", defaults::SCHEDULE_CATCH_UP),
+    }
+}
+
+fn dispatch(r: &mut Reader) -> DispatchSettings {
+    let d = DispatchSettings {
+        batch_size: r.int_or(
+            "dispatch.batch_size",
+            defaults::DISPATCH_BATCH_SIZE,
+            1,
+            100_000,
+        ) as u32,
+        concurrency: r.int_or(
+            "dispatch.concurrency",
+            defaults::DISPATCH_CONCURRENCY,
+            1,
+            256,
+        ) as u32,
+        rate_per_minute: r.int_or(
+            "dispatch.rate_per_minute",
+            defaults::DISPATCH_RATE_PER_MINUTE,
+            0,
+            10_000_000,
+        ) as u32,
+        max_attempts: r.int_or(
+            "dispatch.max_attempts",
+            defaults::DISPATCH_MAX_ATTEMPTS,
+            1,
+            100,
+        ) as u32,
+        domain_limits: r.domain_limits("dispatch.domain_limits"),
+        lease: r.duration_or("dispatch.lease", defaults::DISPATCH_LEASE),
+        retry_base: r.duration_or("dispatch.retry_base", defaults::DISPATCH_RETRY_BASE),
+        retry_max: r.duration_or("dispatch.retry_max", defaults::DISPATCH_RETRY_MAX),
+    };
+    // A shorter lease could expire while a batch is still being sent, and another worker
+    // would send it again.
+    if d.lease < Duration::from_secs(10) {
+        r.problem("dispatch.lease", "must be at least 10s".into());
+    }
+    d
+}
+
+fn smtp(r: &mut Reader) -> SmtpSettings {
+    SmtpSettings {
+        url: r.opt_parse("smtp.url", SmtpUrl::parse),
+        timeout: r.duration_or("smtp.timeout", defaults::SMTP_TIMEOUT),
+        hello_name: r.opt_string("smtp.hello_name"),
+    }
+}
+
+fn outbox(r: &mut Reader) -> OutboxSettings {
+    OutboxSettings {
+        dir: r.path_or("outbox.dir", defaults::OUTBOX_DIR),
+    }
+}
+
+/// Optional: absent, nothing is signed; present, it needs a domain and a key.
+fn dkim(r: &mut Reader) -> Option<DkimSettings> {
+    if !r.has("dkim") {
+        return None;
+    }
+    let domain = r.required_string("dkim.domain");
+    let selector = r.string_or("dkim.selector", defaults::DKIM_SELECTOR);
+    let key = r.required_string("dkim.private_key");
+    Some(DkimSettings {
+        domain: domain?,
+        selector,
+        private_key: r.path_from("dkim.private_key", &key?),
+    })
+}
+
+fn bounce(r: &mut Reader) -> BounceSettings {
+    BounceSettings {
+        return_path: r.opt_parse("bounce.return_path", values::return_path),
+        soft_threshold: r.int_or(
+            "bounce.soft_threshold",
+            defaults::BOUNCE_SOFT_THRESHOLD,
+            1,
+            1000,
+        ) as u32,
+        soft_window: r.duration_or("bounce.soft_window", defaults::BOUNCE_SOFT_WINDOW),
+        imap: imap(r),
+    }
+}
+
+/// Optional `[bounce.imap]`: absent, no mailbox is polled; present, it needs a host and
+/// credentials.
+fn imap(r: &mut Reader) -> Option<ImapSettings> {
+    if !r.has("bounce.imap") {
+        return None;
+    }
+    let host = r.required_string("bounce.imap.host");
+    let tls = r.bool_or("bounce.imap.tls", defaults::IMAP_TLS);
+    let default_port = if tls {
+        defaults::IMAP_PORT_TLS
+    } else {
+        defaults::IMAP_PORT_PLAIN
+    };
+    let port = r.int_or("bounce.imap.port", default_port, 1, 65535) as u16;
+    let user = r.required_string("bounce.imap.user");
+    let password = r.required_string("bounce.imap.password");
+    let folder = r.string_or("bounce.imap.folder", defaults::IMAP_FOLDER);
+    let interval = r.duration_or("bounce.imap.interval", defaults::IMAP_INTERVAL);
+    Some(ImapSettings {
+        host: host?,
+        port,
+        tls,
+        user: user?,
+        password: Secret::new(password?),
+        folder,
+        interval,
+    })
+}
+
+fn secrets(r: &mut Reader) -> SecretsSettings {
+    SecretsSettings {
+        signing_key: r.opt_parse("secrets.signing_key", |s| values::secret_of_at_least(s, 32)),
+        previous_signing_keys: r
+            .string_list_or("secrets.previous_signing_keys", &[])
+            .into_iter()
+            .map(Secret::new)
+            .collect(),
+        previous_signing_keys_until: r
+            .opt_parse("secrets.previous_signing_keys_until", values::rfc3339_time),
+    }
+}
+
+fn paths(r: &mut Reader) -> PathsSettings {
+    PathsSettings {
+        templates: r.opt_path("paths.templates"),
+        locales: r.opt_path("paths.locales"),
+    }
+}
+
+fn subscribe(r: &mut Reader) -> SubscribeSettings {
+    let s = SubscribeSettings {
+        confirm_ttl: r.duration_or("subscribe.confirm_ttl", defaults::SUBSCRIBE_CONFIRM_TTL),
+        resend_interval: r.duration_or(
+            "subscribe.resend_interval",
+            defaults::SUBSCRIBE_RESEND_INTERVAL,
+        ),
+        rate_limit_per_minute: r.int_or(
+            "subscribe.rate_limit_per_minute",
+            defaults::SUBSCRIBE_RATE_LIMIT_PER_MINUTE,
+            1,
+            100_000,
+        ) as u32,
+        trust_forwarded_for: r.bool_or(
+            "subscribe.trust_forwarded_for",
+            defaults::SUBSCRIBE_TRUST_FORWARDED_FOR,
+        ),
+    };
+    // A reader needs time to open the mail and click.
+    if s.confirm_ttl < Duration::from_secs(60) {
+        r.problem("subscribe.confirm_ttl", "must be at least 1m".into());
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::load::tests::env;
+    use crate::config::parse;
+
+    #[test]
+    fn no_file_and_no_env_gives_the_documented_defaults() {
+        let (s, _) = parse("", "defaults", &[]).unwrap();
+        assert_eq!(s.database.url.expose(), "sqlite://kairan.db");
+        assert_eq!(s.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.http.base_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(s.smtp.url.is_none());
+        assert_eq!(s.outbox.dir, PathBuf::from("outbox"));
+        assert_eq!(s.dispatch.batch_size, 500);
+        assert_eq!(s.schedule.catch_up, Duration::from_secs(86400));
+        assert_eq!(s.schedule.timezone, chrono_tz::Asia::Tokyo);
+        assert!(s.admin.token.is_none());
+        assert!(s.dkim.is_none() && s.bounce.imap.is_none());
+    }
+
+    #[test]
+    fn defaults_that_follow_another_key_follow_it() {
+        let text = "[http]\nlisten = \"0.0.0.0:9000\"\n\
+                    [newsletter]\nfrom = \"News <news@example.jp>\"\n\
+                    [bounce.imap]\nhost = \"imap.example.jp\"\nuser = \"u\"\npassword = \"p\"\ntls = false\n";
+        let (s, _) = parse(text, "kairan.toml", &[]).unwrap();
+        assert_eq!(s.http.base_url.as_str(), "http://0.0.0.0:9000/");
+        assert_eq!(s.newsletter.list_id, "newsletter.example.jp");
+        assert_eq!(s.bounce.imap.unwrap().port, 143);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let text = r#"
+            [smtp]
+            url = "smtps://news%40example.org:pa55w0rd-XYZ@mail.example.org"
+            [admin]
+            token = "admin-token-0123456789"
+            [secrets]
+            signing_key = "signing-key-0123456789-0123456789-abc"
+            [database]
+            url = "postgres://kairan:dbpass-QQQ@127.0.0.1/kairan"
+        "#;
+        let (s, _) = parse(text, "kairan.toml", &[]).unwrap();
+        let smtp = s.smtp.url.as_ref().unwrap();
+        assert_eq!(smtp.user.as_deref(), Some("news@example.org"));
+        assert_eq!(smtp.password.as_ref().unwrap().expose(), "pa55w0rd-XYZ");
+        assert_eq!(smtp.tls, SmtpTls::Implicit);
+        assert_eq!(smtp.port, 465);
+        let debug = format!("{s:?}");
+        for secret in [
+            "pa55w0rd-XYZ",
+            "admin-token-0123456789",
+            "signing-key-0123456789",
+            "dbpass-QQQ",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked in Debug");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let errs = parse(
+            "[admin]\ntoken = \"short\"\n[secrets]\nsigning_key = \"short\"\n",
+            "kairan.toml",
+            &[],
+        )
+        .unwrap_err();
+        let shown: Vec<_> = errs.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "admin.token (kairan.toml): must be at least 16 characters",
+                "secrets.signing_key (kairan.toml): must be at least 32 characters"
+            ]
+        );
+    }
+
+    #[test]
+    fn partial_optional_sections_name_what_is_missing() {
+        let errs = parse("[dkim]\ndomain = \"example.org\"\n", "kairan.toml", &[]).unwrap_err();
+        assert_eq!(errs.0.len(), 1);
+        assert_eq!(errs.0[0].key, "dkim.private_key");
+
+        let errs = parse("[bounce.imap]\nport = 99999\n", "kairan.toml", &[]).unwrap_err();
+        let keys: Vec<_> = errs.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "bounce.imap.host",
+                "bounce.imap.port",
+                "bounce.imap.user",
+                "bounce.imap.password"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_required_key_with_a_bad_value_is_reported_once() {
+        let errs = parse(
+            "[dkim]\ndomain = \"example.org\"\nprivate_key = [1]\n",
+            "kairan.toml",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(errs.0.len(), 1);
+        assert_eq!(errs.0[0].message, "expected text, found array");
+    }
+
+    #[test]
+    fn subscribe_settings_have_defaults_and_are_checked() {
+        let (s, _) = parse("", "defaults", &[]).unwrap();
+        assert_eq!(s.subscribe.confirm_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(s.subscribe.resend_interval, Duration::from_secs(600));
+        assert_eq!(s.subscribe.rate_limit_per_minute, 10);
+        assert!(!s.subscribe.trust_forwarded_for);
+        let e = env(&[
+            ("KAIRAN__SUBSCRIBE__CONFIRM_TTL", "2d"),
+            ("KAIRAN__SUBSCRIBE__TRUST_FORWARDED_FOR", "true"),
+        ]);
+        let (s, _) = parse("", "defaults", &e).unwrap();
+        assert_eq!(s.subscribe.confirm_ttl, Duration::from_secs(2 * 86400));
+        assert!(s.subscribe.trust_forwarded_for);
+        let errs = parse(
+            "[subscribe]\nconfirm_ttl = \"10s\"\nrate_limit_per_minute = 0\n",
+            "kairan.toml",
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<_> = errs.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["subscribe.rate_limit_per_minute", "subscribe.confirm_ttl"]
+        );
+    }
+
+    #[test]
+    fn a_lease_too_short_to_send_a_batch_is_refused() {
+        let errs = parse("[dispatch]\nlease = \"5s\"\n", "kairan.toml", &[]).unwrap_err();
+        assert_eq!(
+            errs.0[0].to_string(),
+            "dispatch.lease (kairan.toml): must be at least 10s"
+        );
+    }
+
+    #[test]
+    fn the_rotation_period_is_a_time_and_a_bad_one_is_named() {
+        let (s, _) = parse(
+            "[secrets]\nprevious_signing_keys_until = \"2027-01-31T00:00:00+09:00\"\n",
+            "f",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.secrets.previous_signing_keys_until.unwrap().to_rfc3339(),
+            "2027-01-30T15:00:00+00:00"
+        );
+        let errs = parse(
+            "[secrets]\nprevious_signing_keys_until = \"soon\"\n",
+            "f",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(errs.0[0].key, "secrets.previous_signing_keys_until");
+    }
+
+    #[test]
+    fn legal_footer_settings_are_reported_when_empty() {
+        let (s, _) = parse("[newsletter]\ncontact = \"info@example.org\"\n", "f", &[]).unwrap();
+        assert_eq!(
+            s.newsletter.missing_legal_settings(),
+            [
+                "newsletter.ja.sender",
+                "newsletter.ja.postal_address",
+                "newsletter.en.sender",
+                "newsletter.en.postal_address"
+            ]
+        );
+    }
+}
