@@ -5,6 +5,8 @@
 //!   every campaign message costs on top of SMTP and the ledger.
 //! - `bounce_parse/corpus`: the bounce parser over every message of the corpus at
 //!   `$KAIRAN_BOUNCES_DIR` or `../shared/bounces` (skipped with a note when it is absent).
+//! - `stored_address/parse`: reading one stored address back into an `EmailAddress`, which
+//!   every claimed delivery and every loaded subscriber row costs.
 //!
 //! `cargo bench --bench hot_paths`; the end-to-end figures come from `scripts/bench`.
 
@@ -163,5 +165,25 @@ fn bounce_parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, personalise, bounce_parse);
+fn stored_address(c: &mut Criterion) {
+    // As stored: already normalised, so this is the cost of checking, not of IDNA mapping.
+    let stored = [
+        "taro.yamada@example.jp",
+        "hina@docomo.ne.jp",
+        "Alex.Morgan+news@mail.example.co.uk",
+        "info@xn--wgv71a119e.jp",
+    ];
+    let mut group = c.benchmark_group("stored_address");
+    group.throughput(Throughput::Elements(stored.len() as u64));
+    group.bench_function("parse", |b| {
+        b.iter(|| {
+            for a in &stored {
+                black_box(kairan::domain::EmailAddress::parse(black_box(a)).expect("valid"));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, personalise, bounce_parse, stored_address);
 criterion_main!(benches);
