@@ -5,6 +5,8 @@
 //!   every campaign message costs on top of SMTP and the ledger.
 //! - `bounce_parse/corpus`: the bounce parser over every message of the corpus at
 //!   `$KAIRAN_BOUNCES_DIR` or `../shared/bounces` (skipped with a note when it is absent).
+//! - `stored_address/parse`: reading one stored address back into an `EmailAddress`, which
+//!   every claimed delivery and every loaded subscriber row costs.
 //!
 //! `cargo bench --bench hot_paths`; the end-to-end figures come from `scripts/bench`.
 
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kairan::app::editorial::parse_source;
-use kairan::app::ports::Issue;
+use kairan::domain::Issue;
 use kairan::domain::LangPref;
 use kairan::render::campaign::{Prepared, Recipient};
 
@@ -43,11 +45,14 @@ fn settings() -> kairan::config::Settings {
 fn fixture_issue() -> Issue {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/issue");
     let read = |name: &str| {
-        parse_source(name, &std::fs::read(dir.join(name)).expect("fixture")).expect("parses")
+        let d =
+            parse_source(name, &std::fs::read(dir.join(name)).expect("fixture")).expect("parses");
+        assert_eq!(d.problems(), [], "the fixture is a valid issue");
+        d.content
     };
     let t = chrono::Utc::now();
     Issue {
-        id: 7,
+        id: kairan::domain::IssueId::new(7),
         slug: "2026-12".into(),
         state: kairan::domain::IssueState::Queued,
         send_at: None,
@@ -160,5 +165,25 @@ fn bounce_parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, personalise, bounce_parse);
+fn stored_address(c: &mut Criterion) {
+    // As stored: already normalised, so this is the cost of checking, not of IDNA mapping.
+    let stored = [
+        "taro.yamada@example.jp",
+        "hina@docomo.ne.jp",
+        "Alex.Morgan+news@mail.example.co.uk",
+        "info@xn--wgv71a119e.jp",
+    ];
+    let mut group = c.benchmark_group("stored_address");
+    group.throughput(Throughput::Elements(stored.len() as u64));
+    group.bench_function("parse", |b| {
+        b.iter(|| {
+            for a in &stored {
+                black_box(kairan::domain::EmailAddress::parse(black_box(a)).expect("valid"));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, personalise, bounce_parse, stored_address);
 criterion_main!(benches);

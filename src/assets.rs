@@ -1,6 +1,8 @@
 //! Templates and locales: embedded in the binary at build time (so an installed `kairan`
 //! works from any directory), each file overridable by a file of the same relative path in
 //! the directories named by `paths.templates` / `paths.locales`.
+//!
+//! Depends on the settings (`paths.*`) and the domain's `Lang`.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,5 +1,8 @@
-//! The command line (DESIGN.md "The binary"). User mistakes print one clear line and exit
-//! non-zero, never a backtrace: a bad configuration exits 78 (EX_CONFIG), anything else 1.
+//! The command line (`docs/contracts.md`, "The binary"). User mistakes print one clear line
+//! and exit non-zero, never a backtrace: a bad configuration exits 78 (EX_CONFIG), anything
+//! else 1. Each command parses its arguments, opens what it needs through `startup`, calls
+//! a use case of `app` (or a bounce source) and prints the result; like `startup` it may
+//! depend on everything.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

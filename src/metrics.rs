@@ -1,5 +1,7 @@
 //! Prometheus metrics: the `metrics` facade everywhere, one recorder per process rendered by
 //! `GET /metrics`, plus process figures read from `/proc` at scrape time.
+//!
+//! Depends on nothing of the crate; every layer may record through the `metrics` facade.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;

@@ -2,6 +2,8 @@
 //! adapters, binds the listener (port 0 in tests, reported back), and runs until the shutdown
 //! token is cancelled, then drains in order: stop accepting, let in-flight requests finish
 //! (bounded by the request timeout), close the pool.
+//!
+//! It alone, with `cli`, may depend on every module.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,12 +12,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ports::{Mailer, Storage};
+use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 use crate::http::{AppState, router};
 
 /// Connects to the configured database and applies migrations.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database.url.expose();
     let store = crate::storage::connect(url, settings.database.max_connections)
         .await
@@ -33,6 +35,17 @@ pub fn load_renderer(settings: &Settings) -> anyhow::Result<crate::render::Rende
         .map_err(|p| anyhow::anyhow!("cannot load templates and locales: {}", p.join("; ")))?;
     crate::render::Renderer::new(&assets)
         .map_err(|p| anyhow::anyhow!("cannot compile templates and locales: {}", p.join("; ")))
+}
+
+/// Who this process's dispatch workers lease deliveries as: the host name (from the kernel,
+/// `kairan` when it cannot be read), the process id and a random tag.
+pub fn lease_owner() -> crate::app::dispatch::LeaseOwner {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kairan".into());
+    crate::app::dispatch::LeaseOwner::new(&host, std::process::id(), rand::random())
 }
 
 /// A database URL without its password, for messages and logs.
@@ -65,7 +78,7 @@ impl Application {
     /// As [`Application::build`], with the store and mailer given (tests inject their own).
     pub async fn build_with(
         settings: Settings,
-        store: Arc<dyn Storage>,
+        store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.http.listen)
@@ -73,13 +86,22 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
         let renderer = Arc::new(load_renderer(&settings)?);
         let signer = Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?);
+        let settings = Arc::new(settings);
+        let notifier = crate::app::notify::Notifier::new(
+            settings.clone(),
+            renderer.clone(),
+            signer.clone(),
+            mailer.clone(),
+            store.clone(),
+        );
         let state = AppState {
-            settings: Arc::new(settings),
+            settings,
             store,
             mailer,
             metrics: crate::metrics::install(),
             renderer,
             signer,
+            notifier,
         };
         Ok(Application {
             listener,
@@ -124,10 +146,11 @@ impl Application {
             self.state.renderer.clone(),
             settings.clone(),
             self.state.signer.clone(),
+            lease_owner(),
         );
         let workers = (!self.passive).then(|| {
             (
-                tokio::spawn(crate::scheduler::run(
+                tokio::spawn(crate::app::scheduler::run(
                     store.clone(),
                     settings.schedule.clone(),
                     shutdown.clone(),
@@ -141,7 +164,7 @@ impl Application {
         if self.passive {
             tracing::info!("passive: this instance serves HTTP only and sends nothing");
         }
-        let bounce_poller = crate::bounce::imap::spawn(&settings, &store, &shutdown);
+        let bounce_poller = crate::bounce::sources::imap::spawn(&settings, &store, &shutdown);
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
         axum::serve(

@@ -4,6 +4,8 @@
 //! text otherwise. The filter comes from `KAIRAN_LOG`, then `RUST_LOG`, then `info`.
 //! Personal data rule: info-level events name subscribers by id ([`SUBSCRIBER_ID`]), never by
 //! address; secrets are never logged (config wraps them in `Secret`).
+//!
+//! Depends on nothing of the crate; every layer logs through `tracing`.
 
 use std::io::IsTerminal;
 

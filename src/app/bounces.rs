@@ -24,14 +24,18 @@
 //! compare-and-set, the soft score counts at most once a day), so a crash or a database error
 //! between the two leaves nothing half-done: the MTA retries, the effect is not repeated, and
 //! the report is stored then.
+//!
+//! Depends on the domain, the ports, the settings and the pure parser (`bounce::parse`);
+//! the sources that feed it (`bounce::sources`) depend on it, never the reverse.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::ports::{BounceRecord, Storage, StoreError};
+use super::ports::{KeyStore, Store, StoreError};
 use crate::bounce::parse::{self, Kind, Report};
 use crate::config::{BounceSettings, Settings};
+use crate::domain::BounceRecord;
 use crate::domain::token::{Purpose, Signer};
 use crate::domain::{BounceKind, DeliveryId, EmailAddress, SubscriberId, SubscriberStatus};
 
@@ -120,7 +124,7 @@ pub struct Ingested {
     pub parsed: ParseOutput,
 }
 
-/// One recipient as `kairan bounce parse` prints it (DESIGN.md).
+/// One recipient as `kairan bounce parse` prints it (`docs/contracts.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientOutput {
     pub address: Option<String>,
@@ -130,7 +134,7 @@ pub struct RecipientOutput {
     pub diagnostic: Option<String>,
 }
 
-/// The parse result in the shape of DESIGN.md (without the `file` field).
+/// The parse result in the shape of `docs/contracts.md` (without the `file` field).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParseOutput {
     pub bounce: bool,
@@ -167,7 +171,7 @@ pub struct Context<'a> {
 
 /// The signer that made the VERP tokens: the configured key, or the generated one kept next
 /// to the database. `None` (attribution by address only) when it cannot be read.
-pub async fn signer(settings: &Settings, store: &dyn crate::app::ports::Storage) -> Option<Signer> {
+pub async fn signer(settings: &Settings, store: &dyn KeyStore) -> Option<Signer> {
     match crate::app::keys::signer(settings, store).await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -222,7 +226,7 @@ pub fn verp_token<'a>(addr: &'a str, return_path: &EmailAddress) -> Option<&'a s
 /// Errors are storage errors only (worth a retry); any input is accepted.
 #[tracing::instrument(skip_all, fields(source = source.as_str(), kind, action, subscriber_id))]
 pub async fn ingest(
-    store: &dyn Storage,
+    store: &dyn Store,
     ctx: Context<'_>,
     raw: &[u8],
     source: Source,
@@ -283,7 +287,7 @@ pub async fn ingest(
     span.record("kind", kind.map(|k| k.as_str()).unwrap_or("none"));
     span.record("action", out.action.as_str());
     if let Some(id) = out.subscriber_id {
-        span.record("subscriber_id", id);
+        span.record("subscriber_id", id.get());
     }
     metrics::counter!(BOUNCES_TOTAL, "result" => out.action.as_str()).increment(1);
     tracing::info!(attribution = ?out.attribution, "bounce message ingested");
@@ -292,7 +296,7 @@ pub async fn ingest(
 
 /// Finds the subscriber (and delivery) the report is about; fills `out`.
 async fn attribute(
-    store: &dyn Storage,
+    store: &dyn Store,
     ctx: Context<'_>,
     report: &Report,
     envelope_to: Option<&str>,
@@ -315,7 +319,7 @@ async fn attribute(
         }
         for (how, token) in tokens {
             let why = match signer.verify(token, Purpose::Bounce, Utc::now(), None) {
-                Ok(id) => match store.delivery_ref(id).await? {
+                Ok(id) => match store.delivery_ref(DeliveryId::new(id)).await? {
                     Some(d) => {
                         out.attribution = Some(how);
                         out.delivery_id = Some(d.id);
@@ -350,7 +354,7 @@ async fn attribute(
 
 /// The policy.
 async fn apply(
-    store: &dyn Storage,
+    store: &dyn Store,
     settings: &BounceSettings,
     id: SubscriberId,
     kind: BounceKind,

@@ -1,5 +1,5 @@
 //! The dispatcher: sends a campaign's deliveries on `dispatch.concurrency` workers, each with
-//! its own reused SMTP session, under the guarantees of DESIGN.md.
+//! its own reused SMTP session, under the delivery guarantees of `docs/contracts.md`.
 //!
 //! Each worker loops: claim a batch (a lease in the database), and for each delivery skip it
 //! if the subscriber left, defer it if its domain is throttled (the worker moves on to other
@@ -11,6 +11,9 @@
 //! What a worker cannot finish (pause, cancel, shutdown, a lease about to run out) it hands
 //! back as deferred. After `kill -9` the unrecorded rows come back when their lease expires
 //! and are re-sent with the same Message-ID: duplicates are at most the messages in flight.
+//!
+//! Depends on the domain, the ports (issues, deliveries, outbound mail), the settings and
+//! render; the lease owner's name (host, process) comes from the caller.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,13 +25,13 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    ClaimedDelivery, DeliveryOutcome, Issue, MailSession, Mailer, OutgoingMessage, SendOutcome,
-    SmtpStage, Storage, StoreError,
+    DeliveryStore, MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage, Store, StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
 use crate::domain::token::{Purpose, Signer};
-use crate::domain::{IssueId, IssueState, LangPref, SubscriberStatus};
+use crate::domain::{ClaimedDelivery, DeliveryOutcome, Issue};
+use crate::domain::{DeliveryId, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 use crate::render::Renderer;
 use crate::render::campaign::{Prepared, Recipient};
 
@@ -71,32 +74,43 @@ pub enum RunEnd {
     Shutdown,
 }
 
+/// Names the leases of one process's workers: its host, process id and a random tag (a
+/// restarted process with a reused pid does not inherit the old leases). The process knows
+/// its host; the composition root builds this and passes it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOwner(String);
+
+impl LeaseOwner {
+    pub fn new(host: &str, pid: u32, tag: u16) -> Self {
+        LeaseOwner(format!("{host}:{pid}:{tag:04x}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Everything a campaign run needs; shared by its workers.
 pub struct Dispatcher {
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub renderer: Arc<Renderer>,
     pub settings: Arc<Settings>,
     pub signer: Arc<Signer>,
     domains: DomainLimiter,
-    /// Names this process's leases: host, pid and a random tag.
-    owner: String,
+    /// Names this process's leases.
+    owner: LeaseOwner,
 }
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<dyn Storage>,
+        store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
         renderer: Arc<Renderer>,
         settings: Arc<Settings>,
         signer: Arc<Signer>,
+        owner: LeaseOwner,
     ) -> Arc<Self> {
-        let host = hostname();
-        let owner = format!(
-            "{host}:{}:{:04x}",
-            std::process::id(),
-            rand::random::<u16>()
-        );
         Arc::new(Dispatcher {
             domains: DomainLimiter::new(settings.dispatch.domain_limits.clone()),
             store,
@@ -200,7 +214,7 @@ impl Run {
     }
 
     async fn worker(self: Arc<Self>, n: u32) -> anyhow::Result<RunEnd> {
-        let owner = format!("{}:w{n}", self.d.owner);
+        let owner = format!("{}:w{n}", self.d.owner.as_str());
         let mut session = self.d.mailer.session().await;
         let result = self.work(&owner, session.as_mut()).await;
         session.close().await;
@@ -237,7 +251,7 @@ impl Run {
             if batch.is_empty() {
                 if store.delivery_counts(id).await?.open() == 0 {
                     if store.finish_issue_if_done(id, Utc::now()).await? {
-                        tracing::info!(issue_id = id, "campaign finished");
+                        tracing::info!(issue_id = id.get(), "campaign finished");
                     }
                     return Ok(RunEnd::Finished);
                 }
@@ -266,7 +280,7 @@ impl Run {
     ) -> anyhow::Result<Option<RunEnd>> {
         let started = Instant::now();
         let total = batch.len();
-        let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::with_capacity(FLUSH_EVERY);
+        let mut outcomes: Vec<(DeliveryId, DeliveryOutcome)> = Vec::with_capacity(FLUSH_EVERY);
         let mut last_flush = Instant::now();
         let mut stop: Option<RunEnd> = None;
         let mut counts = [0u32; 5];
@@ -293,7 +307,7 @@ impl Run {
                 }
                 // …and a reader who left meanwhile is dropped from it (the store skipped
                 // their delivery when they unsubscribed).
-                let ids: Vec<i64> = queue.iter().map(|d| d.id).collect();
+                let ids: Vec<DeliveryId> = queue.iter().map(|d| d.id).collect();
                 let left = self.d.store.skipped_among(&ids).await?;
                 if !left.is_empty() {
                     queue.retain(|d| !left.contains(&d.id));
@@ -307,7 +321,7 @@ impl Run {
         self.d.store.record_outcomes(&outcomes, Utc::now()).await?;
         let secs = started.elapsed().as_secs_f64().max(0.001);
         tracing::info!(
-            issue_id = self.issue.id,
+            issue_id = self.issue.id.get(),
             worker = owner,
             claimed = total,
             sent = counts[0],
@@ -333,12 +347,9 @@ impl Run {
                 reason: format!("subscriber {}", d.subscriber_status),
             });
         }
-        let domain = d
-            .email
-            .rsplit_once('@')
-            .map(|(_, dom)| dom.to_ascii_lowercase())
-            .unwrap_or_default();
-        if let Err(not_before) = self.d.domains.try_acquire(&domain) {
+        // Normalised (lower-case, IDNA) when the address was parsed.
+        let domain = d.email.domain();
+        if let Err(not_before) = self.d.domains.try_acquire(domain) {
             return Ok(DeliveryOutcome::Deferred {
                 at: not_before,
                 reason: format!("rate limit for {domain}"),
@@ -361,9 +372,9 @@ impl Run {
             .increment(1);
         match &outcome {
             SendOutcome::Temporary { reply, .. } if is_throttle(reply) => {
-                self.d.domains.slow_down(&domain)
+                self.d.domains.slow_down(domain)
             }
-            SendOutcome::Sent { .. } => self.d.domains.recover(&domain),
+            SendOutcome::Sent { .. } => self.d.domains.recover(domain),
             _ => {}
         }
         let decision = decide(
@@ -376,11 +387,11 @@ impl Run {
         let outcome = match decision {
             Decision::Sent => DeliveryOutcome::Sent { reply },
             Decision::Retry { at } => {
-                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, reply = %crate::telemetry::redact_addresses(&reply), retry_at = %at, "temporary failure; will retry");
+                tracing::warn!(issue_id = self.issue.id.get(), subscriber_id = d.subscriber_id.get(), reply = %crate::telemetry::redact_addresses(&reply), retry_at = %at, "temporary failure; will retry");
                 DeliveryOutcome::Retry { at, reply }
             }
             Decision::Failed { hard_bounce } => {
-                tracing::warn!(issue_id = self.issue.id, subscriber_id = d.subscriber_id, reply = %crate::telemetry::redact_addresses(&reply), hard_bounce, "delivery failed");
+                tracing::warn!(issue_id = self.issue.id.get(), subscriber_id = d.subscriber_id.get(), reply = %crate::telemetry::redact_addresses(&reply), hard_bounce, "delivery failed");
                 DeliveryOutcome::Failed { reply, hard_bounce }
             }
         };
@@ -408,13 +419,13 @@ impl Run {
         };
         let unsubscribe = link(
             "unsubscribe",
-            signer.sign(d.subscriber_id, Purpose::Unsubscribe, now),
+            signer.sign(d.subscriber_id.get(), Purpose::Unsubscribe, now),
         );
         let preferences = link(
             "preferences",
-            signer.sign(d.subscriber_id, Purpose::Preferences, now),
+            signer.sign(d.subscriber_id.get(), Purpose::Preferences, now),
         );
-        let verp = signer.sign(d.id, Purpose::Bounce, now);
+        let verp = signer.sign(d.id.get(), Purpose::Bounce, now);
         let (envelope_from, mailto) = match &s.bounce.return_path {
             Some(rp) => (
                 format!("{}+{verp}@{}", rp.local_part(), rp.domain()),
@@ -430,7 +441,7 @@ impl Run {
             d.subscriber_id,
             s.newsletter.from.address.domain(),
         );
-        let domain = d.email.rsplit_once('@').map(|(_, dom)| dom).unwrap_or("");
+        let domain = d.email.domain();
         let legacy = s
             .newsletter
             .legacy_charset_domains
@@ -438,7 +449,7 @@ impl Run {
             .any(|l| l.eq_ignore_ascii_case(domain));
         let date = now.to_rfc2822();
         let r = Recipient {
-            email: &d.email,
+            email: d.email.as_str(),
             name: d.name.as_deref(),
             unsubscribe_url: &unsubscribe,
             unsubscribe_mailto: &mailto,
@@ -450,7 +461,7 @@ impl Run {
         };
         OutgoingMessage {
             envelope_from,
-            envelope_to: d.email.clone(),
+            envelope_to: d.email.to_string(),
             data: prepared.personalise(&r).into(),
             message_id,
         }
@@ -469,7 +480,7 @@ fn end_for(state: IssueState) -> Option<RunEnd> {
 
 /// The same for every attempt of (issue, subscriber), so a resend after a crash is
 /// recognisably the same message.
-pub fn message_id(issue: IssueId, subscriber: i64, domain: &str) -> String {
+pub fn message_id(issue: IssueId, subscriber: SubscriberId, domain: &str) -> String {
     format!("{issue}.{subscriber}.kairan@{domain}")
 }
 
@@ -519,14 +530,6 @@ fn is_throttle(reply: &str) -> bool {
     reply.starts_with("421") || reply.contains(" 4.7.")
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kairan".into())
-}
-
 /// `dispatch.rate_per_minute` for the whole campaign, shared by every process through the
 /// database: sends are taken from the current minute's budget in small chunks.
 struct CampaignBudget {
@@ -548,7 +551,7 @@ impl CampaignBudget {
     /// false when it would have to wait past `deadline` or shutdown came first.
     async fn take(
         &self,
-        store: &dyn Storage,
+        store: &dyn DeliveryStore,
         shutdown: &CancellationToken,
         deadline: Instant,
     ) -> Result<bool, StoreError> {
@@ -700,8 +703,8 @@ pub async fn supervise(d: Arc<Dispatcher>, shutdown: CancellationToken) {
                         issue.id,
                         tokio::spawn(async move {
                             match d2.run(issue.id, token, Arc::new(Progress::default())).await {
-                                Ok(end) => tracing::info!(issue_id = issue.id, ?end, "campaign run ended"),
-                                Err(e) => tracing::error!(issue_id = issue.id, error = %format!("{e:#}"), "campaign run failed; it will be retried"),
+                                Ok(end) => tracing::info!(issue_id = issue.id.get(), ?end, "campaign run ended"),
+                                Err(e) => tracing::error!(issue_id = issue.id.get(), error = %format!("{e:#}"), "campaign run failed; it will be retried"),
                             }
                         }),
                     );
@@ -792,7 +795,18 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_owner_names_host_pid_and_tag() {
+        assert_eq!(
+            LeaseOwner::new("mail1", 4242, 0xbeef).as_str(),
+            "mail1:4242:beef"
+        );
+    }
+
+    #[test]
     fn message_ids_are_deterministic() {
-        assert_eq!(message_id(7, 42, "example.org"), "7.42.kairan@example.org");
+        assert_eq!(
+            message_id(IssueId::new(7), SubscriberId::new(42), "example.org"),
+            "7.42.kairan@example.org"
+        );
     }
 }

@@ -1,13 +1,20 @@
-//! Editors' use cases: read an issue's Markdown sources, validate them, queue, pause, resume,
-//! cancel. Every refusal names the file and line when there is one.
+//! Editors' use cases: read an issue's Markdown sources, queue, edit, send now, pause,
+//! resume, cancel. [`queue`] and [`edit`] check the content themselves (subject, body,
+//! absolute links, and for [`queue`] what ISO-2022-JP can carry), reporting every problem at
+//! once, whoever calls them (the command line, the admin API); each refusal names the file
+//! and line when there is one. [`send_now`] is one compare-and-set in the store, so it never
+//! overwrites a concurrent edit.
+//!
+//! Depends on the domain, the issue port, the settings and render's text checks; no adapter.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::ports::{IssueContent, NewIssue, Storage, StoreError};
+use super::ports::{IssueStore, StoreError};
 use crate::config::Settings;
-use crate::domain::{IssueId, IssueState, Lang};
+use crate::domain::{IssueContent, NewIssue};
+use crate::domain::{IssueId, IssueState, Lang, valid_slug};
 use crate::render::text::{check_iso2022jp, check_links};
 
 /// Longest subject accepted, in characters.
@@ -56,9 +63,60 @@ pub enum EditorialError {
     Store(#[from] StoreError),
 }
 
-/// Parses one language's source: a front matter (`subject`, optional `preheader`) between
-/// `---` lines, then Markdown. `file` names it in errors.
-pub fn parse_source(file: &str, bytes: &[u8]) -> Result<IssueContent, Vec<SourceProblem>> {
+/// One language's content as an editor wrote it, with where it came from, so that each
+/// problem names the file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The file name as the editor gave it, or `ja` / `en` for content given as such.
+    pub file: String,
+    pub content: IssueContent,
+    /// The file line of the subject (`None`: not read from a file).
+    subject_line: Option<usize>,
+    /// The file line the Markdown starts on.
+    body_line: usize,
+    /// Problems with the source format that did not stop it being read (an unknown front
+    /// matter key, a line that is not `key: value`); reported with the content's own.
+    format_problems: Vec<SourceProblem>,
+}
+
+impl Draft {
+    /// Content given as such (the admin API): problems name `label`, and lines count from the
+    /// Markdown's first line.
+    pub fn new(label: &str, content: IssueContent) -> Draft {
+        Draft {
+            file: label.to_owned(),
+            content,
+            subject_line: None,
+            body_line: 1,
+            format_problems: Vec::new(),
+        }
+    }
+
+    /// Everything wrong with this draft: its format problems, then the content rules.
+    pub fn problems(&self) -> Vec<SourceProblem> {
+        let mut problems = self.format_problems.clone();
+        problems.extend(check_content(
+            &self.file,
+            &self.content,
+            self.subject_line,
+            self.body_line,
+        ));
+        problems
+    }
+}
+
+/// Every problem of both languages' drafts, Japanese first.
+fn problems_of(ja: &Draft, en: &Draft) -> Vec<SourceProblem> {
+    let mut problems = ja.problems();
+    problems.extend(en.problems());
+    problems
+}
+
+/// Reads one language's source: a front matter (`subject`, optional `preheader`) between
+/// `---` lines, then Markdown. `file` names it in errors. A source that cannot be read at all
+/// (not UTF-8, no front matter, no subject) is refused here; whether its content is good is
+/// for [`Draft::problems`], which [`queue`] and [`edit`] apply.
+pub fn parse_source(file: &str, bytes: &[u8]) -> Result<Draft, Vec<SourceProblem>> {
     let problem = |line: Option<usize>, message: String| SourceProblem {
         file: file.to_owned(),
         line,
@@ -132,23 +190,17 @@ pub fn parse_source(file: &str, bytes: &[u8]) -> Result<IssueContent, Vec<Source
         problems.push(problem(Some(1), "the front matter has no `subject`".into()));
         return Err(problems);
     };
-    let content = IssueContent {
-        subject,
-        preheader: preheader.filter(|p| !p.is_empty()),
-        markdown: text[body_offset.min(text.len())..].to_owned(),
-    };
-    problems.extend(check_content(file, &content, Some(subject_line), body_line));
-    if problems.is_empty() {
-        Ok(content)
-    } else {
-        Err(problems)
-    }
-}
-
-/// Checks one language's content as given through the admin API (line numbers count from
-/// the Markdown's first line).
-pub fn validate_content(file: &str, content: &IssueContent) -> Vec<SourceProblem> {
-    check_content(file, content, None, 1)
+    Ok(Draft {
+        file: file.to_owned(),
+        content: IssueContent {
+            subject,
+            preheader: preheader.filter(|p| !p.is_empty()),
+            markdown: text[body_offset.min(text.len())..].to_owned(),
+        },
+        subject_line: Some(subject_line),
+        body_line,
+        format_problems: problems,
+    })
 }
 
 /// The rules every issue's content obeys; `body_line` is the file line the Markdown starts on.
@@ -246,28 +298,25 @@ pub fn legacy_charset_problems(file: &str, content: &IssueContent) -> Vec<Source
 pub struct QueueRequest {
     pub slug: String,
     pub send_at: Option<DateTime<Utc>>,
-    pub ja: IssueContent,
-    pub en: IssueContent,
+    pub ja: Draft,
+    pub en: Draft,
     /// Replace characters ISO-2022-JP cannot carry (visibly) instead of refusing.
     pub allow_lossy: bool,
 }
 
-pub fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 64
-        && slug.as_bytes()[0].is_ascii_alphanumeric()
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// Validates and stores a queued issue.
+/// Checks and stores a queued issue: the content of both languages first (every problem at
+/// once), then the slug, the legal footer settings, and what legacy-charset recipients can
+/// receive.
 pub async fn queue(
-    store: &dyn Storage,
+    store: &dyn IssueStore,
     settings: &Settings,
     req: QueueRequest,
     now: DateTime<Utc>,
 ) -> Result<IssueId, EditorialError> {
+    let problems = problems_of(&req.ja, &req.en);
+    if !problems.is_empty() {
+        return Err(EditorialError::Invalid(problems));
+    }
     if !valid_slug(&req.slug) {
         return Err(EditorialError::BadSlug(req.slug));
     }
@@ -276,8 +325,8 @@ pub async fn queue(
         return Err(EditorialError::LegalFooter(missing));
     }
     if !settings.newsletter.legacy_charset_domains.is_empty() && !req.allow_lossy {
-        let mut problems = legacy_charset_problems("ja", &req.ja);
-        problems.extend(legacy_charset_problems("en", &req.en));
+        let mut problems = legacy_charset_problems("ja", &req.ja.content);
+        problems.extend(legacy_charset_problems("en", &req.en.content));
         if !problems.is_empty() {
             problems.push(SourceProblem {
                 file: "issue".into(),
@@ -294,13 +343,13 @@ pub async fn queue(
         slug: req.slug.clone(),
         state: IssueState::Queued,
         send_at: req.send_at,
-        ja: req.ja,
-        en: req.en,
+        ja: req.ja.content,
+        en: req.en.content,
         now,
     };
     match store.insert_issue(&new).await {
         Ok(id) => {
-            tracing::info!(issue_id = id, slug = %req.slug, "issue queued");
+            tracing::info!(issue_id = id.get(), slug = %req.slug, "issue queued");
             Ok(id)
         }
         Err(StoreError::Conflict(_)) => Err(EditorialError::SlugTaken(req.slug)),
@@ -328,7 +377,7 @@ impl Control {
 
 /// Applies `control` to issue `id`; returns the new state.
 pub async fn control(
-    store: &dyn Storage,
+    store: &dyn IssueStore,
     id: IssueId,
     control: Control,
     now: DateTime<Utc>,
@@ -375,21 +424,30 @@ pub async fn control(
             action: control.name(),
         });
     }
-    tracing::info!(issue_id = id, from = %issue.state, to = %to, "issue state changed");
+    tracing::info!(issue_id = id.get(), from = %issue.state, to = %to, "issue state changed");
     Ok(to)
 }
 
-/// Replaces an issue's content; refused once sending has started.
+/// Replaces an issue's content, after checking it (every problem at once); refused once
+/// sending has started.
 pub async fn edit(
-    store: &dyn Storage,
+    store: &dyn IssueStore,
     id: IssueId,
     send_at: Option<DateTime<Utc>>,
-    ja: IssueContent,
-    en: IssueContent,
+    ja: Draft,
+    en: Draft,
     now: DateTime<Utc>,
 ) -> Result<(), EditorialError> {
+    let problems = problems_of(&ja, &en);
+    if !problems.is_empty() {
+        return Err(EditorialError::Invalid(problems));
+    }
     let issue = store.issue(id).await?.ok_or(EditorialError::NotFound(id))?;
-    if !issue.state.editable() || !store.update_issue(id, send_at, &ja, &en, now).await? {
+    if !issue.state.editable()
+        || !store
+            .update_issue(id, send_at, &ja.content, &en.content, now)
+            .await?
+    {
         return Err(EditorialError::WrongState {
             id,
             state: issue.state,
@@ -397,6 +455,28 @@ pub async fn edit(
         });
     }
     Ok(())
+}
+
+/// Brings a draft or queued issue's send time forward to `now` (the scheduler then starts
+/// it at once), in one compare-and-set on the state: nothing else of the issue is written,
+/// so a concurrent edit is never lost. Refused, like an edit, once sending has started.
+pub async fn send_now(
+    store: &dyn IssueStore,
+    id: IssueId,
+    now: DateTime<Utc>,
+) -> Result<(), EditorialError> {
+    if store.send_issue_now(id, now).await? {
+        tracing::info!(issue_id = id.get(), "issue brought forward to now");
+        return Ok(());
+    }
+    match store.issue_state(id).await? {
+        None => Err(EditorialError::NotFound(id)),
+        Some(state) => Err(EditorialError::WrongState {
+            id,
+            state,
+            action: "editing",
+        }),
+    }
 }
 
 /// The languages an issue needs content for, in order.
@@ -408,9 +488,16 @@ mod tests {
 
     const JA: &str = "---\nsubject: 十二月号：技能実習生の権利を守る\npreheader: 今月の活動報告\n---\n\n# 今月のお知らせ\n\n[報告書](https://example.org/report.pdf)をご覧ください。\n";
 
+    /// Reading and checking, as `kairan issue queue` reports a file.
+    fn checked(file: &str, bytes: &[u8]) -> Result<IssueContent, Vec<SourceProblem>> {
+        let d = parse_source(file, bytes)?;
+        let p = d.problems();
+        if p.is_empty() { Ok(d.content) } else { Err(p) }
+    }
+
     #[test]
     fn a_good_source_parses_into_subject_preheader_and_body() {
-        let c = parse_source("ja.md", JA.as_bytes()).unwrap();
+        let c = checked("ja.md", JA.as_bytes()).unwrap();
         assert_eq!(c.subject, "十二月号：技能実習生の権利を守る");
         assert_eq!(c.preheader.as_deref(), Some("今月の活動報告"));
         assert!(c.markdown.starts_with("\n# 今月のお知らせ"));
@@ -420,7 +507,7 @@ mod tests {
     fn problems_name_the_file_and_line() {
         let src =
             "---\nsubject: \"\"\ncolour: red\n---\n\nSee [this](/relative) and ![x](img.png).\n";
-        let problems = parse_source("en.md", src.as_bytes()).unwrap_err();
+        let problems = checked("en.md", src.as_bytes()).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert!(
             text.contains(&"en.md:2: the subject is empty".to_owned()),
@@ -443,17 +530,17 @@ mod tests {
     #[test]
     fn non_utf8_and_missing_front_matter_and_long_subjects_are_refused() {
         let sjis = b"---\nsubject: ok\n---\n\x82\xa0\x82\xa2\n";
-        let p = parse_source("ja.md", sjis).unwrap_err();
+        let p = checked("ja.md", sjis).unwrap_err();
         assert_eq!(
             p[0].to_string(),
             "ja.md:4: is not UTF-8 text (save it as UTF-8; Shift_JIS is not accepted)"
         );
-        let p = parse_source("ja.md", "# no front matter".as_bytes()).unwrap_err();
+        let p = checked("ja.md", "# no front matter".as_bytes()).unwrap_err();
         assert_eq!(p[0].line, Some(1));
         let long = format!("---\nsubject: {}\n---\nbody\n", "長".repeat(201));
-        let p = parse_source("ja.md", long.as_bytes()).unwrap_err();
+        let p = checked("ja.md", long.as_bytes()).unwrap_err();
         assert!(p[0].message.contains("201 characters"), "{p:?}");
-        let p = parse_source("ja.md", b"---\nsubject: x\n---\n   \n").unwrap_err();
+        let p = checked("ja.md", b"---\nsubject: x\n---\n   \n").unwrap_err();
         assert!(p[0].message.contains("no text"), "{p:?}");
     }
 
@@ -474,11 +561,134 @@ mod tests {
         );
     }
 
-    #[test]
-    fn slugs_are_lowercase_words() {
-        assert!(valid_slug("2026-12"));
-        assert!(!valid_slug("2026/12"));
-        assert!(!valid_slug("-x"));
-        assert!(!valid_slug("Dec"));
+    /// A store that must not be reached: content that fails the checks never gets there.
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl IssueStore for Unreachable {
+        async fn insert_issue(&self, _: &NewIssue) -> Result<IssueId, StoreError> {
+            unreachable!("an invalid issue was stored")
+        }
+        async fn issue(&self, _: IssueId) -> Result<Option<crate::domain::Issue>, StoreError> {
+            unreachable!("an invalid edit read the store")
+        }
+        async fn list_issues(&self) -> Result<Vec<crate::domain::Issue>, StoreError> {
+            unreachable!()
+        }
+        async fn transition_issue(
+            &self,
+            _: IssueId,
+            _: &[IssueState],
+            _: IssueState,
+            _: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn cancel_issue(&self, _: IssueId, _: DateTime<Utc>) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn update_issue(
+            &self,
+            _: IssueId,
+            _: Option<DateTime<Utc>>,
+            _: &IssueContent,
+            _: &IssueContent,
+            _: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            unreachable!("an invalid edit was stored")
+        }
+        async fn set_issue_send_at(
+            &self,
+            _: IssueId,
+            _: Option<DateTime<Utc>>,
+            _: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn send_issue_now(&self, _: IssueId, _: DateTime<Utc>) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn try_scheduler_lock(&self) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+    }
+
+    fn bad_ja() -> Draft {
+        Draft::new(
+            "ja",
+            IssueContent {
+                subject: " ".into(),
+                preheader: Some("改\n行".into()),
+                markdown: "[相談窓口](/soudan)".into(),
+            },
+        )
+    }
+
+    fn bad_en() -> Draft {
+        Draft::new(
+            "en",
+            IssueContent {
+                subject: "x".repeat(201),
+                preheader: None,
+                markdown: "  \n".into(),
+            },
+        )
+    }
+
+    fn settings() -> Settings {
+        crate::config::parse("", "test", &[]).unwrap().0
+    }
+
+    #[tokio::test]
+    async fn queue_checks_the_content_itself_and_reports_every_problem_at_once() {
+        let req = QueueRequest {
+            slug: "2026-12".into(),
+            send_at: None,
+            ja: bad_ja(),
+            en: bad_en(),
+            allow_lossy: false,
+        };
+        let Err(EditorialError::Invalid(p)) =
+            queue(&Unreachable, &settings(), req, Utc::now()).await
+        else {
+            panic!("invalid content was accepted");
+        };
+        let text: Vec<String> = p.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "ja: the subject is empty",
+                "ja: the preheader contains a line break or control character",
+                "ja:1: column 8: relative URL \"/soudan\": mail needs an absolute https:// URL",
+                "en: the subject is 201 characters; at most 200",
+                "en:1: the issue has no text after the front matter",
+            ],
+            "{text:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn edit_checks_the_content_before_touching_the_store() {
+        let r = edit(
+            &Unreachable,
+            IssueId::new(1),
+            None,
+            bad_ja(),
+            Draft::new(
+                "en",
+                IssueContent {
+                    subject: "Fine".into(),
+                    preheader: None,
+                    markdown: "Fine.".into(),
+                },
+            ),
+            Utc::now(),
+        )
+        .await;
+        let Err(EditorialError::Invalid(p)) = r else {
+            panic!("an invalid edit was accepted: {r:?}");
+        };
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p.iter().all(|p| p.file == "ja"), "{p:?}");
     }
 }

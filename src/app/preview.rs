@@ -1,10 +1,13 @@
 //! Previews and test sends: an issue rendered exactly as a subscriber receives it, with a
 //! sample name and links that point at the real pages but carry no subscriber's token.
+//!
+//! Depends on the domain, the mail port, the settings and render.
 
 use chrono::Utc;
 
-use super::ports::{Issue, Mailer, OutgoingMessage, SendOutcome};
+use super::ports::{Mailer, OutgoingMessage, SendOutcome};
 use crate::config::Settings;
+use crate::domain::Issue;
 use crate::domain::{EmailAddress, LangPref};
 use crate::render::Renderer;
 use crate::render::campaign::{Prepared, Recipient};
@@ -130,7 +133,7 @@ pub async fn send_test(
     session.close().await;
     match outcome {
         SendOutcome::Sent { reply } => {
-            tracing::info!(issue_id = issue.id, lang = %pref, via = mailer.kind(), "test message sent");
+            tracing::info!(issue_id = issue.id.get(), lang = %pref, via = mailer.kind(), "test message sent");
             Ok(reply)
         }
         SendOutcome::Temporary { reply, .. } | SendOutcome::Permanent { reply, .. } => {
@@ -146,14 +149,14 @@ pub fn sample_render(settings: &Settings, assets: &crate::assets::Assets) -> Vec
         Ok(r) => r,
         Err(p) => return p,
     };
-    let content = |subject: &str, body: &str| super::ports::IssueContent {
+    let content = |subject: &str, body: &str| crate::domain::IssueContent {
         subject: subject.into(),
         preheader: None,
         markdown: body.into(),
     };
     let now = Utc::now();
     let issue = Issue {
-        id: 0,
+        id: crate::domain::IssueId::new(0),
         slug: "sample".into(),
         state: crate::domain::IssueState::Draft,
         send_at: None,

@@ -1,10 +1,13 @@
 //! The operator's view: campaigns with delivery counts, subscribers by status and language.
 //! Shared by `kairan status` and `GET /api/status`.
+//!
+//! Depends on the domain and the storage ports.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ports::{BounceCount, DeliveryCounts, Storage, StoreError};
+use super::ports::{BounceStore, Store, StoreError};
+use crate::domain::{BounceCount, DeliveryCounts};
 use crate::domain::{BounceKind, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +24,7 @@ pub struct CampaignStatus {
     /// Seconds until the open deliveries are done at that rate.
     pub eta_seconds: Option<u64>,
     /// The latest failures and retries (subscriber ids, never addresses).
-    pub last_errors: Vec<super::ports::DeliveryError>,
+    pub last_errors: Vec<crate::domain::DeliveryError>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +41,7 @@ pub struct StatusReport {
     pub bounces: BounceStatus,
 }
 
-pub async fn gather(store: &dyn Storage) -> Result<StatusReport, StoreError> {
+pub async fn gather(store: &dyn Store) -> Result<StatusReport, StoreError> {
     let mut campaigns = Vec::new();
     for issue in store.list_issues().await? {
         let deliveries = store.delivery_counts(issue.id).await?;
@@ -170,7 +173,7 @@ pub struct RecentBounce {
     pub action: String,
 }
 
-async fn gather_bounces(store: &dyn Storage) -> Result<BounceStatus, StoreError> {
+async fn gather_bounces(store: &dyn BounceStore) -> Result<BounceStatus, StoreError> {
     let since = Utc::now() - chrono::Duration::days(BOUNCE_DAYS);
     let recent = store
         .bounce_reports(RECENT_BOUNCES)

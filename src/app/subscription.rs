@@ -1,8 +1,11 @@
 //! Subscribe, confirm, unsubscribe, change language, erase (issue 3): the rules of the double
-//! opt-in, over the [`Storage`] port. Mail is the caller's to send: each use case says
-//! whether a confirmation (or welcome) mail is due, so the HTTP pages can send it in the
-//! background (a known address must not answer slower than an unknown one) and the CLI
-//! in the foreground.
+//! opt-in, over the subscriber and key ports. [`register`] is the one way onto the list, for
+//! the subscribe form, `POST /api/subscribers`, `kairan subscribers add` and each row of
+//! `kairan subscribers import`: it writes the consent record, checks the suppression list,
+//! applies the status rules, decides whether a confirmation mail is due, and has it sent
+//! through `app::notify` at the caller's timing ([`Mail`]): in the background for the form (a
+//! known address must not answer slower than an unknown one), in the foreground for the API
+//! and the command line (which say whether it went).
 //!
 //! Rules (issue 3):
 //! - a new address becomes `pending` (or `active` when an operator says it is confirmed);
@@ -12,36 +15,145 @@
 //! - an `unsubscribed` address asking through the form starts a fresh double opt-in; an
 //!   operator (CLI, import, API) never re-activates it, nor an erased (suppressed) one;
 //! - `bounced` and `complained` addresses are left alone.
+//!
+//! Depends on the domain, the ports and `app::notify`; no adapter.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::keys::address_hash;
-use super::ports::{NewSubscriber, Storage, StoreError, Subscriber, SubscriptionSource};
-use crate::domain::{LangPref, SubscriberId, SubscriberStatus};
+use super::notify::{MailKind, Notifier, NotifyError};
+use super::ports::{Store, StoreError, SubscriberStore};
+use crate::domain::{
+    Consent, EmailAddress, Lang, LangPref, NewSubscriber, Subscriber, SubscriberId,
+    SubscriberStatus, SubscriptionSource,
+};
 
-/// The longest display name accepted, in characters.
-pub const NAME_MAX_CHARS: usize = 100;
-
-/// Why a name is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
-    #[error("the name is longer than {NAME_MAX_CHARS} characters")]
-    TooLong,
-    #[error("the name contains a line break or another control character")]
-    ControlCharacter,
+/// Who asks to put an address on the list, with the evidence the consent record keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requester {
+    /// The reader, through the subscribe form: the client, the page language, and the
+    /// consent text exactly as shown (its SHA-256 and version).
+    Reader {
+        ip: Option<String>,
+        user_agent: Option<String>,
+        page_lang: Lang,
+        text_hash: String,
+        text_version: String,
+    },
+    /// An operator (command line, import, admin API). `confirmed`: the reader's consent was
+    /// obtained otherwise, so the address is active at once and no confirmation is sent.
+    Operator {
+        via: SubscriptionSource,
+        confirmed: bool,
+    },
 }
 
-/// Trims a name; empty means none. CR, LF and other control characters are refused (a name
-/// goes into the `To:` header).
-pub fn parse_name(input: &str) -> Result<Option<String>, NameError> {
-    if input.chars().any(char::is_control) {
-        return Err(NameError::ControlCharacter);
+/// A request to subscribe an address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub lang: LangPref,
+    pub by: Requester,
+}
+
+impl Registration {
+    /// The subscriber to store: its status and consent record follow from the requester.
+    fn subscriber(&self, now: DateTime<Utc>) -> NewSubscriber {
+        let (status, consent) = match &self.by {
+            Requester::Reader {
+                ip,
+                user_agent,
+                page_lang,
+                text_hash,
+                text_version,
+            } => (
+                SubscriberStatus::Pending,
+                Consent {
+                    method: SubscriptionSource::Form,
+                    form_at: now,
+                    confirmed_at: None,
+                    ip: ip.clone(),
+                    user_agent: user_agent.clone(),
+                    page_lang: Some(*page_lang),
+                    text_hash: Some(text_hash.clone()),
+                    text_version: Some(text_version.clone()),
+                },
+            ),
+            Requester::Operator { via, confirmed } => (
+                if *confirmed {
+                    SubscriberStatus::Active
+                } else {
+                    SubscriberStatus::Pending
+                },
+                Consent::operator(*via, *confirmed, now),
+            ),
+        };
+        NewSubscriber {
+            email: self.email.clone(),
+            name: self.name.clone(),
+            lang: self.lang,
+            status,
+            consent,
+            now,
+        }
     }
-    let name = input.trim();
-    if name.chars().count() > NAME_MAX_CHARS {
-        return Err(NameError::TooLong);
+}
+
+/// When a mail that is due goes out.
+#[derive(Clone, Copy)]
+pub enum Mail<'a> {
+    /// From a background task, after the caller has answered (the reader's pages).
+    Later(&'a Notifier),
+    /// Now, and the caller is told whether it went (the admin API, the command line).
+    Now(&'a Notifier),
+    /// Never: the caller knows none can be due (an operator's confirmed additions).
+    Never,
+}
+
+/// What became of the mail a use case owed.
+#[derive(Debug)]
+pub enum Mailed {
+    /// No mail was due.
+    NotDue,
+    /// Handed to a background task, which logs the outcome.
+    Later,
+    /// Sent.
+    Sent,
+    /// Due but not sent: the transport or the subscriber's row failed.
+    NotSent(NotifyError),
+    /// Due, and the caller said [`Mail::Never`].
+    Skipped,
+}
+
+impl Mailed {
+    async fn deliver(
+        mail: Mail<'_>,
+        kind: MailKind,
+        id: SubscriberId,
+        now: DateTime<Utc>,
+    ) -> Mailed {
+        match mail {
+            Mail::Later(n) => {
+                n.send_later(kind, id);
+                Mailed::Later
+            }
+            Mail::Now(n) => match n.send_to(kind, id, now).await {
+                Ok(()) => Mailed::Sent,
+                Err(e) => Mailed::NotSent(e),
+            },
+            Mail::Never => Mailed::Skipped,
+        }
     }
-    Ok((!name.is_empty()).then(|| name.to_owned()))
+}
+
+/// What [`register`] did.
+#[derive(Debug)]
+pub struct Registered {
+    pub outcome: Subscribed,
+    /// The confirmation mail, when one was due.
+    pub mail: Mailed,
 }
 
 /// What a subscribe request did.
@@ -75,6 +187,19 @@ impl Subscribed {
         }
     }
 
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Subscribed::Created { .. } => "created",
+            Subscribed::Restarted { .. } => "restarted",
+            Subscribed::StillPending { confirm: true, .. } => "pending-resent",
+            Subscribed::StillPending { .. } => "pending-throttled",
+            Subscribed::Confirmed { .. } => "confirmed",
+            Subscribed::Unchanged { .. } => "unchanged",
+            Subscribed::Suppressed => "suppressed",
+        }
+    }
+
     pub fn id(&self) -> Option<SubscriberId> {
         match *self {
             Subscribed::Created { id, .. }
@@ -91,10 +216,26 @@ fn by_reader(s: &NewSubscriber) -> bool {
     s.consent.method == SubscriptionSource::Form
 }
 
-/// Subscribes `new` (see the module docs for the rules). `resend_interval` bounds how often
-/// a pending address gets its confirmation.
-pub async fn subscribe(
-    store: &dyn Storage,
+/// Subscribes `reg` at `now` (see the module docs for the rules) and, when a confirmation is
+/// due, has it sent as `mail` says. `resend_interval` bounds how often a pending address gets
+/// its confirmation. An error is a storage error: nothing was mailed.
+pub async fn register(
+    store: &dyn Store,
+    reg: &Registration,
+    resend_interval: std::time::Duration,
+    mail: Mail<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Registered> {
+    let outcome = apply_rules(store, &reg.subscriber(now), resend_interval).await?;
+    let mail = match outcome.confirmation_due() {
+        Some(id) => Mailed::deliver(mail, MailKind::Confirm, id, now).await,
+        None => Mailed::NotDue,
+    };
+    Ok(Registered { outcome, mail })
+}
+
+async fn apply_rules(
+    store: &dyn Store,
     new: &NewSubscriber,
     resend_interval: std::time::Duration,
 ) -> anyhow::Result<Subscribed> {
@@ -159,7 +300,7 @@ pub async fn subscribe(
     anyhow::bail!("the address was inserted and removed concurrently; try again")
 }
 
-async fn lift(store: &dyn Storage, new: &NewSubscriber) -> anyhow::Result<()> {
+async fn lift(store: &dyn Store, new: &NewSubscriber) -> anyhow::Result<()> {
     let hash = address_hash(store, &new.email).await?;
     store.lift_suppression(&hash).await?;
     Ok(())
@@ -168,7 +309,7 @@ async fn lift(store: &dyn Storage, new: &NewSubscriber) -> anyhow::Result<()> {
 /// What a valid confirmation link did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirmation {
-    /// Now active: send the welcome mail.
+    /// Now active; the welcome mail is on its way.
     Activated(Subscriber),
     /// It was active already (a second click): nothing to do.
     AlreadyActive(Subscriber),
@@ -176,11 +317,13 @@ pub enum Confirmation {
     NotApplicable,
 }
 
-/// Confirms subscriber `id` (from a verified confirm token).
+/// Confirms subscriber `id` (from a verified confirm token); a subscriber who becomes active
+/// is sent the welcome mail as `mail` says.
 pub async fn confirm(
-    store: &dyn Storage,
+    store: &dyn Store,
     id: SubscriberId,
     now: DateTime<Utc>,
+    mail: Mail<'_>,
 ) -> anyhow::Result<Confirmation> {
     let Some(sub) = store.subscriber(id).await? else {
         return Ok(Confirmation::NotApplicable);
@@ -189,11 +332,11 @@ pub async fn confirm(
         SubscriberStatus::Pending => {
             if store.confirm_subscriber(id, now).await? {
                 // An erased address that opts in anew leaves the suppression list.
-                if let Ok(email) = crate::domain::EmailAddress::parse(&sub.email) {
-                    let hash = address_hash(store, &email).await?;
-                    store.lift_suppression(&hash).await?;
-                }
+                let hash = address_hash(store, &sub.email).await?;
+                store.lift_suppression(&hash).await?;
                 let sub = store.subscriber(id).await?.unwrap_or(sub);
+                tracing::info!(subscriber_id = id.get(), "subscription confirmed");
+                Mailed::deliver(mail, MailKind::Welcome, id, now).await;
                 Ok(Confirmation::Activated(sub))
             } else {
                 // Raced with another click (or an unsubscribe): report what is now true.
@@ -214,7 +357,7 @@ pub async fn confirm(
 /// `preferences`, `cli`, `api`). Returns whether the status changed; unsubscribing twice is
 /// not an error.
 pub async fn unsubscribe(
-    store: &dyn Storage,
+    store: &dyn SubscriberStore,
     id: SubscriberId,
     how: &str,
     now: DateTime<Utc>,
@@ -232,7 +375,7 @@ pub async fn unsubscribe(
 
 /// Changes the language of a pending or active subscriber.
 pub async fn set_language(
-    store: &dyn Storage,
+    store: &dyn SubscriberStore,
     id: SubscriberId,
     lang: LangPref,
     now: DateTime<Utc>,
@@ -240,36 +383,97 @@ pub async fn set_language(
     store.set_subscriber_lang(id, lang, now).await
 }
 
-/// Erases subscriber `sub`: see [`Storage::erase_subscriber`].
+/// Erases subscriber `sub`: see [`SubscriberStore::erase_subscriber`].
 pub async fn erase(
-    store: &dyn Storage,
+    store: &dyn Store,
     sub: &Subscriber,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let email = crate::domain::EmailAddress::parse(&sub.email).map_err(|e| {
-        anyhow::anyhow!(
-            "the stored address of subscriber {} is invalid: {e}",
-            sub.id
-        )
-    })?;
-    let hash = address_hash(store, &email).await?;
+    let hash = address_hash(store, &sub.email).await?;
     Ok(store.erase_subscriber(sub.id, &hash, now).await?)
+}
+
+/// A subscriber as the admin API and `kairan subscribers list --json` show it.
+#[derive(Debug, Serialize)]
+pub struct SubscriberView {
+    pub id: SubscriberId,
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub lang: LangPref,
+    pub status: SubscriberStatus,
+    pub source: SubscriptionSource,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+    pub unsubscribe_method: Option<String>,
+}
+
+impl From<Subscriber> for SubscriberView {
+    fn from(s: Subscriber) -> Self {
+        SubscriberView {
+            id: s.id,
+            email: s.email,
+            name: s.name,
+            lang: s.lang,
+            status: s.status,
+            source: s.source,
+            created_at: s.created_at,
+            confirmed_at: s.confirmed_at,
+            unsubscribed_at: s.unsubscribed_at,
+            unsubscribe_method: s.unsubscribe_method,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn reg(by: Requester) -> Registration {
+        Registration {
+            email: EmailAddress::parse("taro@example.jp").unwrap(),
+            name: Some("山田 太郎".into()),
+            lang: LangPref::Both,
+            by,
+        }
+    }
+
     #[test]
-    fn names_are_trimmed_limited_and_single_line() {
-        assert_eq!(parse_name("  山田 太郎 "), Ok(Some("山田 太郎".into())));
-        assert_eq!(parse_name("   "), Ok(None));
-        assert_eq!(parse_name(&"あ".repeat(100)), Ok(Some("あ".repeat(100))));
-        assert_eq!(parse_name(&"あ".repeat(101)), Err(NameError::TooLong));
-        assert_eq!(
-            parse_name("Taro\r\nBcc: x@example.jp"),
-            Err(NameError::ControlCharacter)
-        );
-        assert_eq!(parse_name("a\u{0}b"), Err(NameError::ControlCharacter));
+    fn a_reader_is_pending_with_the_form_evidence_recorded() {
+        let now = Utc::now();
+        let s = reg(Requester::Reader {
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("Mozilla/5.0".into()),
+            page_lang: Lang::Ja,
+            text_hash: "sha256:ab".into(),
+            text_version: "2026-11".into(),
+        })
+        .subscriber(now);
+        assert_eq!(s.status, SubscriberStatus::Pending);
+        assert_eq!(s.consent.method, SubscriptionSource::Form);
+        assert_eq!(s.consent.page_lang, Some(Lang::Ja));
+        assert_eq!(s.consent.text_hash.as_deref(), Some("sha256:ab"));
+        assert_eq!((s.consent.form_at, s.consent.confirmed_at), (now, None));
+    }
+
+    #[test]
+    fn an_operator_is_active_only_when_confirmed_and_records_the_method() {
+        let now = Utc::now();
+        let confirmed = reg(Requester::Operator {
+            via: SubscriptionSource::Import,
+            confirmed: true,
+        })
+        .subscriber(now);
+        assert_eq!(confirmed.status, SubscriberStatus::Active);
+        assert_eq!(confirmed.consent.method, SubscriptionSource::Import);
+        assert_eq!(confirmed.consent.confirmed_at, Some(now));
+        assert!(confirmed.consent.ip.is_none());
+        let pending = reg(Requester::Operator {
+            via: SubscriptionSource::Api,
+            confirmed: false,
+        })
+        .subscriber(now);
+        assert_eq!(pending.status, SubscriberStatus::Pending);
+        assert_eq!(pending.consent.confirmed_at, None);
     }
 }

@@ -1,7 +1,13 @@
-//! Bounce messages: [`parse`] reads one raw message (DSN, non-standard MTA report, ARF
-//! complaint, auto-reply) into a [`parse::Report`], with no I/O and no async; [`imap`] is the
-//! mailbox source that feeds `app::bounces::ingest` when `bounce.imap` is configured.
-//! Attribution and the policy live in `app::bounces`.
+//! Bounce messages, in two halves.
+//!
+//! - [`parse`] is the pure parser: one raw message (DSN, non-standard MTA report, ARF
+//!   complaint, auto-reply) in, a [`parse::Report`] out; no I/O, no async, nothing of the use
+//!   cases (the fuzz target compiles it on its own).
+//! - [`sources`] are the ways messages come in — an MTA pipe (`kairan bounce ingest`), the
+//!   admin API (`POST /api/bounces`), an IMAP mailbox — each feeding the bounce use case,
+//!   `app::bounces::ingest`, which attributes the report and applies the policy.
+//!
+//! `app::bounces` uses the parser and never the sources; the sources call the use case.
 
-pub mod imap;
 pub mod parse;
+pub mod sources;

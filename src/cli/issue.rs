@@ -1,5 +1,6 @@
-//! `kairan issue …`: the editor's commands (DESIGN.md). Queue prints the new id alone on
-//! the last line of stdout, so scripts can `id=$(kairan issue queue … | tail -n1)`.
+//! `kairan issue …`: the editor's commands (`docs/contracts.md`). Queue prints the new id
+//! alone on the last line of stdout, so scripts can `id=$(kairan issue queue … | tail -n1)`.
+//! The files are read here; what makes an issue valid is `app::editorial`'s.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,9 +10,10 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use crate::app::editorial::{self, Control, QueueRequest, SourceProblem};
-use crate::app::ports::{Issue, Storage};
+use crate::app::editorial::{self, Control, Draft, QueueRequest, SourceProblem};
+use crate::app::ports::Store;
 use crate::config::{Loaded, Settings};
+use crate::domain::Issue;
 use crate::domain::LangPref;
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +90,7 @@ pub async fn run(cmd: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> {
 async fn run_with(
     cmd: Command,
     settings: &Settings,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
 ) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     match cmd {
@@ -100,11 +102,16 @@ async fn run_with(
             allow_lossy,
         } => {
             let send_at = send_at.map(|s| parse_send_at(&s)).transpose()?;
-            let mut problems = Vec::new();
-            let ja = read_source(&ja, &mut problems);
-            let en = read_source(&en, &mut problems);
-            let (Some(ja), Some(en)) = (ja, en) else {
-                return refuse(&problems);
+            let (ja, en) = match (read_source(&ja), read_source(&en)) {
+                (Ok(ja), Ok(en)) => (ja, en),
+                // A file that cannot be read is refused with what is wrong with the other.
+                (ja, en) => {
+                    let problems: Vec<SourceProblem> = [ja, en]
+                        .into_iter()
+                        .flat_map(|r| r.map_or_else(|p| p, |d| d.problems()))
+                        .collect();
+                    return refuse(&problems);
+                }
             };
             let req = QueueRequest {
                 slug,
@@ -222,27 +229,16 @@ async fn run_with(
     }
 }
 
-fn read_source(
-    path: &Path,
-    problems: &mut Vec<SourceProblem>,
-) -> Option<crate::app::ports::IssueContent> {
+/// One language's source file, read (its content is checked by `editorial::queue`).
+fn read_source(path: &Path) -> Result<Draft, Vec<SourceProblem>> {
     let name = path.display().to_string();
     match std::fs::read(path) {
-        Ok(bytes) => match editorial::parse_source(&name, &bytes) {
-            Ok(c) => Some(c),
-            Err(p) => {
-                problems.extend(p);
-                None
-            }
-        },
-        Err(e) => {
-            problems.push(SourceProblem {
-                file: name,
-                line: None,
-                message: format!("cannot read: {e}"),
-            });
-            None
-        }
+        Ok(bytes) => editorial::parse_source(&name, &bytes),
+        Err(e) => Err(vec![SourceProblem {
+            file: name,
+            line: None,
+            message: format!("cannot read: {e}"),
+        }]),
     }
 }
 
@@ -268,10 +264,10 @@ fn parse_send_at(s: &str) -> anyhow::Result<DateTime<Utc>> {
 }
 
 /// An issue by numeric id or by slug.
-pub(super) async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue> {
+pub(super) async fn find(store: &dyn Store, key: &str) -> anyhow::Result<Issue> {
     let issues = store.list_issues().await?;
     let found = match key.parse::<i64>() {
-        Ok(id) => issues.into_iter().find(|i| i.id == id),
+        Ok(id) => issues.into_iter().find(|i| i.id.get() == id),
         Err(_) => issues.into_iter().find(|i| i.slug == key),
     };
     found.ok_or_else(|| {
@@ -280,7 +276,7 @@ pub(super) async fn find(store: &dyn Storage, key: &str) -> anyhow::Result<Issue
 }
 
 async fn control(
-    store: &dyn Storage,
+    store: &dyn Store,
     key: &str,
     c: Control,
     now: DateTime<Utc>,

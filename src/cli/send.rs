@@ -1,6 +1,8 @@
 //! `kairan send ID`: dispatch one issue in the foreground with a progress line until it is
 //! done. Safe to run again after a crash (it resumes), and alongside `kairan serve` (they
 //! share the work through leases).
+//!
+//! Calls `app::dispatch`; the progress line is printed here.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use chrono::Utc;
 
 use crate::app::dispatch::{Dispatcher, Progress, RunEnd};
 use crate::config::Loaded;
-use crate::domain::IssueState;
+use crate::domain::{IssueId, IssueState};
 
 pub async fn run(key: &str, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let settings = Arc::new(loaded.settings.clone());
@@ -26,7 +28,7 @@ pub async fn run(key: &str, loaded: &Loaded) -> anyhow::Result<ExitCode> {
 async fn send(
     key: &str,
     settings: Arc<crate::config::Settings>,
-    store: Arc<dyn crate::app::ports::Storage>,
+    store: Arc<dyn crate::app::ports::Store>,
 ) -> anyhow::Result<ExitCode> {
     let issue = super::issue::find(store.as_ref(), key).await?;
     match issue.state {
@@ -59,7 +61,14 @@ async fn send(
     let renderer = Arc::new(crate::startup::load_renderer(&settings)?);
     let signer = Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?);
     let mailer = crate::mail::from_settings(&settings)?;
-    let dispatcher = Dispatcher::new(store.clone(), mailer, renderer, settings.clone(), signer);
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        mailer,
+        renderer,
+        settings.clone(),
+        signer,
+        crate::startup::lease_owner(),
+    );
     let shutdown = crate::startup::shutdown_on_signals();
     let progress = Arc::new(Progress::default());
     let before = store.delivery_counts(issue.id).await?;
@@ -109,9 +118,9 @@ async fn send(
 
 fn report(
     p: &Progress,
-    before: &crate::app::ports::DeliveryCounts,
+    before: &crate::domain::DeliveryCounts,
     started: Instant,
-    id: i64,
+    id: IssueId,
     tty: bool,
     last: bool,
 ) {

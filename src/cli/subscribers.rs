@@ -1,7 +1,9 @@
 //! `kairan subscribers …` (issue 3): the operator's view of the list. Output for people on
 //! stdout, problems on stderr; addresses are printed to the operator (never logged).
+//!
+//! Each command calls a use case of `app::subscription` / `app::import`; the export and the
+//! table are formatted here.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,14 +13,17 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use crate::app::ports::{
-    Consent, NewSubscriber, Storage, Subscriber, SubscriberQuery, SubscriptionSource,
+use crate::app::import::{self, RowEvent};
+use crate::app::notify::{Notifier, NotifyError};
+use crate::app::ports::{Store, SubscriberQuery};
+use crate::app::subscription::{
+    self, Mail, Mailed, Registration, Requester, Subscribed, SubscriberView,
 };
-use crate::app::subscription::{self, Subscribed, parse_name};
 use crate::config::Loaded;
-use crate::domain::{EmailAddress, LangPref, SubscriberStatus};
-use crate::http::subscribers_api::SubscriberView;
-use crate::render::transactional::{MailKind, SubscriptionMail};
+use crate::domain::{
+    Consent, EmailAddress, LangPref, Subscriber, SubscriberId, SubscriberStatus,
+    SubscriptionSource, parse_name,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -92,48 +97,44 @@ pub async fn run(command: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> 
     result
 }
 
-async fn mailer(loaded: &Loaded, store: &Arc<dyn Storage>) -> anyhow::Result<SubscriptionMail> {
+async fn mailer(loaded: &Loaded, store: &Arc<dyn Store>) -> anyhow::Result<Notifier> {
     let settings = Arc::new(loaded.settings.clone());
-    Ok(SubscriptionMail {
-        renderer: Arc::new(crate::startup::load_renderer(&settings)?),
-        signer: Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?),
-        mailer: crate::mail::from_settings(&settings)?,
-        settings,
+    Ok(Notifier::new(
+        settings.clone(),
+        Arc::new(crate::startup::load_renderer(&settings)?),
+        Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?),
+        crate::mail::from_settings(&settings)?,
+        store.clone(),
+    ))
+}
+
+/// The foreground mail for an operator's pending additions; none for confirmed ones (no
+/// confirmation can be due, and no signing key needs reading).
+async fn mail_for(
+    loaded: &Loaded,
+    store: &Arc<dyn Store>,
+    confirmed: bool,
+) -> anyhow::Result<Option<Notifier>> {
+    Ok(if confirmed {
+        None
+    } else {
+        Some(mailer(loaded, store).await?)
     })
 }
 
-fn operator_consent(method: SubscriptionSource, confirmed: bool, now: DateTime<Utc>) -> Consent {
-    Consent {
-        method,
-        form_at: now,
-        confirmed_at: confirmed.then_some(now),
-        ip: None,
-        user_agent: None,
-        page_lang: None,
-        text_hash: None,
-        text_version: None,
-    }
+fn mode(notifier: &Option<Notifier>) -> Mail<'_> {
+    notifier.as_ref().map_or(Mail::Never, Mail::Now)
 }
 
-async fn send_confirmation(mail: &SubscriptionMail, store: &dyn Storage, id: i64) -> bool {
-    let sub = match store.subscriber(id).await {
-        Ok(Some(s)) => s,
-        _ => return false,
-    };
-    match mail.send(MailKind::Confirm, &sub, Utc::now()).await {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!(
-                "kairan: warning: the confirmation mail to subscriber {id} was not sent: {e}"
-            );
-            false
-        }
+fn warn_not_sent(id: SubscriberId, e: &NotifyError) {
+    if let NotifyError::Mail(e) = e {
+        eprintln!("kairan: warning: the confirmation mail to subscriber {id} was not sent: {e}");
     }
 }
 
 async fn add(
     loaded: &Loaded,
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     email: &str,
     lang: LangPref,
     name: Option<&str>,
@@ -142,33 +143,37 @@ async fn add(
     let email =
         EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("`{email}` is not usable: {e}"))?;
     let name = parse_name(name.unwrap_or("")).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
-    let now = Utc::now();
-    let new = NewSubscriber {
+    let reg = Registration {
         email,
         name,
         lang,
-        status: if confirmed {
-            SubscriberStatus::Active
-        } else {
-            SubscriberStatus::Pending
+        by: Requester::Operator {
+            via: SubscriptionSource::Cli,
+            confirmed,
         },
-        consent: operator_consent(SubscriptionSource::Cli, confirmed, now),
-        now,
     };
-    let outcome = subscription::subscribe(
+    let notifier = mail_for(loaded, store, confirmed).await?;
+    let done = subscription::register(
         store.as_ref(),
-        &new,
+        &reg,
         loaded.settings.subscribe.resend_interval,
+        mode(&notifier),
+        Utc::now(),
     )
     .await?;
-    match outcome {
+    match done.outcome {
         Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
             if confirm {
-                let mail = mailer(loaded, store).await?;
-                if send_confirmation(&mail, store.as_ref(), id).await {
-                    println!("subscriber {id} added (pending); confirmation mail sent");
-                } else {
-                    println!("subscriber {id} added (pending)");
+                match &done.mail {
+                    Mailed::Sent => {
+                        println!("subscriber {id} added (pending); confirmation mail sent")
+                    }
+                    other => {
+                        if let Mailed::NotSent(e) = other {
+                            warn_not_sent(id, e);
+                        }
+                        println!("subscriber {id} added (pending)");
+                    }
                 }
             } else {
                 println!("subscriber {id} added (active)");
@@ -197,253 +202,58 @@ async fn add(
 
 // ---- import ----------------------------------------------------------------------------
 
-/// Decodes a CSV file: UTF-8 (a BOM is dropped) or, failing that, Shift_JIS as Excel saves
-/// "CSV (Comma delimited)" on Japanese Windows. Returns the text and a note when converted.
-pub fn decode_csv(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err("the file is UTF-16 (Excel's \"Unicode Text\"); save it as \
-                    \"CSV UTF-8 (Comma delimited)\" instead"
-            .into());
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok((text.to_owned(), None)),
-        Err(utf8_error) => {
-            match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
-            {
-                Some(text) => Ok((text.into_owned(), Some("converted from Shift_JIS (Excel)"))),
-                None => {
-                    let at = utf8_error.valid_up_to();
-                    let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-                    Err(format!(
-                        "the file is neither UTF-8 nor Shift_JIS (first undecodable byte on line \
-                         {line}); save it from Excel as \"CSV UTF-8 (Comma delimited)\""
-                    ))
-                }
-            }
-        }
-    }
-}
-
-/// One good row of an import file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportRow {
-    pub line: u64,
-    pub email: EmailAddress,
-    pub name: Option<String>,
-    pub lang: LangPref,
-}
-
-/// A row that was refused, with its line number and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadRow {
-    pub line: u64,
-    pub reason: String,
-}
-
-/// Parses the CSV text: the header must name `email` and `lang` (and may name `name`), in
-/// any order and case. Returns the good rows and every bad one. A header problem is an error.
-pub fn parse_csv(text: &str) -> Result<(Vec<ImportRow>, Vec<BadRow>), String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("cannot read the header row: {e}"))?
-        .clone();
-    let mut col: HashMap<&str, usize> = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let h = h.to_ascii_lowercase();
-        let known = match h.as_str() {
-            "email" => "email",
-            "name" => "name",
-            "lang" => "lang",
-            other => {
-                return Err(format!(
-                    "line 1: unknown column `{other}`: the header must be email,name,lang"
-                ));
-            }
-        };
-        if col.insert(known, i).is_some() {
-            return Err(format!("line 1: the column `{known}` appears twice"));
-        }
-    }
-    for required in ["email", "lang"] {
-        if !col.contains_key(required) {
-            return Err(format!(
-                "line 1: no `{required}` column: the header must be email,name,lang (found `{}`)",
-                headers.iter().collect::<Vec<_>>().join(",")
-            ));
-        }
-    }
-    // Line numbers from byte offsets: csv's own line count skips blank lines, and a record's
-    // position is where the reader resumed, before any blank lines it skipped.
-    let line_at = |byte: u64| {
-        let bytes = text.as_bytes();
-        let mut end = (byte as usize).min(bytes.len());
-        while end < bytes.len() && matches!(bytes[end], b'\n' | b'\r') {
-            end += 1;
-        }
-        bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
-    };
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| line_at(p.byte())).unwrap_or(0);
-                bad.push(BadRow {
-                    line,
-                    reason: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map(|p| line_at(p.byte())).unwrap_or(0);
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if record.len() != headers.len() {
-            bad.push(BadRow {
-                line,
-                reason: format!("expected {} fields, found {}", headers.len(), record.len()),
-            });
-            continue;
-        }
-        let field = |name: &str| col.get(name).and_then(|&i| record.get(i)).unwrap_or("");
-        let raw_email = field("email");
-        let email = match EmailAddress::parse(raw_email) {
-            Ok(e) => e,
-            Err(e) => {
-                bad.push(BadRow {
-                    line,
-                    reason: format!("email `{raw_email}`: {e}"),
-                });
-                continue;
-            }
-        };
-        let name = match parse_name(field("name")) {
-            Ok(n) => n,
-            Err(e) => {
-                bad.push(BadRow {
-                    line,
-                    reason: format!("name: {e}"),
-                });
-                continue;
-            }
-        };
-        let raw_lang = field("lang");
-        let lang = match raw_lang.to_ascii_lowercase().parse::<LangPref>() {
-            Ok(l) => l,
-            Err(_) => {
-                bad.push(BadRow {
-                    line,
-                    reason: format!("lang `{raw_lang}`: expected ja, en or both"),
-                });
-                continue;
-            }
-        };
-        if let Some(first) = seen.get(&email.key()) {
-            bad.push(BadRow {
-                line,
-                reason: format!("the address already appears on line {first}"),
-            });
-            continue;
-        }
-        seen.insert(email.key(), line);
-        good.push(ImportRow {
-            line,
-            email,
-            name,
-            lang,
-        });
-    }
-    Ok((good, bad))
-}
-
 async fn import(
     loaded: &Loaded,
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     file: &Path,
     confirmed: bool,
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let (text, note) =
-        decode_csv(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        import::decode_csv(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     if let Some(note) = note {
         eprintln!("{}: {note}", file.display());
     }
-    let (rows, bad) = parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let mail = if confirmed {
-        None
-    } else {
-        Some(mailer(loaded, store).await?)
-    };
-    let (mut added, mut unchanged, mut suppressed, mut activated, mut mailed) = (0, 0, 0, 0, 0);
-    for row in &rows {
-        let now = Utc::now();
-        let new = NewSubscriber {
-            email: row.email.clone(),
-            name: row.name.clone(),
-            lang: row.lang,
-            status: if confirmed {
-                SubscriberStatus::Active
-            } else {
-                SubscriberStatus::Pending
-            },
-            consent: operator_consent(SubscriptionSource::Import, confirmed, now),
-            now,
-        };
-        let outcome = subscription::subscribe(
-            store.as_ref(),
-            &new,
-            loaded.settings.subscribe.resend_interval,
-        )
-        .await
-        .with_context(|| {
-            format!(
-                "{}: line {}: storing the row failed; rows before it are loaded",
-                file.display(),
-                row.line
-            )
-        })?;
-        match outcome {
-            Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
-                added += 1;
-                if confirm
-                    && let Some(mail) = &mail
-                    && send_confirmation(mail, store.as_ref(), id).await
-                {
-                    mailed += 1;
-                }
-            }
-            Subscribed::Confirmed { .. } => activated += 1,
-            Subscribed::StillPending { .. } | Subscribed::Unchanged { .. } => unchanged += 1,
-            Subscribed::Suppressed => {
-                suppressed += 1;
-                eprintln!(
-                    "{}: line {}: skipped: the address was erased on request (suppressed)",
-                    file.display(),
-                    row.line
-                );
-            }
-        }
-    }
+    let (rows, bad) =
+        import::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let notifier = mail_for(loaded, store, confirmed).await?;
+    let done = import::load(
+        store.as_ref(),
+        &rows,
+        confirmed,
+        mode(&notifier),
+        loaded.settings.subscribe.resend_interval,
+        &mut |event| match event {
+            RowEvent::Suppressed { line } => eprintln!(
+                "{}: line {line}: skipped: the address was erased on request (suppressed)",
+                file.display()
+            ),
+            RowEvent::MailNotSent { id, error, .. } => warn_not_sent(id, error),
+        },
+    )
+    .await
+    .map_err(|e| {
+        e.source.context(format!(
+            "{}: line {}: storing the row failed; rows before it are loaded",
+            file.display(),
+            e.line
+        ))
+    })?;
     for b in &bad {
         eprintln!("{}: line {}: {}", file.display(), b.line, b.reason);
     }
     println!(
-        "{added} added{}, {activated} activated, {unchanged} already on the list (unchanged), \
-         {suppressed} erased (skipped), {} bad row{}",
+        "{} added{}, {} activated, {} already on the list (unchanged), \
+         {} erased (skipped), {} bad row{}",
+        done.added,
         if confirmed {
             " (active)".to_owned()
         } else {
-            format!(" (pending, {mailed} confirmation mails sent)")
+            format!(" (pending, {} confirmation mails sent)", done.mailed)
         },
+        done.activated,
+        done.unchanged,
+        done.suppressed,
         bad.len(),
         if bad.len() == 1 { "" } else { "s" }
     );
@@ -463,7 +273,7 @@ async fn import(
 // ---- export / list ---------------------------------------------------------------------
 
 async fn all_subscribers(
-    store: &dyn Storage,
+    store: &dyn Store,
     status: Option<SubscriberStatus>,
     lang: Option<LangPref>,
 ) -> anyhow::Result<Vec<Subscriber>> {
@@ -517,7 +327,7 @@ pub const EXPORT_HEADER: &[&str] = &[
     "consent_text_version",
 ];
 
-async fn export(store: &dyn Storage, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+async fn export(store: &dyn Store, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let subs = all_subscribers(store, None, None).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(EXPORT_HEADER)?;
@@ -529,11 +339,11 @@ async fn export(store: &dyn Storage, out: Option<&Path>) -> anyhow::Result<ExitC
             .context("reading consent records")?;
         let base = vec![
             s.id.to_string(),
-            s.email.clone(),
+            s.email.to_string(),
             s.name.clone().unwrap_or_default(),
             s.lang.to_string(),
             s.status.to_string(),
-            s.source.clone(),
+            s.source.to_string(),
             ts(Some(s.created_at)),
             ts(s.confirmation_sent_at),
             ts(s.confirmed_at),
@@ -616,7 +426,7 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 }
 
 async fn list(
-    store: &dyn Storage,
+    store: &dyn Store,
     status: Option<SubscriberStatus>,
     lang: Option<LangPref>,
     json: bool,
@@ -643,7 +453,7 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn find(store: &dyn Storage, email: &str) -> anyhow::Result<Subscriber> {
+async fn find(store: &dyn Store, email: &str) -> anyhow::Result<Subscriber> {
     let parsed =
         EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("`{email}` is not usable: {e}"))?;
     store
@@ -652,10 +462,10 @@ async fn find(store: &dyn Storage, email: &str) -> anyhow::Result<Subscriber> {
         .ok_or_else(|| anyhow::anyhow!("no subscriber with the address `{email}`"))
 }
 
-async fn unsubscribe(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCode> {
+async fn unsubscribe(store: &dyn Store, email: &str) -> anyhow::Result<ExitCode> {
     let sub = find(store, email).await?;
     if subscription::unsubscribe(store, sub.id, "cli", Utc::now()).await? {
-        tracing::info!(subscriber_id = sub.id, "unsubscribed by the operator");
+        tracing::info!(subscriber_id = sub.id.get(), "unsubscribed by the operator");
         println!("subscriber {} unsubscribed", sub.id);
     } else {
         println!(
@@ -667,84 +477,14 @@ async fn unsubscribe(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-async fn erase(store: &dyn Storage, email: &str) -> anyhow::Result<ExitCode> {
+async fn erase(store: &dyn Store, email: &str) -> anyhow::Result<ExitCode> {
     let sub = find(store, email).await?;
     subscription::erase(store, &sub, Utc::now()).await?;
-    tracing::info!(subscriber_id = sub.id, "erased by the operator");
+    tracing::info!(subscriber_id = sub.id.get(), "erased by the operator");
     println!(
         "subscriber {} erased: name, address and consent IP / user agent removed; the address \
          is suppressed (kept only as a salted hash)",
         sub.id
     );
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utf8_with_and_without_bom_and_shift_jis_decode() {
-        let text = "email,name,lang\ntaro@example.jp,山田太郎,ja\n";
-        assert_eq!(
-            decode_csv(text.as_bytes()).unwrap(),
-            (text.to_owned(), None)
-        );
-        let mut bom = b"\xEF\xBB\xBF".to_vec();
-        bom.extend_from_slice(text.as_bytes());
-        assert_eq!(decode_csv(&bom).unwrap().0, text);
-        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(text);
-        let (decoded, note) = decode_csv(&sjis).unwrap();
-        assert_eq!(decoded, text);
-        assert!(note.unwrap().contains("Shift_JIS"));
-        assert!(decode_csv(b"\xFF\xFEe\0").unwrap_err().contains("UTF-16"));
-        let err = decode_csv(b"email,name,lang\n\x80\x80\xFF,x,ja\n").unwrap_err();
-        assert!(err.contains("line 2"), "{err}");
-    }
-
-    #[test]
-    fn every_bad_row_is_reported_with_its_line() {
-        let text = "Email,Name,Lang\n\
-                    taro@example.jp,山田太郎,ja\n\
-                    not-an-address,,en\n\
-                    hana@example.jp,\"multi\nline\",en\n\
-                    ken@example.jp,Ken,fr\n\
-                    TARO@example.jp,,both\n\
-                    short@example.jp\n\
-                    \n\
-                    \"quoted, name\"@example.jp,x,en\n\
-                    mai@example.jp,\"Mai, Sato\",both\n";
-        let (good, bad) = parse_csv(text).unwrap();
-        let lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
-        assert_eq!(lines, [3, 4, 6, 7, 8, 10], "{bad:?}");
-        assert!(bad[0].reason.contains("not-an-address"));
-        assert!(bad[1].reason.contains("name"));
-        assert!(bad[2].reason.contains("fr"));
-        assert!(bad[3].reason.contains("line 2"));
-        assert!(bad[4].reason.contains("expected 3 fields"));
-        assert_eq!(good.len(), 2);
-        assert_eq!(good[0].name.as_deref(), Some("山田太郎"));
-        assert_eq!(good[1].name.as_deref(), Some("Mai, Sato"));
-        assert_eq!(good[1].line, 11);
-    }
-
-    #[test]
-    fn a_bad_header_is_one_clear_error() {
-        assert!(
-            parse_csv("mail,name\nx@y.jp,a\n")
-                .unwrap_err()
-                .contains("unknown column `mail`")
-        );
-        assert!(
-            parse_csv("email,name\nx@y.jp,a\n")
-                .unwrap_err()
-                .contains("no `lang` column")
-        );
-        assert!(
-            parse_csv("email,lang,lang\n")
-                .unwrap_err()
-                .contains("twice")
-        );
-        assert!(parse_csv("lang,email\nja,x@example.jp\n").unwrap().0.len() == 1);
-    }
 }

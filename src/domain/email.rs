@@ -5,6 +5,7 @@
 //! only the receiving host may interpret it); control characters (CR/LF above all, the
 //! classic header-injection vector) are refused; RFC 5321 length limits hold (local part
 //! ≤ 64 octets, domain ≤ 255, each label ≤ 63, the whole path ≤ 254).
+//! Pure: imports nothing of the crate's other modules.
 
 use std::fmt;
 
@@ -142,6 +143,13 @@ impl fmt::Debug for EmailAddress {
     }
 }
 
+/// As the text, as stored: the JSON views of a subscriber show it to operators.
+impl serde::Serialize for EmailAddress {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 impl AsRef<str> for EmailAddress {
     fn as_ref(&self) -> &str {
         &self.0
@@ -151,6 +159,23 @@ impl AsRef<str> for EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn an_accepted_address_is_normalised_bounded_and_header_safe(
+            input in "[ \t]?[A-Za-z0-9._+\r\n-]{0,70}@[A-Za-z0-9.\u{3042}-\u{3093}-]{0,40}[ \t]?"
+        ) {
+            if let Ok(a) = EmailAddress::parse(&input) {
+                proptest::prop_assert!(a.as_str().len() <= 254);
+                proptest::prop_assert!(!a.as_str().chars().any(char::is_control));
+                proptest::prop_assert!(a.domain().is_ascii());
+                proptest::prop_assert_eq!(a.domain().to_ascii_lowercase(), a.domain());
+                // What was accepted parses to itself: a stored address reads back the same.
+                proptest::prop_assert_eq!(EmailAddress::parse(a.as_str()), Ok(a.clone()));
+                proptest::prop_assert_eq!(format!("{}@{}", a.local_part(), a.domain()), a.as_str());
+            }
+        }
+    }
 
     #[test]
     fn domain_is_lowercased_and_local_part_kept() {

@@ -1,5 +1,6 @@
 //! Which language a page is shown in: `?lang=` first, then the cookie that an earlier
 //! `?lang=` choice set, then the browser's `Accept-Language`, then the configured default.
+//! Pure: imports nothing of the crate's other modules but the domain's own.
 
 use super::Lang;
 

@@ -1,7 +1,5 @@
-//! The closed vocabularies of DESIGN.md "States", each mapped explicitly to its column text.
-
-use std::fmt;
-use std::str::FromStr;
+//! The closed vocabularies of the states in `docs/contracts.md`, each mapped explicitly to its
+//! column text. Pure: imports nothing of the crate's other modules.
 
 /// A text value that is not one of an enum's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,18 +27,18 @@ macro_rules! text_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = ParseEnumError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::domain::status::ParseEnumError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(ParseEnumError {
+                    _ => Err($crate::domain::status::ParseEnumError {
                         what: $what,
                         value: s.to_owned(),
                         expected: concat!($($text, " "),+),
@@ -63,6 +61,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(super) use text_enum;
 
 text_enum!(
     /// A language a message or page is written in.
@@ -125,7 +124,7 @@ text_enum!(
 );
 
 impl IssueState {
-    /// The state machine of DESIGN.md: may an issue go from `self` to `to`?
+    /// The issue state machine (`docs/contracts.md`): may an issue go from `self` to `to`?
     pub fn can_become(self, to: IssueState) -> bool {
         use IssueState::*;
         matches!(
@@ -177,17 +176,6 @@ impl DeliveryState {
     }
 }
 
-text_enum!(
-    /// What a parsed report means for the subscriber it names.
-    BounceKind, "bounce kind", {
-        Hard => "hard",
-        Soft => "soft",
-        Complaint => "complaint",
-        AutoReply => "autoreply",
-        Delivered => "delivered",
-    }
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,9 +193,6 @@ mod tests {
         }
         for s in LangPref::ALL {
             assert_eq!(s.as_str().parse::<LangPref>().unwrap(), *s);
-        }
-        for s in BounceKind::ALL {
-            assert_eq!(s.as_str().parse::<BounceKind>().unwrap(), *s);
         }
     }
 

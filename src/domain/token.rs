@@ -7,7 +7,8 @@
 //! bytes. So a token names a subscriber by id only (no email address), is bound to one
 //! purpose (a confirm token cannot unsubscribe), and carries the time it was issued so a
 //! caller can bound its age. Verification tries the current key, then each previous key
-//! (rotation), comparing MACs in constant time (`Mac::verify_truncated_left`).
+//! (rotation), comparing MACs in constant time (`Mac::verify_truncated_left`). Imports nothing
+//! of the crate's other modules; ids are the plain numbers typed ids carry (`get`).
 
 use std::time::Duration;
 

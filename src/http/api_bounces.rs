@@ -3,7 +3,8 @@
 //! result and what the bounce policy did (`app::bounces`). `?recipient=ADDR` names the address
 //! the message was delivered to, when a relay forwarding bounces knows the VERP address.
 //! The body is capped by `http.body_limit` like every request (1 MiB by default; raise it when
-//! bounces carrying large returned messages are posted here).
+//! bounces carrying large returned messages are posted here). What is done with the body is
+//! the HTTP bounce source's (`bounce::sources::http`); this maps its answer to a response.
 
 use axum::Json;
 use axum::Router;
@@ -12,12 +13,11 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use crate::app::bounces::{self, Context, Source};
+use crate::bounce::sources::http::{self, Answer};
 
 pub fn routes() -> Router<AppState> {
     // axum's own 2 MiB extractor default is lifted: the transport-level `http.body_limit`
@@ -35,36 +35,26 @@ async fn ingest(
     Query(q): Query<IngestQuery>,
     body: Bytes,
 ) -> Response {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": "the body must be a raw RFC 5322 message"})),
-        )
-            .into_response();
-    }
-    let ctx = Context {
-        settings: &state.settings.bounce,
-        signer: Some(&*state.signer),
-    };
-    match bounces::ingest(
+    match http::ingest(
         state.store.as_ref(),
-        ctx,
+        &state.settings.bounce,
+        &state.signer,
         &body,
-        Source::Http,
         q.recipient.as_deref(),
-        Utc::now(),
     )
     .await
     {
-        Ok(done) => (StatusCode::ACCEPTED, Json(done)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "admin API: cannot record a bounce");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(axum::http::header::RETRY_AFTER, "60")],
-                Json(json!({"error": "the database is unavailable; try again"})),
-            )
-                .into_response()
-        }
+        Answer::Accepted(done) => (StatusCode::ACCEPTED, Json(done)).into_response(),
+        Answer::NotAMessage => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "the body must be a raw RFC 5322 message"})),
+        )
+            .into_response(),
+        Answer::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "60")],
+            Json(json!({"error": "the database is unavailable; try again"})),
+        )
+            .into_response(),
     }
 }

@@ -1,7 +1,8 @@
 //! `/api/issues`: the editor's controls over HTTP (behind the bearer gate of `admin.rs`).
 //! Create from JSON `{slug, send_at?, allow_lossy?, ja: {subject, preheader?, markdown}, en: {…}}`,
 //! list, show with delivery counts, edit (refused once sending has started), pause, resume,
-//! cancel, send-now, and a test send.
+//! cancel, send-now, and a test send. The handlers only read JSON and map answers to status
+//! codes; the content checks are the editorial use case's (`app::editorial`).
 
 use axum::Json;
 use axum::Router;
@@ -15,9 +16,9 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Body, error, store_error};
-use crate::app::editorial::{self, Control, EditorialError, QueueRequest, SourceProblem};
-use crate::app::ports::{Issue, IssueContent};
+use crate::app::editorial::{self, Control, Draft, EditorialError, QueueRequest, SourceProblem};
 use crate::domain::{EmailAddress, IssueId, LangPref};
+use crate::domain::{Issue, IssueContent};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -111,7 +112,7 @@ fn editorial_error(e: EditorialError) -> Response {
     }
 }
 
-fn issue_json(i: &Issue, counts: Option<crate::app::ports::DeliveryCounts>) -> serde_json::Value {
+fn issue_json(i: &Issue, counts: Option<crate::domain::DeliveryCounts>) -> serde_json::Value {
     let content = |c: &IssueContent| json!({"subject": c.subject, "preheader": c.preheader, "markdown": c.markdown});
     json!({
         "id": i.id, "slug": i.slug, "state": i.state, "send_at": i.send_at,
@@ -122,26 +123,13 @@ fn issue_json(i: &Issue, counts: Option<crate::app::ports::DeliveryCounts>) -> s
     })
 }
 
-/// Both languages validated, every problem at once.
-fn validated(
-    ja: ContentBody,
-    en: ContentBody,
-) -> Result<(IssueContent, IssueContent), Vec<SourceProblem>> {
-    let (ja, en): (IssueContent, IssueContent) = (ja.into(), en.into());
-    let mut problems = editorial::validate_content("ja", &ja);
-    problems.extend(editorial::validate_content("en", &en));
-    if problems.is_empty() {
-        Ok((ja, en))
-    } else {
-        Err(problems)
-    }
+/// Both languages as drafts the editorial use cases check (problems name `ja` / `en`).
+fn drafts(ja: ContentBody, en: ContentBody) -> (Draft, Draft) {
+    (Draft::new("ja", ja.into()), Draft::new("en", en.into()))
 }
 
 async fn create(State(state): State<AppState>, Body(body): Body<IssueBody>) -> Response {
-    let (ja, en) = match validated(body.ja, body.en) {
-        Ok(c) => c,
-        Err(p) => return problems_response(&p),
-    };
+    let (ja, en) = drafts(body.ja, body.en);
     let req = QueueRequest {
         slug: body.slug,
         send_at: body.send_at,
@@ -184,10 +172,7 @@ async fn edit(
     Path(id): Path<IssueId>,
     Body(body): Body<EditBody>,
 ) -> Response {
-    let (ja, en) = match validated(body.ja, body.en) {
-        Ok(c) => c,
-        Err(p) => return problems_response(&p),
-    };
+    let (ja, en) = drafts(body.ja, body.en);
     match editorial::edit(state.store.as_ref(), id, body.send_at, ja, en, Utc::now()).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => editorial_error(e),
@@ -215,13 +200,8 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<IssueId>) -> Respo
 
 /// Brings a queued issue's send time forward to now; the scheduler starts it at once.
 async fn send_now(State(state): State<AppState>, Path(id): Path<IssueId>) -> Response {
-    let issue = match state.store.issue(id).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("issue {id} not found")),
-        Err(e) => return store_error(e),
-    };
     let now = Utc::now();
-    match editorial::edit(state.store.as_ref(), id, Some(now), issue.ja, issue.en, now).await {
+    match editorial::send_now(state.store.as_ref(), id, now).await {
         Ok(()) => Json(json!({"id": id, "send_at": now})).into_response(),
         Err(e) => editorial_error(e),
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::pages::Page;
-use crate::app::ports::Issue;
+use crate::domain::Issue;
 use crate::domain::IssueState;
 use crate::render::text::markdown_to_html;
 

@@ -1,6 +1,11 @@
-//! The axum adapter: [`router`] builds the whole app (tests drive it with `oneshot` or a real
-//! socket on port 0). Cross-cutting layers: request tracing with a request id, a body-size
-//! limit, a timeout so draining cannot hang, and request metrics by matched route.
+//! The axum adapter: [`router`] builds the whole app; the integration tests run it on a real
+//! socket on port 0 (`startup::Application`) and talk to it with an HTTP client.
+//! Cross-cutting layers: request tracing with a request id, a body-size limit, a timeout so
+//! draining cannot hang, and request metrics by matched route.
+//!
+//! Handlers read their input (forms, JSON, paths), call a use case of `app`, and map its
+//! answer to a page or a status code; they make no decision of their own. May depend on
+//! everything but `startup` and `cli`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +21,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::ports::{Mailer, Storage};
+use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 
 pub mod admin;
@@ -32,13 +37,15 @@ pub mod subscribers_api;
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub metrics: PrometheusHandle,
     /// Templates and Fluent messages, compiled once.
     pub renderer: Arc<crate::render::Renderer>,
     /// Signs and verifies the tokens in links (confirm, unsubscribe, preferences, VERP).
     pub signer: Arc<crate::domain::Signer>,
+    /// Sends the subscription mails (confirmation, welcome).
+    pub notifier: crate::app::notify::Notifier,
 }
 
 /// The whole HTTP app.

@@ -1,4 +1,6 @@
 //! Operations endpoints: health and metrics.
+//!
+//! `/api/status` calls `app::status`; the health check pings the store.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};

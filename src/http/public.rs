@@ -24,12 +24,11 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
-use crate::app::ports::{Consent, NewSubscriber, Subscriber, SubscriptionSource};
-use crate::app::subscription::{self, Confirmation, NameError, parse_name};
+use crate::app::subscription::{self, Confirmation, Mail, Registration, Requester};
 use crate::domain::{
-    EmailAddress, EmailError, Lang, LangPref, Purpose, SubscriberId, SubscriberStatus,
+    EmailAddress, EmailError, Lang, LangPref, NameError, Purpose, Subscriber, SubscriberId,
+    SubscriberStatus, parse_name,
 };
-use crate::render::transactional::{MailKind, SubscriptionMail};
 
 /// Largest form body accepted on these routes (a subscribe form is well under 1 KiB).
 pub const FORM_BODY_LIMIT: usize = 16 * 1024;
@@ -53,37 +52,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/kairan.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(Extension(limiter))
-}
-
-fn mail(state: &AppState) -> SubscriptionMail {
-    SubscriptionMail {
-        settings: state.settings.clone(),
-        renderer: state.renderer.clone(),
-        signer: state.signer.clone(),
-        mailer: state.mailer.clone(),
-    }
-}
-
-/// Sends a mail in the background; failures are logged with the subscriber's id.
-fn send_later(state: &AppState, kind: MailKind, id: SubscriberId) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let now = Utc::now();
-        let sub = match state.store.subscriber(id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(subscriber_id = id, error = %e, "cannot load the subscriber to mail");
-                return;
-            }
-        };
-        match mail(&state).send(kind, &sub, now).await {
-            Ok(()) => tracing::info!(subscriber_id = id, mail = ?kind, "subscription mail sent"),
-            Err(e) => {
-                tracing::warn!(subscriber_id = id, mail = ?kind, error = %e, "subscription mail not sent")
-            }
-        }
-    });
 }
 
 async fn stylesheet(State(state): State<AppState>) -> Response {
@@ -207,7 +175,7 @@ fn render_form(
             "error_name": error("name"),
             "error_lang": error("lang"),
             "error_consent": error("consent"),
-            "name_max": subscription::NAME_MAX_CHARS,
+            "name_max": crate::domain::NAME_MAX_CHARS,
         }),
     )
 }
@@ -286,35 +254,30 @@ async fn subscribe_post(
         );
     };
     let (_, text_hash, text_version) = consent_text(&state, page.lang);
-    let new = NewSubscriber {
+    let reg = Registration {
         email,
         name,
         lang,
-        status: SubscriberStatus::Pending,
-        consent: Consent {
-            method: SubscriptionSource::Form,
-            form_at: now,
-            confirmed_at: None,
+        by: Requester::Reader {
             ip: page.ip.map(|ip| ip.to_string()),
             user_agent: page.user_agent.clone(),
-            page_lang: Some(page.lang),
-            text_hash: Some(text_hash),
-            text_version: Some(text_version),
+            page_lang: page.lang,
+            text_hash,
+            text_version,
         },
-        now,
     };
-    match subscription::subscribe(
+    match subscription::register(
         state.store.as_ref(),
-        &new,
+        &reg,
         state.settings.subscribe.resend_interval,
+        Mail::Later(&state.notifier),
+        now,
     )
     .await
     {
-        Ok(outcome) => {
-            tracing::info!(subscriber_id = ?outcome.id(), outcome = outcome_name(&outcome), "subscribe form");
-            if let Some(id) = outcome.confirmation_due() {
-                send_later(&state, MailKind::Confirm, id);
-            }
+        Ok(done) => {
+            let outcome = &done.outcome;
+            tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome.name(), "subscribe form");
             page.render(
                 &state,
                 StatusCode::OK,
@@ -327,19 +290,6 @@ async fn subscribe_post(
             tracing::error!(error = %e, "subscribe: cannot store the request");
             page.unavailable(&state)
         }
-    }
-}
-
-fn outcome_name(o: &subscription::Subscribed) -> &'static str {
-    use subscription::Subscribed::*;
-    match o {
-        Created { .. } => "created",
-        Restarted { .. } => "restarted",
-        StillPending { confirm: true, .. } => "pending-resent",
-        StillPending { .. } => "pending-throttled",
-        Confirmed { .. } => "confirmed",
-        Unchanged { .. } => "unchanged",
-        Suppressed => "suppressed",
     }
 }
 
@@ -367,7 +317,7 @@ fn verify(state: &AppState, token: &str, purpose: Purpose) -> Option<SubscriberI
         _ => None,
     };
     match state.signer.verify(token, purpose, Utc::now(), max_age) {
-        Ok(id) => Some(id),
+        Ok(id) => Some(SubscriberId::new(id)),
         Err(e) => {
             // The reason only; the token itself is never logged.
             tracing::info!(reason = %e, ?purpose, "link refused");
@@ -391,20 +341,17 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
         return invalid_link(&state, &page);
     };
     let now = Utc::now();
-    let sub = match subscription::confirm(state.store.as_ref(), id, now).await {
-        Ok(Confirmation::Activated(sub)) => {
-            tracing::info!(subscriber_id = id, "subscription confirmed");
-            send_later(&state, MailKind::Welcome, id);
-            sub
-        }
-        Ok(Confirmation::AlreadyActive(sub)) => sub,
-        Ok(Confirmation::NotApplicable) => return invalid_link(&state, &page),
-        Err(e) => {
-            tracing::error!(subscriber_id = id, error = %e, "confirm: database error");
-            return page.unavailable(&state);
-        }
-    };
-    let m = mail(&state);
+    let sub =
+        match subscription::confirm(state.store.as_ref(), id, now, Mail::Later(&state.notifier))
+            .await
+        {
+            Ok(Confirmation::Activated(sub) | Confirmation::AlreadyActive(sub)) => sub,
+            Ok(Confirmation::NotApplicable) => return invalid_link(&state, &page),
+            Err(e) => {
+                tracing::error!(subscriber_id = id.get(), error = %e, "confirm: database error");
+                return page.unavailable(&state);
+            }
+        };
     page.render(
         &state,
         StatusCode::OK,
@@ -412,7 +359,7 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
         "confirmed-title",
         json!({
             "newsletter": state.settings.newsletter.lang(page.lang).name,
-            "preferences_path": local(&m.preferences_url(sub.id, now)),
+            "preferences_path": local(&state.notifier.preferences_url(sub.id, now)),
         }),
     )
 }
@@ -467,7 +414,7 @@ async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &s
     match subscription::unsubscribe(state.store.as_ref(), id, how, Utc::now()).await {
         Ok(changed) => {
             if changed {
-                tracing::info!(subscriber_id = id, how, "unsubscribed");
+                tracing::info!(subscriber_id = id.get(), how, "unsubscribed");
             }
             page.render(
                 state,
@@ -480,7 +427,7 @@ async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &s
             )
         }
         Err(e) => {
-            tracing::error!(subscriber_id = id, error = %e, "unsubscribe: database error");
+            tracing::error!(subscriber_id = id.get(), error = %e, "unsubscribe: database error");
             page.unavailable(state)
         }
     }
@@ -488,7 +435,7 @@ async fn do_unsubscribe(state: &AppState, page: &Page, id: SubscriberId, how: &s
 
 async fn load(state: &AppState, id: SubscriberId) -> Result<Option<Subscriber>, Response> {
     state.store.subscriber(id).await.map_err(|e| {
-        tracing::error!(subscriber_id = id, error = %e, "cannot load a subscriber");
+        tracing::error!(subscriber_id = id.get(), error = %e, "cannot load a subscriber");
         StatusCode::SERVICE_UNAVAILABLE.into_response()
     })
 }
@@ -565,12 +512,12 @@ async fn preferences_post(
         );
     };
     if let Err(e) = subscription::set_language(state.store.as_ref(), id, lang, Utc::now()).await {
-        tracing::error!(subscriber_id = id, error = %e, "preferences: database error");
+        tracing::error!(subscriber_id = id.get(), error = %e, "preferences: database error");
         return page.unavailable(&state);
     }
     match load(&state, id).await {
         Ok(Some(sub)) => {
-            tracing::info!(subscriber_id = id, lang = %sub.lang, "preferences saved");
+            tracing::info!(subscriber_id = id.get(), lang = %sub.lang, "preferences saved");
             render_preferences(&state, &page, &sub, true)
         }
         Ok(None) => invalid_link(&state, &page),

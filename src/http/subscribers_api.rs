@@ -21,10 +21,14 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Body, error, store_error};
-use crate::app::ports::{Consent, NewSubscriber, Subscriber, SubscriberQuery, SubscriptionSource};
-use crate::app::subscription::{self, Subscribed, parse_name};
-use crate::domain::{EmailAddress, LangPref, SubscriberStatus};
-use crate::render::transactional::{MailKind, SubscriptionMail};
+use crate::app::notify::NotifyError;
+use crate::app::ports::SubscriberQuery;
+use crate::app::subscription::{
+    self, Mail, Mailed, Registration, Requester, Subscribed, SubscriberView,
+};
+use crate::domain::{
+    Consent, EmailAddress, LangPref, SubscriberId, SubscriberStatus, SubscriptionSource, parse_name,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,43 +36,11 @@ pub fn routes() -> Router<AppState> {
         .route("/subscribers/{id}", get(show).delete(erase))
 }
 
-/// A subscriber as the API and `kairan subscribers list --json` show it.
-#[derive(Debug, Serialize)]
-pub struct SubscriberView {
-    pub id: i64,
-    pub email: String,
-    pub name: Option<String>,
-    pub lang: LangPref,
-    pub status: SubscriberStatus,
-    pub source: String,
-    pub created_at: chrono::DateTime<Utc>,
-    pub confirmed_at: Option<chrono::DateTime<Utc>>,
-    pub unsubscribed_at: Option<chrono::DateTime<Utc>>,
-    pub unsubscribe_method: Option<String>,
-}
-
-impl From<Subscriber> for SubscriberView {
-    fn from(s: Subscriber) -> Self {
-        SubscriberView {
-            id: s.id,
-            email: s.email,
-            name: s.name,
-            lang: s.lang,
-            status: s.status,
-            source: s.source,
-            created_at: s.created_at,
-            confirmed_at: s.confirmed_at,
-            unsubscribed_at: s.unsubscribed_at,
-            unsubscribe_method: s.unsubscribe_method,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct ListParams {
     status: Option<String>,
     lang: Option<String>,
-    after: Option<i64>,
+    after: Option<SubscriberId>,
     limit: Option<u32>,
 }
 
@@ -141,7 +113,7 @@ impl From<Consent> for ConsentView {
     }
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+async fn show(State(state): State<AppState>, Path(id): Path<SubscriberId>) -> Response {
     let sub = match state.store.subscriber(id).await {
         Ok(Some(s)) => s,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no subscriber {id}")),
@@ -197,54 +169,36 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
                 .into_response();
         }
     };
-    let now = Utc::now();
-    let new = NewSubscriber {
+    let reg = Registration {
         email,
         name,
         lang,
-        status: if body.confirmed {
-            SubscriberStatus::Active
-        } else {
-            SubscriberStatus::Pending
+        by: Requester::Operator {
+            via: SubscriptionSource::Api,
+            confirmed: body.confirmed,
         },
-        consent: Consent {
-            method: SubscriptionSource::Api,
-            form_at: now,
-            confirmed_at: body.confirmed.then_some(now),
-            ip: None,
-            user_agent: None,
-            page_lang: None,
-            text_hash: None,
-            text_version: None,
-        },
-        now,
     };
-    let outcome = match subscription::subscribe(
+    let done = match subscription::register(
         state.store.as_ref(),
-        &new,
+        &reg,
         state.settings.subscribe.resend_interval,
+        Mail::Now(&state.notifier),
+        Utc::now(),
     )
     .await
     {
-        Ok(o) => o,
+        Ok(d) => d,
         Err(e) => return store_error(e),
     };
-    match outcome {
-        Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
-            if confirm {
-                let mail = SubscriptionMail {
-                    settings: state.settings.clone(),
-                    renderer: state.renderer.clone(),
-                    signer: state.signer.clone(),
-                    mailer: state.mailer.clone(),
-                };
-                if let Ok(Some(sub)) = state.store.subscriber(id).await
-                    && let Err(e) = mail.send(MailKind::Confirm, &sub, now).await
-                {
-                    tracing::warn!(subscriber_id = id, error = %e, "confirmation mail not sent");
-                }
+    match done.outcome {
+        Subscribed::Created { id, .. } | Subscribed::Restarted { id, .. } => {
+            if let Mailed::NotSent(NotifyError::Mail(e)) = &done.mail {
+                tracing::warn!(subscriber_id = id.get(), error = %e, "confirmation mail not sent");
             }
-            tracing::info!(subscriber_id = id, "subscriber added through the admin API");
+            tracing::info!(
+                subscriber_id = id.get(),
+                "subscriber added through the admin API"
+            );
             match state.store.subscriber(id).await {
                 Ok(Some(s)) => (StatusCode::CREATED, Json(SubscriberView::from(s))).into_response(),
                 Ok(None) => error(StatusCode::NOT_FOUND, "the subscriber vanished"),
@@ -268,7 +222,7 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
     }
 }
 
-async fn erase(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+async fn erase(State(state): State<AppState>, Path(id): Path<SubscriberId>) -> Response {
     let sub = match state.store.subscriber(id).await {
         Ok(Some(s)) => s,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no subscriber {id}")),
@@ -277,7 +231,7 @@ async fn erase(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match subscription::erase(state.store.as_ref(), &sub, Utc::now()).await {
         Ok(_) => {
             tracing::info!(
-                subscriber_id = id,
+                subscriber_id = id.get(),
                 "subscriber erased through the admin API"
             );
             StatusCode::NO_CONTENT.into_response()

@@ -1,5 +1,8 @@
 //! Mail transport adapters for the [`Mailer`] port: the outbox directory (the default, for
 //! trying kairan out and for previews) and SMTP on connections we open ourselves.
+//!
+//! Depends on the mail port and the domain (what they carry), the settings, and lettre for
+//! the SMTP protocol; nothing of the use cases.
 
 use std::sync::Arc;
 

@@ -9,6 +9,8 @@
 //! Both parts go out base64-encoded (UTF-8), so no line of the message can exceed 998 octets
 //! whatever the content; recipients at `newsletter.legacy_charset_domains` get an
 //! ISO-2022-JP subject and 7-bit ISO-2022-JP text, the HTML part staying UTF-8.
+//!
+//! Depends on the domain, the settings and the renderer.
 
 use std::fmt::Write as _;
 
@@ -20,8 +22,8 @@ use super::text::{
     DEFAULT_WIDTH, HeaderCharset, encode_header_word_after, lossy_iso2022jp, markdown_to_html,
     markdown_to_text, wrap,
 };
-use crate::app::ports::Issue;
 use crate::config::Settings;
+use crate::domain::Issue;
 use crate::domain::{Lang, LangPref};
 
 const OPEN: char = '\u{E000}';

@@ -1,6 +1,8 @@
 //! Rendering: Fluent messages (`locales/{ja,en}/*.ftl`) inside Handlebars templates
 //! (`templates/pages/*.hbs`, `templates/email/*.{html,txt}.hbs`), loaded once at start and
-//! pure after that. Depends on `domain` and `assets`.
+//! pure after that: data in, bytes out; nothing is sent or stored here. Depends on the
+//! domain, `assets` and the settings; never on `app`, `mail`, `storage` or `http`
+//! (`tests/it/layers.rs` checks it).
 //!
 //! Two Handlebars registries, both in strict mode (a missing field is an error, not an empty
 //! string): one HTML-escaping for pages and HTML mail, one not escaping for plain-text mail.

@@ -2,16 +2,14 @@
 //!
 //! Each is rendered from `templates/email/{confirm,welcome}.{html,txt}.hbs` with Fluent
 //! messages from `locales/*/subscribe-mail.ftl`, in the subscriber's language(s) (both:
-//! Japanese, then English, in one message), and built into RFC 5322 bytes by lettre:
-//! `multipart/alternative`, the Subject RFC 2047-encoded by lettre, `Date`, `Message-ID`,
-//! `Content-Language`, and on the welcome mail `List-Unsubscribe` (https and mailto) with
-//! `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Links carry signed tokens,
-//! never the address.
+//! Japanese, then English, in one message), and built into RFC 5322 bytes by lettre's message
+//! builder: `multipart/alternative`, the Subject RFC 2047-encoded by lettre, `Date`,
+//! `Message-ID`, `Content-Language`, and on the welcome mail `List-Unsubscribe` (https and
+//! mailto) with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Links carry
+//! signed tokens, never the address; the caller signs them ([`Links`]).
 //!
-//! [`SubscriptionMail`] also sends them through the [`Mailer`] port; it is shared by the
-//! HTTP pages and the operator commands.
-
-use std::sync::Arc;
+//! Pure: data in, bytes out. Sending is the `app::notify` use case's. Depends on the domain,
+//! the settings and the renderer; nothing of `app` or `mail`.
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
@@ -19,9 +17,8 @@ use lettre::message::{MultiPart, SinglePart};
 use serde_json::json;
 
 use super::Renderer;
-use crate::app::ports::{Mailer, OutgoingMessage, SendOutcome, Subscriber};
 use crate::config::Settings;
-use crate::domain::{EmailAddress, LangPref, Purpose, Signer};
+use crate::domain::{EmailAddress, LangPref, OutgoingMessage, Subscriber};
 
 /// A built message and what it was built for.
 #[derive(Debug, Clone)]
@@ -30,13 +27,12 @@ pub struct BuiltMail {
     pub subject: String,
 }
 
-/// Renders, builds and sends the subscription mails.
-#[derive(Clone)]
-pub struct SubscriptionMail {
-    pub settings: Arc<Settings>,
-    pub renderer: Arc<Renderer>,
-    pub signer: Arc<Signer>,
-    pub mailer: Arc<dyn Mailer>,
+/// The subscriber's signed links the mails carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub confirm: String,
+    pub unsubscribe: String,
+    pub preferences: String,
 }
 
 /// Which of the two mails.
@@ -55,45 +51,35 @@ impl MailKind {
     }
 }
 
-/// `base_url` + `path`, keeping a path prefix of the base (`https://x.org/news/`).
-pub fn link(settings: &Settings, path: &str) -> String {
-    format!(
-        "{}/{}",
-        settings.http.base_url.as_str().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+/// Builds one of the mails for `sub`, with its signed `links`, dated `now`.
+pub fn build(
+    renderer: &Renderer,
+    settings: &Settings,
+    kind: MailKind,
+    sub: &Subscriber,
+    links: &Links,
+    now: DateTime<Utc>,
+) -> Result<BuiltMail, String> {
+    Mail { renderer, settings }.build(kind, sub, links, now)
 }
 
-impl SubscriptionMail {
-    /// The link that confirms subscriber `id`'s opt-in.
-    pub fn confirm_url(&self, id: i64, now: DateTime<Utc>) -> String {
-        let token = self.signer.sign(id, Purpose::Confirm, now);
-        link(&self.settings, &format!("confirm/{token}"))
-    }
+struct Mail<'a> {
+    renderer: &'a Renderer,
+    settings: &'a Settings,
+}
 
-    pub fn unsubscribe_url(&self, id: i64, now: DateTime<Utc>) -> String {
-        let token = self.signer.sign(id, Purpose::Unsubscribe, now);
-        link(&self.settings, &format!("unsubscribe/{token}"))
-    }
-
-    pub fn preferences_url(&self, id: i64, now: DateTime<Utc>) -> String {
-        let token = self.signer.sign(id, Purpose::Preferences, now);
-        link(&self.settings, &format!("preferences/{token}"))
-    }
-
-    /// Builds one of the mails for `sub`.
-    pub fn build(
+impl Mail<'_> {
+    fn build(
         &self,
         kind: MailKind,
         sub: &Subscriber,
+        links: &Links,
         now: DateTime<Utc>,
     ) -> Result<BuiltMail, String> {
-        let to = EmailAddress::parse(&sub.email).map_err(|e| format!("stored address: {e}"))?;
         let n = &self.settings.newsletter;
         let ttl_days = (self.settings.subscribe.confirm_ttl.as_secs() / 86_400).max(1);
-        let confirm_url = self.confirm_url(sub.id, now);
-        let unsubscribe_url = self.unsubscribe_url(sub.id, now);
-        let preferences_url = self.preferences_url(sub.id, now);
+        let (confirm_url, unsubscribe_url, preferences_url) =
+            (&links.confirm, &links.unsubscribe, &links.preferences);
         let sections: Vec<_> = sub
             .lang
             .langs()
@@ -139,7 +125,7 @@ impl SubscriptionMail {
         );
         let mut builder = lettre::Message::builder()
             .from(to_lettre(&n.from.name, &n.from.address)?)
-            .to(to_lettre(&sub.name, &to)?)
+            .to(to_lettre(&sub.name, &sub.email)?)
             .subject(subject.clone())
             .date(now.into())
             .message_id(Some(format!("<{message_id}>")))
@@ -182,7 +168,7 @@ impl SubscriptionMail {
         Ok(BuiltMail {
             message: OutgoingMessage {
                 envelope_from,
-                envelope_to: to.to_string(),
+                envelope_to: sub.email.to_string(),
                 message_id,
                 data: message.formatted().into(),
             },
@@ -206,24 +192,6 @@ impl SubscriptionMail {
             })
             .collect();
         Ok(parts?.join(" / "))
-    }
-
-    /// Builds and sends one mail. The error is for the log: it names the subscriber by id.
-    pub async fn send(
-        &self,
-        kind: MailKind,
-        sub: &Subscriber,
-        now: DateTime<Utc>,
-    ) -> Result<(), String> {
-        let built = self.build(kind, sub, now)?;
-        let mut session = self.mailer.session().await;
-        let outcome = session.send(&built.message).await;
-        session.close().await;
-        match outcome {
-            SendOutcome::Sent { .. } => Ok(()),
-            SendOutcome::Temporary { reply, .. } => Err(format!("temporary failure: {reply}")),
-            SendOutcome::Permanent { reply, .. } => Err(format!("refused: {reply}")),
-        }
     }
 }
 

@@ -1,16 +1,21 @@
-//! Storage adapters for [`Storage`]: SQLite and PostgreSQL, each on its native sqlx pool and
-//! native types (timestamps are `TIMESTAMPTZ` on PostgreSQL). The URL scheme picks one.
+//! The storage adapters: SQLite and PostgreSQL, each implementing every storage port of
+//! `app::ports` (subscribers, issues, deliveries, bounces, keys) and the umbrella `Store`, on
+//! its native sqlx pool and native types (timestamps are `TIMESTAMPTZ` on PostgreSQL). The
+//! URL scheme picks one. May depend on the domain, the ports and sqlx; nothing above it.
 //!
 //! Most SQL is the same text on both (both accept `$N` placeholders, `RETURNING` and
 //! `ON CONFLICT`), so the shared methods are written once in [`storage_impl!`] and expanded
-//! for each backend; what differs (connecting, pragmas, how a batch is claimed) lives in
-//! `sqlite.rs` / `postgres.rs`. Rows are decoded into `rows.rs` structs and converted to
-//! domain values with explicit enum mapping, so a bad stored value is an error, not a panic.
+//! for each backend; what differs (connecting, pragmas, how a batch is claimed, where a
+//! generated key is kept) lives in `sqlite.rs` / `postgres.rs`. Rows are decoded into
+//! `rows.rs` structs and converted to domain values with explicit enum mapping, so a bad
+//! stored value is an error, not a panic. sqlx's errors become the port's [`StoreError`]
+//! here, at the boundary.
 
 use std::sync::Arc;
 
-use crate::app::ports::{Storage, StoreError};
+use crate::app::ports::{Store, StoreError};
 
+mod keys;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -35,8 +40,25 @@ impl Backend {
     }
 }
 
+/// Classifies a database error for the port: connection trouble is `Unavailable` (worth a
+/// retry), a unique violation a `Conflict`, anything else `Other`.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(Box::new(e)),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_owned())
+            }
+            _ => StoreError::Other(anyhow::Error::new(e)),
+        }
+    }
+}
+
 /// Opens a pool for `url` (creating a SQLite file if missing). Does not migrate.
-pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Storage>, StoreError> {
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
     match Backend::from_url(url) {
         Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(url, max_connections).await?)),
         Some(Backend::Postgres) => Ok(Arc::new(PgStore::connect(url, max_connections).await?)),
@@ -65,13 +87,19 @@ fn values_rows(start: usize, cols: usize, rows: usize) -> String {
 /// Outcomes per `UPDATE … FROM (VALUES …)` statement (6 parameters a row).
 const RECORD_CHUNK: usize = 128;
 
-/// The methods whose SQL is identical on both backends, plus the backend's own (`$($own)*`),
-/// expanded into one `impl Storage`. `$db` is the sqlx database type.
+/// The methods whose SQL is identical on both backends, plus each backend's own for the
+/// umbrella `Store`, `IssueStore`, `DeliveryStore` and `KeyStore` (`store { … }`,
+/// `issues { … }`, …), expanded into one impl per port. `$db` is the sqlx database type.
 macro_rules! storage_impl {
-    ($store:ty, $db:ty, { $($own:tt)* }) => {
+    ($store:ty, $db:ty,
+     store { $($store_own:tt)* }
+     issues { $($issues_own:tt)* }
+     deliveries { $($deliveries_own:tt)* }
+     keys { $($keys_own:tt)* }
+    ) => {
         #[async_trait::async_trait]
-        impl $crate::app::ports::Storage for $store {
-            $($own)*
+        impl $crate::app::ports::Store for $store {
+            $($store_own)*
 
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -82,7 +110,10 @@ macro_rules! storage_impl {
                 self.before_close().await;
                 self.pool.close().await;
             }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::app::ports::SubscriberStore for $store {
             async fn insert_subscriber(&self, s: &NewSubscriber) -> Result<SubscriberId, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
@@ -103,6 +134,7 @@ macro_rules! storage_impl {
                     StoreError::Conflict(_) => StoreError::Conflict("a subscriber with this address".into()),
                     other => other,
                 })?;
+                let id = SubscriberId::new(id);
                 insert_consent(&mut tx, id, &s.consent).await?;
                 tx.commit().await?;
                 Ok(id)
@@ -110,7 +142,7 @@ macro_rules! storage_impl {
 
             async fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, StoreError> {
                 sqlx::query_as::<_, rows::SubscriberRow>(sqlx::AssertSqlSafe(format!("SELECT {} FROM subscribers WHERE id = $1", rows::SUBSCRIBER_COLUMNS)))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?
                     .map(Subscriber::try_from)
@@ -135,7 +167,7 @@ macro_rules! storage_impl {
                 )))
                 .bind(q.status.map(|s| s.as_str()))
                 .bind(q.lang.map(|l| l.as_str()))
-                .bind(q.after_id.unwrap_or(0))
+                .bind(q.after_id.map(SubscriberId::get).unwrap_or(0))
                 .bind(q.limit.map(i64::from).unwrap_or(i64::MAX))
                 .fetch_all(&self.pool)
                 .await?
@@ -165,7 +197,7 @@ macro_rules! storage_impl {
                      WHERE id = $1 AND status IN ({})",
                     placeholders(5, from.len())
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(to.as_str()).bind(now).bind(method);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.get()).bind(to.as_str()).bind(now).bind(method);
                 for f in from {
                     query = query.bind(f.as_str());
                 }
@@ -193,7 +225,7 @@ macro_rules! storage_impl {
                     "SELECT method, form_at, confirmed_at, ip, user_agent, page_lang, text_hash, text_version
                      FROM consent_records WHERE subscriber_id = $1 ORDER BY id",
                 )
-                .bind(id)
+                .bind(id.get())
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
@@ -201,7 +233,6 @@ macro_rules! storage_impl {
                 .collect()
             }
 
-            // Subscribers (issue 3).
             async fn claim_confirmation_send(
                 &self,
                 id: SubscriberId,
@@ -213,7 +244,7 @@ macro_rules! storage_impl {
                      WHERE id = $1 AND status = 'pending'
                        AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $3)",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .bind(not_since)
                 .execute(&self.pool)
@@ -228,7 +259,7 @@ macro_rules! storage_impl {
                     "UPDATE subscribers SET status = 'active', confirmed_at = $2, updated_at = $2
                      WHERE id = $1 AND status = 'pending'",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -238,7 +269,7 @@ macro_rules! storage_impl {
                     sqlx::query(
                         "UPDATE consent_records SET confirmed_at = $2 WHERE subscriber_id = $1 AND confirmed_at IS NULL",
                     )
-                    .bind(id)
+                    .bind(id.get())
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
@@ -254,7 +285,7 @@ macro_rules! storage_impl {
                         confirmed_at = $7, confirmation_sent_at = NULL, unsubscribed_at = NULL, unsubscribe_method = NULL
                      WHERE id = $1 AND status = 'unsubscribed'",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(s.status.as_str())
                 .bind(s.name.as_deref())
                 .bind(s.lang.as_str())
@@ -276,7 +307,7 @@ macro_rules! storage_impl {
                 Ok(sqlx::query(
                     "UPDATE subscribers SET lang = $2, updated_at = $3 WHERE id = $1 AND status IN ('pending', 'active')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(lang.as_str())
                 .bind(now)
                 .execute(&self.pool)
@@ -294,7 +325,7 @@ macro_rules! storage_impl {
                         unsubscribe_method = 'erased', updated_at = $2
                      WHERE id = $1",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -302,7 +333,7 @@ macro_rules! storage_impl {
                     == 1;
                 if changed {
                     sqlx::query("UPDATE consent_records SET ip = NULL, user_agent = NULL WHERE subscriber_id = $1")
-                        .bind(id)
+                        .bind(id.get())
                         .execute(&mut *tx)
                         .await?;
                     skip_open_deliveries(&mut tx, id, "erased", now).await?;
@@ -335,18 +366,11 @@ macro_rules! storage_impl {
                     .rows_affected()
                     > 0)
             }
+        }
 
-            async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
-                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                    .bind(key)
-                    .bind(value)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-                    .bind(key)
-                    .fetch_one(&self.pool)
-                    .await?)
-            }
+        #[async_trait::async_trait]
+        impl $crate::app::ports::IssueStore for $store {
+            $($issues_own)*
 
             async fn insert_issue(&self, i: &NewIssue) -> Result<IssueId, StoreError> {
                 let mut tx = self.pool.begin().await?;
@@ -363,6 +387,7 @@ macro_rules! storage_impl {
                     StoreError::Conflict(_) => StoreError::Conflict(format!("an issue with slug `{}`", i.slug)),
                     other => other,
                 })?;
+                let id = IssueId::new(id);
                 write_contents(&mut tx, id, &i.ja, &i.en).await?;
                 tx.commit().await?;
                 Ok(id)
@@ -370,7 +395,7 @@ macro_rules! storage_impl {
 
             async fn issue(&self, id: IssueId) -> Result<Option<Issue>, StoreError> {
                 sqlx::query_as::<_, rows::IssueRow>(sqlx::AssertSqlSafe(format!("{} WHERE i.id = $1", rows::ISSUE_SELECT)))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?
                     .map(Issue::try_from)
@@ -379,7 +404,7 @@ macro_rules! storage_impl {
 
             async fn issue_state(&self, id: IssueId) -> Result<Option<IssueState>, StoreError> {
                 let state: Option<String> = sqlx::query_scalar("SELECT state FROM issues WHERE id = $1")
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?;
                 state.map(|s| s.parse::<IssueState>()).transpose().map_err(Into::into)
@@ -410,7 +435,7 @@ macro_rules! storage_impl {
                     placeholders(5, from.len())
                 );
                 let finished = to.is_final().then_some(now);
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(to.as_str()).bind(now).bind(finished);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.get()).bind(to.as_str()).bind(now).bind(finished);
                 for f in from {
                     query = query.bind(f.as_str());
                 }
@@ -423,7 +448,7 @@ macro_rules! storage_impl {
                     "UPDATE issues SET state = 'cancelled', updated_at = $2, finished_at = $2
                      WHERE id = $1 AND state IN ('draft', 'queued', 'sending', 'paused')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
@@ -435,7 +460,7 @@ macro_rules! storage_impl {
                             lease_owner = NULL, lease_expires_at = NULL
                          WHERE issue_id = $1 AND state IN ('pending', 'retry')",
                     )
-                    .bind(id)
+                    .bind(id.get())
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
@@ -456,7 +481,7 @@ macro_rules! storage_impl {
                 let changed = sqlx::query(
                     "UPDATE issues SET send_at = $2, updated_at = $3 WHERE id = $1 AND state IN ('draft', 'queued')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(send_at)
                 .bind(now)
                 .execute(&mut *tx)
@@ -470,6 +495,18 @@ macro_rules! storage_impl {
                 Ok(changed)
             }
 
+            async fn send_issue_now(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE issues SET send_at = $2, updated_at = $2 WHERE id = $1 AND state IN ('draft', 'queued')",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
             async fn set_issue_send_at(
                 &self,
                 id: IssueId,
@@ -479,8 +516,145 @@ macro_rules! storage_impl {
                 Ok(sqlx::query(
                     "UPDATE issues SET send_at = $2, updated_at = $3 WHERE id = $1 AND state NOT IN ('sent', 'cancelled')",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(send_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::app::ports::DeliveryStore for $store {
+            $($deliveries_own)*
+
+            async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let started = sqlx::query(
+                    "UPDATE issues SET state = 'sending', started_at = COALESCE(started_at, $2), updated_at = $2
+                     WHERE id = $1 AND state = 'queued'",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if started != 1 {
+                    return Ok(None);
+                }
+                let n = sqlx::query(
+                    "INSERT INTO deliveries (issue_id, subscriber_id, lang, state, attempts, updated_at)
+                     SELECT $1, id, lang, 'pending', 0, $2 FROM subscribers WHERE status = 'active'
+                     ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
+                )
+                .bind(id.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(Some(n))
+            }
+
+            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry' END,
+                        next_attempt_at = CASE WHEN attempts = 0 THEN NULL ELSE $2 END,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+                     WHERE lease_owner = $1 AND state = 'sending'",
+                )
+                .bind(owner)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn record_outcomes(
+                &self,
+                outcomes: &[(DeliveryId, DeliveryOutcome)],
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                // One statement per chunk of rows rather than one per row: the SQLite write
+                // lock is held for a fraction of the time, and PostgreSQL sees one round trip.
+                // A delivery skipped meanwhile (its reader left) stays skipped unless it was
+                // in fact sent: a deferral must not bring it back.
+                for chunk in outcomes.chunks(super::RECORD_CHUNK) {
+                    let sql = format!(
+                        "UPDATE deliveries SET state = v.column2, attempts = deliveries.attempts + v.column3,
+                            next_attempt_at = v.column4, sent_at = COALESCE(v.column5, deliveries.sent_at),
+                            last_reply = v.column6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+                         FROM (VALUES {}) AS v WHERE deliveries.id = v.column1
+                           AND (deliveries.state <> 'skipped' OR v.column2 = 'sent')",
+                        super::values_rows(2, 6, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for (id, outcome) in chunk {
+                        let (reply, next_at, sent_at, counts_attempt) = match outcome {
+                            DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
+                            DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
+                            DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
+                            DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
+                            DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
+                        };
+                        query = query
+                            .bind(id.get())
+                            .bind(outcome.state().as_str())
+                            .bind(i32::from(counts_attempt))
+                            .bind(next_at)
+                            .bind(sent_at)
+                            .bind(reply);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                for (id, outcome) in outcomes {
+                    if let DeliveryOutcome::Failed { hard_bounce: true, .. } = outcome {
+                        let sub: Option<i64> = sqlx::query_scalar(
+                            "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2
+                             WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $1)
+                               AND status IN ('pending', 'active')
+                             RETURNING id",
+                        )
+                        .bind(id.get())
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(sub) = sub {
+                            skip_open_deliveries(&mut tx, SubscriberId::new(sub), "bounced", now).await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
+                        .bind(issue.get())
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut counts = DeliveryCounts::default();
+                for (state, n) in rows {
+                    counts.add(state.parse::<DeliveryState>()?, n as u64);
+                }
+                Ok(counts)
+            }
+
+            async fn finish_issue_if_done(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE issues SET state = 'sent', finished_at = $2, updated_at = $2
+                     WHERE id = $1 AND state = 'sending'
+                       AND NOT EXISTS (SELECT 1 FROM deliveries
+                                       WHERE issue_id = $1 AND state IN ('pending', 'sending', 'retry'))",
+                )
+                .bind(id.get())
                 .bind(now)
                 .execute(&self.pool)
                 .await?
@@ -498,16 +672,16 @@ macro_rules! storage_impl {
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
                 for id in ids {
-                    q = q.bind(id);
+                    q = q.bind(id.get());
                 }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(q.fetch_all(&self.pool).await?.into_iter().map(DeliveryId::new).collect())
             }
 
             async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'sent' AND sent_at >= $2",
                 )
-                .bind(issue)
+                .bind(issue.get())
                 .bind(since)
                 .fetch_one(&self.pool)
                 .await?;
@@ -520,13 +694,20 @@ macro_rules! storage_impl {
                      WHERE issue_id = $1 AND state IN ('failed', 'retry') AND attempts > 0
                      ORDER BY updated_at DESC, id DESC LIMIT $2",
                 )
-                .bind(issue)
+                .bind(issue.get())
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
                     .map(|(delivery_id, subscriber_id, state, attempts, reply, at)| {
-                        Ok(DeliveryError { delivery_id, subscriber_id, state: state.parse()?, attempts, reply, at })
+                        Ok(DeliveryError {
+                            delivery_id: DeliveryId::new(delivery_id),
+                            subscriber_id: SubscriberId::new(subscriber_id),
+                            state: state.parse()?,
+                            attempts,
+                            reply,
+                            at,
+                        })
                     })
                     .collect()
             }
@@ -566,139 +747,10 @@ macro_rules! storage_impl {
                 tx.commit().await?;
                 Ok(granted as u32)
             }
+        }
 
-            async fn start_campaign(&self, id: IssueId, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let started = sqlx::query(
-                    "UPDATE issues SET state = 'sending', started_at = COALESCE(started_at, $2), updated_at = $2
-                     WHERE id = $1 AND state = 'queued'",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if started != 1 {
-                    return Ok(None);
-                }
-                let n = sqlx::query(
-                    "INSERT INTO deliveries (issue_id, subscriber_id, lang, state, attempts, updated_at)
-                     SELECT $1, id, lang, 'pending', 0, $2 FROM subscribers WHERE status = 'active'
-                     ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(Some(n))
-            }
-
-            async fn record_outcomes(
-                &self,
-                outcomes: &[(DeliveryId, DeliveryOutcome)],
-                now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
-                if outcomes.is_empty() {
-                    return Ok(());
-                }
-                let mut tx = self.pool.begin().await?;
-                // One statement per chunk of rows rather than one per row: the SQLite write
-                // lock is held for a fraction of the time, and PostgreSQL sees one round trip.
-                // A delivery skipped meanwhile (its reader left) stays skipped unless it was
-                // in fact sent: a deferral must not bring it back.
-                for chunk in outcomes.chunks(super::RECORD_CHUNK) {
-                    let sql = format!(
-                        "UPDATE deliveries SET state = v.column2, attempts = deliveries.attempts + v.column3,
-                            next_attempt_at = v.column4, sent_at = COALESCE(v.column5, deliveries.sent_at),
-                            last_reply = v.column6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
-                         FROM (VALUES {}) AS v WHERE deliveries.id = v.column1
-                           AND (deliveries.state <> 'skipped' OR v.column2 = 'sent')",
-                        super::values_rows(2, 6, chunk.len())
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                    for (id, outcome) in chunk {
-                        let (reply, next_at, sent_at, counts_attempt) = match outcome {
-                            DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
-                            DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
-                            DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
-                            DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
-                            DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
-                        };
-                        query = query
-                            .bind(*id)
-                            .bind(outcome.state().as_str())
-                            .bind(i32::from(counts_attempt))
-                            .bind(next_at)
-                            .bind(sent_at)
-                            .bind(reply);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-                for (id, outcome) in outcomes {
-                    if let DeliveryOutcome::Failed { hard_bounce: true, .. } = outcome {
-                        let sub: Option<i64> = sqlx::query_scalar(
-                            "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2
-                             WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $1)
-                               AND status IN ('pending', 'active')
-                             RETURNING id",
-                        )
-                        .bind(id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if let Some(sub) = sub {
-                            skip_open_deliveries(&mut tx, sub, "bounced", now).await?;
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
-                Ok(sqlx::query(
-                    "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry' END,
-                        next_attempt_at = CASE WHEN attempts = 0 THEN NULL ELSE $2 END,
-                        lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
-                     WHERE lease_owner = $1 AND state = 'sending'",
-                )
-                .bind(owner)
-                .bind(Utc::now())
-                .execute(&self.pool)
-                .await?
-                .rows_affected())
-            }
-
-            async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
-                let rows: Vec<(String, i64)> =
-                    sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
-                        .bind(issue)
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut counts = DeliveryCounts::default();
-                for (state, n) in rows {
-                    counts.add(state.parse::<DeliveryState>()?, n as u64);
-                }
-                Ok(counts)
-            }
-
-            async fn finish_issue_if_done(&self, id: IssueId, now: DateTime<Utc>) -> Result<bool, StoreError> {
-                Ok(sqlx::query(
-                    "UPDATE issues SET state = 'sent', finished_at = $2, updated_at = $2
-                     WHERE id = $1 AND state = 'sending'
-                       AND NOT EXISTS (SELECT 1 FROM deliveries
-                                       WHERE issue_id = $1 AND state IN ('pending', 'sending', 'retry'))",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                    == 1)
-            }
-
+        #[async_trait::async_trait]
+        impl $crate::app::ports::BounceStore for $store {
             async fn insert_bounce_report(&self, r: &BounceRecord) -> Result<bool, StoreError> {
                 Ok(sqlx::query(
                     "INSERT INTO bounce_reports (message_hash, received_at, source, kind, subscriber_id, delivery_id,
@@ -710,8 +762,8 @@ macro_rules! storage_impl {
                 .bind(r.received_at)
                 .bind(&r.source)
                 .bind(r.kind.map(|k| k.as_str()))
-                .bind(r.subscriber_id)
-                .bind(r.delivery_id)
+                .bind(r.subscriber_id.map(SubscriberId::get))
+                .bind(r.delivery_id.map(DeliveryId::get))
                 .bind(r.status_code.as_deref())
                 .bind(r.reason.as_deref())
                 .bind(r.diagnostic.as_deref())
@@ -737,7 +789,6 @@ macro_rules! storage_impl {
                 .collect()
             }
 
-            // Bounces (issue 6).
             async fn bounce_report_exists(&self, message_hash: &str) -> Result<bool, StoreError> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bounce_reports WHERE message_hash = $1")
                     .bind(message_hash)
@@ -764,10 +815,14 @@ macro_rules! storage_impl {
             async fn delivery_ref(&self, id: DeliveryId) -> Result<Option<DeliveryRef>, StoreError> {
                 let row: Option<(i64, i64, i64)> =
                     sqlx::query_as("SELECT id, issue_id, subscriber_id FROM deliveries WHERE id = $1")
-                        .bind(id)
+                        .bind(id.get())
                         .fetch_optional(&self.pool)
                         .await?;
-                Ok(row.map(|(id, issue_id, subscriber_id)| DeliveryRef { id, issue_id, subscriber_id }))
+                Ok(row.map(|(id, issue_id, subscriber_id)| DeliveryRef {
+                    id: DeliveryId::new(id),
+                    issue_id: IssueId::new(issue_id),
+                    subscriber_id: SubscriberId::new(subscriber_id),
+                }))
             }
 
             /// One statement, so two ingesters counting at once cannot lose an increment.
@@ -791,12 +846,33 @@ macro_rules! storage_impl {
                      WHERE id = $1
                      RETURNING soft_bounce_score",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(now)
                 .bind(forget_before)
                 .bind(count_before)
                 .fetch_optional(&self.pool)
                 .await?)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::app::ports::KeyStore for $store {
+            $($keys_own)*
+
+            async fn suppression_salt(&self) -> Result<String, StoreError> {
+                self.meta_get_or_init(super::keys::META_SUPPRESSION_SALT, &super::keys::random_key()).await
+            }
+
+            async fn meta_get_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -818,6 +894,7 @@ macro_rules! storage_impl {
             }
         }
 
+
         async fn insert_consent(
             tx: &mut sqlx::Transaction<'_, $db>,
             subscriber: SubscriberId,
@@ -827,7 +904,7 @@ macro_rules! storage_impl {
                 "INSERT INTO consent_records (subscriber_id, method, form_at, confirmed_at, ip, user_agent, page_lang, text_hash, text_version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(subscriber)
+            .bind(subscriber.get())
             .bind(c.method.as_str())
             .bind(c.form_at)
             .bind(c.confirmed_at)
@@ -855,7 +932,7 @@ macro_rules! storage_impl {
                      ON CONFLICT (issue_id, lang) DO UPDATE
                      SET subject = excluded.subject, preheader = excluded.preheader, markdown = excluded.markdown",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(lang.as_str())
                 .bind(&c.subject)
                 .bind(c.preheader.as_deref())
@@ -879,7 +956,7 @@ macro_rules! storage_impl {
                     lease_owner = NULL, lease_expires_at = NULL
                  WHERE subscriber_id = $1 AND state IN ('pending', 'retry', 'sending')",
             )
-            .bind(subscriber)
+            .bind(subscriber.get())
             .bind(format!("subscriber {why}"))
             .bind(now)
             .execute(&mut **tx)

@@ -1,6 +1,8 @@
 //! The PostgreSQL adapter: for several `kairan serve` processes on one database. Batches are
 //! claimed with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other's
 //! rows and never take the same row twice.
+//!
+//! Depends on the ports and the domain (shared SQL in `mod.rs`).
 
 use std::time::Duration;
 
@@ -8,7 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{placeholders, rows, storage_impl};
-use crate::app::ports::*;
+use crate::app::ports::keys::GeneratedKey;
+use crate::app::ports::{StoreError, SubscriberQuery};
 use crate::domain::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -50,7 +53,8 @@ impl PgStore {
     }
 }
 
-storage_impl!(PgStore, sqlx::Postgres, {
+storage_impl!(PgStore, sqlx::Postgres,
+    store {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -60,7 +64,8 @@ storage_impl!(PgStore, sqlx::Postgres, {
             StoreError::Other(anyhow::Error::new(e).context("applying PostgreSQL migrations"))
         })
     }
-
+    }
+    issues {
     /// Leader election by a session advisory lock: the first instance to take it keeps it
     /// on a dedicated connection for its lifetime; when that process dies its connection
     /// closes, the lock is released, and another instance takes over on its next pass.
@@ -84,7 +89,8 @@ storage_impl!(PgStore, sqlx::Postgres, {
         }
         Ok(got)
     }
-
+    }
+    deliveries {
     async fn claim_deliveries(
         &self,
         issue: IssueId,
@@ -114,7 +120,7 @@ storage_impl!(PgStore, sqlx::Postgres, {
         .bind(owner)
         .bind(lease_until)
         .bind(now)
-        .bind(issue)
+        .bind(issue.get())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?
@@ -122,4 +128,14 @@ storage_impl!(PgStore, sqlx::Postgres, {
         .map(ClaimedDelivery::try_from)
         .collect()
     }
-});
+    }
+    keys {
+        /// In `meta`, so every instance on the database shares it.
+        async fn generated_signing_key(&self) -> Result<GeneratedKey, StoreError> {
+            super::keys::from_meta(
+                self.meta_get_or_init(super::keys::META_SIGNING_KEY, &super::keys::random_key())
+                    .await,
+            )
+        }
+    }
+);

@@ -1,12 +1,24 @@
-//! Row structs as the database returns them, and their checked conversion to domain values.
-//! Status columns come back as text and are parsed through the domain enums' `FromStr`, so
-//! an unexpected value is a `StoreError::Corrupt` naming it.
+//! Row structs as the database returns them, and their checked conversion (`TryFrom`) to
+//! domain values. Status columns come back as text and are parsed through the domain enums'
+//! `FromStr`, ids are wrapped in their types, and stored addresses are parsed into
+//! `EmailAddress`, so an unexpected value is a `StoreError::Corrupt` naming the row (never the
+//! address), not a panic and not a string re-parsed later.
+//!
+//! Depends on the domain and the port's error type.
 
 use chrono::{DateTime, Utc};
 
-use crate::app::ports::{
-    BounceRecord, Consent, Issue, IssueContent, StoreError, Subscriber, SubscriptionSource,
+use crate::app::ports::StoreError;
+use crate::domain::{
+    BounceRecord, ClaimedDelivery, Consent, DeliveryId, EmailAddress, Issue, IssueContent, IssueId,
+    Subscriber, SubscriberId,
 };
+
+/// A stored address, parsed; `what` names the row in the error.
+fn stored_address(raw: &str, what: impl std::fmt::Display) -> Result<EmailAddress, StoreError> {
+    EmailAddress::parse(raw)
+        .map_err(|e| StoreError::Corrupt(format!("the stored address of {what}: {e}")))
+}
 
 pub(super) const SUBSCRIBER_COLUMNS: &str = "id, email, name, lang, status, source, created_at, updated_at, \
      confirmation_sent_at, confirmed_at, unsubscribed_at, unsubscribe_method, soft_bounce_score, last_bounce_at";
@@ -32,13 +44,14 @@ pub(super) struct SubscriberRow {
 impl TryFrom<SubscriberRow> for Subscriber {
     type Error = StoreError;
     fn try_from(r: SubscriberRow) -> Result<Self, StoreError> {
+        let id = SubscriberId::new(r.id);
         Ok(Subscriber {
-            id: r.id,
-            email: r.email,
+            id,
+            email: stored_address(&r.email, format_args!("subscriber {id}"))?,
             name: r.name,
             lang: r.lang.parse()?,
             status: r.status.parse()?,
-            source: r.source,
+            source: r.source.parse()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
             confirmation_sent_at: r.confirmation_sent_at,
@@ -66,15 +79,8 @@ pub(super) struct ConsentRow {
 impl TryFrom<ConsentRow> for Consent {
     type Error = StoreError;
     fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
-        let method = match r.method.as_str() {
-            "form" => SubscriptionSource::Form,
-            "import" => SubscriptionSource::Import,
-            "cli" => SubscriptionSource::Cli,
-            "api" => SubscriptionSource::Api,
-            other => return Err(StoreError::Corrupt(format!("consent method `{other}`"))),
-        };
         Ok(Consent {
-            method,
+            method: r.method.parse()?,
             form_at: r.form_at,
             confirmed_at: r.confirmed_at,
             ip: r.ip,
@@ -117,7 +123,7 @@ impl TryFrom<IssueRow> for Issue {
     type Error = StoreError;
     fn try_from(r: IssueRow) -> Result<Self, StoreError> {
         Ok(Issue {
-            id: r.id,
+            id: IssueId::new(r.id),
             slug: r.slug,
             state: r.state.parse()?,
             send_at: r.send_at,
@@ -151,16 +157,17 @@ pub(super) struct ClaimRow {
     pub subscriber_status: String,
 }
 
-impl TryFrom<ClaimRow> for crate::app::ports::ClaimedDelivery {
+impl TryFrom<ClaimRow> for ClaimedDelivery {
     type Error = StoreError;
     fn try_from(r: ClaimRow) -> Result<Self, StoreError> {
-        Ok(crate::app::ports::ClaimedDelivery {
-            id: r.id,
-            issue_id: r.issue_id,
-            subscriber_id: r.subscriber_id,
+        let subscriber_id = SubscriberId::new(r.subscriber_id);
+        Ok(ClaimedDelivery {
+            id: DeliveryId::new(r.id),
+            issue_id: IssueId::new(r.issue_id),
+            subscriber_id,
             lang: r.lang.parse()?,
             attempts: r.attempts,
-            email: r.email,
+            email: stored_address(&r.email, format_args!("subscriber {subscriber_id}"))?,
             name: r.name,
             subscriber_status: r.subscriber_status.parse()?,
         })
@@ -190,8 +197,8 @@ impl TryFrom<BounceRow> for BounceRecord {
             received_at: r.received_at,
             source: r.source,
             kind: r.kind.map(|k| k.parse()).transpose()?,
-            subscriber_id: r.subscriber_id,
-            delivery_id: r.delivery_id,
+            subscriber_id: r.subscriber_id.map(SubscriberId::new),
+            delivery_id: r.delivery_id.map(DeliveryId::new),
             status_code: r.status_code,
             reason: r.reason,
             diagnostic: r.diagnostic,

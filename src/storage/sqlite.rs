@@ -1,5 +1,7 @@
 //! The SQLite adapter: the embedded default. WAL mode with a busy timeout, so `kairan serve`
 //! and a CLI command can use one file at once; foreign keys on.
+//!
+//! Depends on the ports and the domain (shared SQL in `mod.rs`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,7 +12,8 @@ use sqlx::sqlite::{
 };
 
 use super::{placeholders, rows, storage_impl};
-use crate::app::ports::*;
+use crate::app::ports::keys::GeneratedKey;
+use crate::app::ports::{StoreError, SubscriberQuery};
 use crate::domain::*;
 
 /// Embedded at build time, so an installed binary migrates from any directory.
@@ -18,6 +21,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Where a generated signing key is kept: next to the database file (none in memory).
+    key_file: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -36,7 +41,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(15))
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            key_file: super::keys::key_file_for(url),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -46,7 +54,8 @@ impl SqliteStore {
     async fn before_close(&self) {}
 }
 
-storage_impl!(SqliteStore, sqlx::Sqlite, {
+storage_impl!(SqliteStore, sqlx::Sqlite,
+    store {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -56,13 +65,15 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
             StoreError::Other(anyhow::Error::new(e).context("applying SQLite migrations"))
         })
     }
-
+    }
+    issues {
     /// One SQLite file is one scheduler: campaigns start by compare-and-set, so a CLI
     /// command racing the daemon cannot start one twice.
     async fn try_scheduler_lock(&self) -> Result<bool, StoreError> {
         Ok(true)
     }
-
+    }
+    deliveries {
     /// One write transaction: an `UPDATE … RETURNING` takes the write lock first thing (so
     /// the busy timeout applies, no read-to-write upgrade), then the subscribers are joined.
     async fn claim_deliveries(
@@ -97,7 +108,7 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
         .bind(owner)
         .bind(lease_until)
         .bind(now)
-        .bind(issue)
+        .bind(issue.get())
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
@@ -119,4 +130,17 @@ storage_impl!(SqliteStore, sqlx::Sqlite, {
         tx.commit().await?;
         claimed.into_iter().map(ClaimedDelivery::try_from).collect()
     }
-});
+    }
+    keys {
+        /// The key file next to the database; an in-memory database keeps it in `meta`.
+        async fn generated_signing_key(&self) -> Result<GeneratedKey, StoreError> {
+            match &self.key_file {
+                Some(path) => super::keys::from_file(path),
+                None => super::keys::from_meta(
+                    self.meta_get_or_init(super::keys::META_SIGNING_KEY, &super::keys::random_key())
+                        .await,
+                ),
+            }
+        }
+    }
+);

@@ -9,11 +9,13 @@ async fn the_archive_shows_started_issues_in_the_page_language(db: TestDb) {
     let f = crate::helpers::fixture_dir();
     let ja =
         kairan::app::editorial::parse_source("ja.md", &std::fs::read(f.join("ja.md")).unwrap())
+            .map(valid)
             .unwrap();
     let en =
         kairan::app::editorial::parse_source("en.md", &std::fs::read(f.join("en.md")).unwrap())
+            .map(valid)
             .unwrap();
-    let new = |slug: &str| kairan::app::ports::NewIssue {
+    let new = |slug: &str| kairan::domain::NewIssue {
         slug: slug.into(),
         state: IssueState::Queued,
         send_at: None,
@@ -99,4 +101,10 @@ async fn the_archive_shows_started_issues_in_the_page_language_on_sqlite() {
 #[tokio::test]
 async fn the_archive_shows_started_issues_in_the_page_language_on_postgres() {
     the_archive_shows_started_issues_in_the_page_language(TestDb::postgres().await).await;
+}
+
+/// The fixture's content, which must pass the editorial checks.
+fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
+    assert_eq!(d.problems(), [], "the fixture is a valid issue");
+    d.content
 }

@@ -100,7 +100,7 @@ pub enum Db {
 /// One database plus one way in.
 pub struct Harness {
     via: Via,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
     db_url: String,
     db: Option<TestDb>,
     app: Option<TestApp>,
@@ -224,7 +224,7 @@ fn consent(at: DateTime<Utc>) -> Consent {
     }
 }
 
-async fn reader(store: &Arc<dyn Storage>, email: &str) -> SubscriberId {
+async fn reader(store: &Arc<dyn Store>, email: &str) -> SubscriberId {
     let at = now();
     store
         .insert_subscriber(&NewSubscriber {
@@ -239,7 +239,7 @@ async fn reader(store: &Arc<dyn Storage>, email: &str) -> SubscriberId {
         .unwrap()
 }
 
-async fn issue(store: &Arc<dyn Storage>, slug: &str) -> IssueId {
+async fn issue(store: &Arc<dyn Store>, slug: &str) -> IssueId {
     let c = IssueContent {
         subject: "件名".into(),
         preheader: None,
@@ -260,7 +260,7 @@ async fn issue(store: &Arc<dyn Storage>, slug: &str) -> IssueId {
     id
 }
 
-async fn status(store: &Arc<dyn Storage>, id: SubscriberId) -> Subscriber {
+async fn status(store: &Arc<dyn Store>, id: SubscriberId) -> Subscriber {
     store.subscriber(id).await.unwrap().unwrap()
 }
 
@@ -274,7 +274,7 @@ async fn a_day_passes(h: &Harness, id: SubscriberId) {
         let pool = sqlx::SqlitePool::connect(&h.db_url).await.unwrap();
         sqlx::query(sql)
             .bind(earlier)
-            .bind(id)
+            .bind(id.get())
             .execute(&pool)
             .await
             .unwrap();
@@ -283,7 +283,7 @@ async fn a_day_passes(h: &Harness, id: SubscriberId) {
         let pool = sqlx::PgPool::connect(&h.db_url).await.unwrap();
         sqlx::query(sql)
             .bind(earlier)
-            .bind(id)
+            .bind(id.get())
             .execute(&pool)
             .await
             .unwrap();
@@ -320,7 +320,7 @@ async fn a_hard_bounce_to_the_verp_address_marks_the_reader_bounced_and_skips_th
     let next = issue(&h.store, "2026-12").await;
     let verp = format!(
         "bounces+{}@example.org",
-        signer().sign(delivery, Purpose::Bounce, t)
+        signer().sign(delivery.get(), Purpose::Bounce, t)
     );
 
     let answer = h.deliver(&hard_bounce(READER, Some(&verp), 1)).await;
@@ -508,7 +508,7 @@ async fn the_token_header_of_the_returned_message_attributes_the_bounce(h: &Harn
         .await
         .unwrap()[0]
         .id;
-    let token = signer().sign(delivery, Purpose::Bounce, t);
+    let token = signer().sign(delivery.get(), Purpose::Bounce, t);
     let raw = String::from_utf8(hard_bounce("changed-address@example.net", None, 1))
         .unwrap()
         .replace(
@@ -517,7 +517,7 @@ async fn the_token_header_of_the_returned_message_attributes_the_bounce(h: &Harn
         );
     let a = h.deliver(raw.as_bytes()).await.unwrap();
     assert_eq!(a["attribution"], "header");
-    assert_eq!(a["delivery_id"], delivery);
+    assert_eq!(a["delivery_id"], delivery.get());
     assert_eq!(
         status(&h.store, sub).await.status,
         SubscriberStatus::Bounced
@@ -623,7 +623,7 @@ async fn the_pipe_takes_the_verp_address_from_the_command_line() {
         .id;
     let verp = format!(
         "bounces+{}@example.org",
-        signer().sign(delivery, Purpose::Bounce, t)
+        signer().sign(delivery.get(), Purpose::Bounce, t)
     );
     let dir = tempfile::tempdir().unwrap();
     // The DSN itself names neither the reader nor the VERP address.

@@ -1,5 +1,5 @@
-//! Dispatch under the guarantees of DESIGN.md, with real parts: Postfix's smtp-sink for
-//! end-to-end runs, the in-process SMTP server for faults, the real binary for crashes.
+//! Dispatch under the guarantees of `docs/contracts.md`, with real parts: Postfix's smtp-sink
+//! for end-to-end runs, the in-process SMTP server for faults, the real binary for crashes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::helpers::{LEGAL, SmtpSink, TestApp, TestDb, fixture_dir, now, setting
 const LANGS: [LangPref; 3] = [LangPref::Ja, LangPref::En, LangPref::Both];
 
 /// `n` active subscribers `reader{i}@d{i%7}.example.jp` with languages cycling ja, en, both.
-async fn subscribers(store: &Arc<dyn Storage>, n: usize) -> Vec<(SubscriberId, String, LangPref)> {
+async fn subscribers(store: &Arc<dyn Store>, n: usize) -> Vec<(SubscriberId, String, LangPref)> {
     let mut out = Vec::new();
     for i in 0..n {
         let email = format!("reader{i}@d{}.example.jp", i % 7);
@@ -27,7 +27,7 @@ async fn subscribers(store: &Arc<dyn Storage>, n: usize) -> Vec<(SubscriberId, S
     out
 }
 
-async fn add(store: &Arc<dyn Storage>, email: &str, lang: LangPref) -> SubscriberId {
+async fn add(store: &Arc<dyn Store>, email: &str, lang: LangPref) -> SubscriberId {
     let t = now();
     store
         .insert_subscriber(&NewSubscriber {
@@ -52,13 +52,15 @@ async fn add(store: &Arc<dyn Storage>, email: &str, lang: LangPref) -> Subscribe
 }
 
 /// The fixture issue, queued and started (audience snapshotted).
-async fn started_issue(store: &Arc<dyn Storage>) -> IssueId {
+async fn started_issue(store: &Arc<dyn Store>) -> IssueId {
     let f = fixture_dir();
     let ja =
         kairan::app::editorial::parse_source("ja.md", &std::fs::read(f.join("ja.md")).unwrap())
+            .map(valid)
             .unwrap();
     let en =
         kairan::app::editorial::parse_source("en.md", &std::fs::read(f.join("en.md")).unwrap())
+            .map(valid)
             .unwrap();
     let id = store
         .insert_issue(&NewIssue {
@@ -75,7 +77,7 @@ async fn started_issue(store: &Arc<dyn Storage>) -> IssueId {
     id
 }
 
-fn dispatcher(store: &Arc<dyn Storage>, smtp_url: &str, extra: &[(&str, &str)]) -> Arc<Dispatcher> {
+fn dispatcher(store: &Arc<dyn Store>, smtp_url: &str, extra: &[(&str, &str)]) -> Arc<Dispatcher> {
     let outbox = std::env::temp_dir();
     let mut env = LEGAL.to_vec();
     env.push(("KAIRAN__SMTP__URL", smtp_url));
@@ -89,7 +91,14 @@ fn dispatcher(store: &Arc<dyn Storage>, smtp_url: &str, extra: &[(&str, &str)]) 
         b"0123456789abcdef0123456789abcdef".to_vec(),
         vec![],
     ));
-    Dispatcher::new(store.clone(), mailer, renderer, Arc::new(settings), signer)
+    Dispatcher::new(
+        store.clone(),
+        mailer,
+        renderer,
+        Arc::new(settings),
+        signer,
+        kairan::startup::lease_owner(),
+    )
 }
 
 async fn run_to_end(d: &Arc<Dispatcher>, issue: IssueId) -> RunEnd {
@@ -309,20 +318,20 @@ async fn a_reader_who_unsubscribes_during_a_campaign_gets_nothing() {
     let app = TestApp::spawn_active(db, &env).await;
     started_issue(&store).await;
     for _ in 0..100 {
-        let c = store.delivery_counts(1).await.unwrap();
+        let c = store.delivery_counts(IssueId::new(1)).await.unwrap();
         if c.sent == 11 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        store.delivery_counts(1).await.unwrap().sent,
+        store.delivery_counts(IssueId::new(1)).await.unwrap().sent,
         11,
         "all but the throttled one sent"
     );
     // The reader clicks the List-Unsubscribe one-click link (signed with the app's key).
     let token = Signer::new(KEY.as_bytes().to_vec(), vec![]).sign(
-        leaver,
+        leaver.get(),
         kairan::domain::token::Purpose::Unsubscribe,
         Utc::now(),
     );
@@ -334,13 +343,13 @@ async fn a_reader_who_unsubscribes_during_a_campaign_gets_nothing() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     for _ in 0..100 {
-        if store.issue(1).await.unwrap().unwrap().state == IssueState::Sent {
+        if store.issue(IssueId::new(1)).await.unwrap().unwrap().state == IssueState::Sent {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        store.issue(1).await.unwrap().unwrap().state,
+        store.issue(IssueId::new(1)).await.unwrap().unwrap().state,
         IssueState::Sent
     );
     let got = received(&sink, 11).await;
@@ -420,4 +429,10 @@ async fn a_reader_who_leaves_while_their_delivery_is_in_a_claimed_batch_gets_not
     let c = db.store.delivery_counts(issue).await.unwrap();
     assert_eq!((c.sent, c.skipped), (4, 1));
     db.cleanup().await;
+}
+
+/// The fixture's content, which must pass the editorial checks.
+fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
+    assert_eq!(d.problems(), [], "the fixture is a valid issue");
+    d.content
 }

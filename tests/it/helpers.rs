@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use kairan::app::ports::Storage;
+use kairan::app::ports::Store;
 
 pub mod dovecot;
 pub mod fake_smtp;
@@ -26,7 +26,7 @@ pub fn now() -> DateTime<Utc> {
 /// A database of its own for one test, removed afterwards.
 pub struct TestDb {
     pub url: String,
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<String>,
 }
@@ -251,7 +251,7 @@ pub fn fixture_dir() -> std::path::PathBuf {
 /// A whole app on a random port, for HTTP tests.
 pub struct TestApp {
     pub base: String,
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub outbox: tempfile::TempDir,
     shutdown: tokio_util::sync::CancellationToken,
     db: Option<TestDb>,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use kairan::domain::IssueState;
+use kairan::domain::{IssueId, IssueState};
 use serde_json::{Value, json};
 
 use crate::helpers::{LEGAL, SmtpSink, TestApp, TestDb, fixture_dir};
@@ -45,7 +45,7 @@ async fn the_admin_api_queues_shows_and_controls_issues(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let id = IssueId::new(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
 
     let dup = c
         .post(app.url("/api/issues"))

@@ -1,6 +1,6 @@
-//! One integration-test binary (STYLE.md habit 11): real SQLite files, the real PostgreSQL
-//! server on 127.0.0.1:5432, real SMTP sockets (Postfix's smtp-sink and an in-process fake),
-//! and the real `kairan` binary.
+//! One integration-test binary (`docs/architecture.md`, "Tests"): real SQLite files, the real
+//! PostgreSQL server on 127.0.0.1:5432, real SMTP sockets (Postfix's smtp-sink and an
+//! in-process fake), a fake IMAP server and a real Dovecot, and the real `kairan` binary.
 
 mod helpers;
 
@@ -13,7 +13,9 @@ mod crash;
 mod dispatch;
 mod dkim;
 mod http;
+mod imap;
 mod issues;
+mod layers;
 mod mail;
 mod postfix;
 mod render;

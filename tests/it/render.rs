@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kairan::app::editorial::parse_source;
-use kairan::app::ports::Issue;
+use kairan::domain::Issue;
 use kairan::domain::LangPref;
 use kairan::render::campaign::{Prepared, Recipient};
 use mail_parser::{MessageParser, MimeHeaders};
@@ -34,11 +34,15 @@ fn settings() -> kairan::config::Settings {
 
 pub fn fixture_issue() -> Issue {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/issue");
-    let ja = parse_source("ja.md", &std::fs::read(dir.join("ja.md")).unwrap()).unwrap();
-    let en = parse_source("en.md", &std::fs::read(dir.join("en.md")).unwrap()).unwrap();
+    let ja = parse_source("ja.md", &std::fs::read(dir.join("ja.md")).unwrap())
+        .map(valid)
+        .unwrap();
+    let en = parse_source("en.md", &std::fs::read(dir.join("en.md")).unwrap())
+        .map(valid)
+        .unwrap();
     let t = now();
     Issue {
-        id: 7,
+        id: kairan::domain::IssueId::new(7),
         slug: "2026-12".into(),
         state: kairan::domain::IssueState::Queued,
         send_at: None,
@@ -257,4 +261,10 @@ fn personalisation_changes_only_the_personal_parts() {
     let (tb, _) = p.parts(&r);
     assert_eq!(ta.replace("花子", "太郎"), tb);
     assert_ne!(a, b);
+}
+
+/// The fixture's content, which must pass the editorial checks.
+fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
+    assert_eq!(d.problems(), [], "the fixture is a valid issue");
+    d.content
 }

@@ -45,6 +45,7 @@ contract!(
     subscribers_are_counted_by_status_and_language,
     issues_round_trip_and_slugs_are_unique,
     issue_transitions_only_happen_from_the_expected_states,
+    send_now_moves_only_the_send_time_and_only_before_sending,
     a_campaign_snapshots_the_active_audience_once,
     claims_lease_disjoint_batches_and_expired_leases_come_back,
     concurrent_claims_never_hand_out_a_delivery_twice,
@@ -65,6 +66,7 @@ contract!(
     the_language_changes_only_while_subscribed,
     erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash,
     meta_get_or_init_keeps_the_first_value,
+    a_generated_signing_key_and_the_salt_are_kept_and_reused,
 );
 
 fn consent(at: chrono::DateTime<chrono::Utc>) -> Consent {
@@ -93,7 +95,7 @@ fn new_sub(email: &str, lang: LangPref, status: SubscriberStatus) -> NewSubscrib
 }
 
 async fn add(
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     email: &str,
     lang: LangPref,
     status: SubscriberStatus,
@@ -112,7 +114,7 @@ fn content(subject: &str) -> IssueContent {
     }
 }
 
-async fn add_issue(store: &Arc<dyn Storage>, slug: &str, state: IssueState) -> IssueId {
+async fn add_issue(store: &Arc<dyn Store>, slug: &str, state: IssueState) -> IssueId {
     store
         .insert_issue(&NewIssue {
             slug: slug.into(),
@@ -127,7 +129,7 @@ async fn add_issue(store: &Arc<dyn Storage>, slug: &str, state: IssueState) -> I
 }
 
 /// An issue in `sending` with `n` active subscribers snapshotted into deliveries.
-async fn campaign(store: &Arc<dyn Storage>, n: usize) -> (IssueId, Vec<SubscriberId>) {
+async fn campaign(store: &Arc<dyn Store>, n: usize) -> (IssueId, Vec<SubscriberId>) {
     let mut subs = Vec::new();
     for i in 0..n {
         subs.push(
@@ -148,7 +150,7 @@ async fn campaign(store: &Arc<dyn Storage>, n: usize) -> (IssueId, Vec<Subscribe
     (issue, subs)
 }
 
-async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn Storage>) {
+async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn Store>) {
     let mut s = new_sub(
         "Hanako.Sato@Example.JP",
         LangPref::Both,
@@ -158,12 +160,12 @@ async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn S
     let id = store.insert_subscriber(&s).await.unwrap();
 
     let got = store.subscriber(id).await.unwrap().unwrap();
-    assert_eq!(got.email, "Hanako.Sato@example.jp");
+    assert_eq!(got.email.as_str(), "Hanako.Sato@example.jp");
     assert_eq!(got.name.as_deref(), Some("佐藤 花子"));
     assert_eq!(got.lang, LangPref::Both);
     assert_eq!(got.status, SubscriberStatus::Pending);
     assert_eq!(got.created_at, s.now);
-    assert_eq!(got.source, "form");
+    assert_eq!(got.source, SubscriptionSource::Form);
 
     let by_email = store
         .subscriber_by_email(&EmailAddress::parse("hanako.sato@example.jp").unwrap())
@@ -172,11 +174,17 @@ async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn S
         .unwrap();
     assert_eq!(by_email.id, id);
     assert_eq!(store.consents(id).await.unwrap(), vec![s.consent.clone()]);
-    assert!(store.subscriber(id + 1000).await.unwrap().is_none());
+    assert!(
+        store
+            .subscriber(SubscriberId::new(id.get() + 1000))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_half_written(
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
 ) {
     let id = add(
         &store,
@@ -204,7 +212,7 @@ async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_
     assert_eq!(store.consents(id).await.unwrap().len(), 1);
 }
 
-async fn status_changes_are_compare_and_set(store: Arc<dyn Storage>) {
+async fn status_changes_are_compare_and_set(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "a@example.jp",
@@ -263,7 +271,7 @@ async fn status_changes_are_compare_and_set(store: Arc<dyn Storage>) {
     assert_eq!(s.confirmed_at, Some(t), "the confirmation time is kept");
 }
 
-async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Storage>) {
+async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Store>) {
     let (issue, subs) = campaign(&store, 3).await;
     store
         .set_subscriber_status(
@@ -286,7 +294,7 @@ async fn leaving_the_list_skips_open_deliveries_at_once(store: Arc<dyn Storage>)
     assert_eq!(ids, vec![subs[0], subs[2]]);
 }
 
-async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn Storage>) {
+async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn Store>) {
     let a = add(
         &store,
         "a@example.jp",
@@ -348,7 +356,7 @@ async fn subscribers_are_listed_with_filters_and_keyset_paging(store: Arc<dyn St
     assert_eq!(page2.iter().map(|s| s.id).collect::<Vec<_>>(), vec![c, d]);
 }
 
-async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Storage>) {
+async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Store>) {
     add(
         &store,
         "a@example.jp",
@@ -380,7 +388,7 @@ async fn subscribers_are_counted_by_status_and_language(store: Arc<dyn Storage>)
     );
 }
 
-async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Storage>) {
+async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Store>) {
     let send_at = now() + Duration::days(7);
     let new = NewIssue {
         slug: "2026-12".into(),
@@ -407,7 +415,7 @@ async fn issues_round_trip_and_slugs_are_unique(store: Arc<dyn Storage>) {
     assert_eq!(store.list_issues().await.unwrap().len(), 1);
 }
 
-async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn Storage>) {
+async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn Store>) {
     let id = add_issue(&store, "2026-12", IssueState::Queued).await;
     let t = now();
     assert!(
@@ -432,7 +440,39 @@ async fn issue_transitions_only_happen_from_the_expected_states(store: Arc<dyn S
     assert_eq!(got.finished_at, Some(t));
 }
 
-async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Storage>) {
+async fn send_now_moves_only_the_send_time_and_only_before_sending(store: Arc<dyn Store>) {
+    let id = add_issue(&store, "2026-12", IssueState::Queued).await;
+    // An editor's change lands between someone reading the issue and pressing send-now…
+    let edited = content("十二月号（改訂）");
+    let t0 = now();
+    assert!(
+        store
+            .update_issue(id, None, &edited, &edited, t0)
+            .await
+            .unwrap()
+    );
+    let t1 = t0 + Duration::seconds(5);
+    assert!(store.send_issue_now(id, t1).await.unwrap());
+    // …and survives it: send-now writes the time and nothing else.
+    let got = store.issue(id).await.unwrap().unwrap();
+    assert_eq!((got.send_at, got.updated_at), (Some(t1), t1));
+    assert_eq!((got.ja.clone(), got.en.clone()), (edited.clone(), edited));
+    assert_eq!(got.state, IssueState::Queued);
+    // Once sending has started it is refused and changes nothing.
+    assert!(store.start_campaign(id, t1).await.unwrap().is_some());
+    let t2 = t1 + Duration::seconds(5);
+    assert!(!store.send_issue_now(id, t2).await.unwrap());
+    assert_eq!(store.issue(id).await.unwrap().unwrap().send_at, Some(t1));
+    // An unknown issue is not an error, just nothing done.
+    assert!(
+        !store
+            .send_issue_now(IssueId::new(id.get() + 1000), t2)
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Store>) {
     add(
         &store,
         "ja@example.jp",
@@ -506,7 +546,7 @@ async fn a_campaign_snapshots_the_active_audience_once(store: Arc<dyn Storage>) 
     );
 }
 
-async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<dyn Storage>) {
+async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 5).await;
     let t = now();
     let lease = t + Duration::minutes(5);
@@ -562,7 +602,7 @@ async fn claims_lease_disjoint_batches_and_expired_leases_come_back(store: Arc<d
     );
 }
 
-async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Storage>) {
+async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 200).await;
     let mut tasks = Vec::new();
     for w in 0..4 {
@@ -604,7 +644,7 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice(store: Arc<dyn Storag
     assert_eq!(store.delivery_counts(issue).await.unwrap().sent, 200);
 }
 
-async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc<dyn Storage>) {
+async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc<dyn Store>) {
     let (issue, subs) = campaign(&store, 3).await;
     // A second issue, so the bounced reader's other open delivery can be seen skipped.
     let other = add_issue(&store, "2027-01", IssueState::Queued).await;
@@ -657,7 +697,7 @@ async fn outcomes_are_recorded_and_a_hard_bounce_marks_the_subscriber(store: Arc
     );
 }
 
-async fn retries_are_claimed_only_when_due(store: Arc<dyn Storage>) {
+async fn retries_are_claimed_only_when_due(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 1).await;
     let t = now();
     let d = store
@@ -695,7 +735,7 @@ async fn retries_are_claimed_only_when_due(store: Arc<dyn Storage>) {
     assert_eq!(due[0].attempts, 1, "the failed attempt was counted");
 }
 
-async fn released_leases_return_to_the_pool(store: Arc<dyn Storage>) {
+async fn released_leases_return_to_the_pool(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 3).await;
     let t = now();
     let lease = t + Duration::minutes(5);
@@ -720,7 +760,7 @@ async fn released_leases_return_to_the_pool(store: Arc<dyn Storage>) {
     );
 }
 
-async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn Storage>) {
+async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn Store>) {
     let (issue, _) = campaign(&store, 2).await;
     let t = now();
     assert!(!store.finish_issue_if_done(issue, t).await.unwrap());
@@ -762,7 +802,7 @@ async fn an_issue_is_finished_only_when_no_delivery_needs_work(store: Arc<dyn St
     assert_eq!((got.state, got.finished_at), (IssueState::Sent, Some(t)));
 }
 
-async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Storage>) {
+async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Store>) {
     let sub = add(
         &store,
         "x@docomo.ne.jp",
@@ -791,7 +831,7 @@ async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Storage>) {
     assert_eq!(store.bounce_reports(10).await.unwrap(), vec![r]);
 }
 
-async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: Arc<dyn Storage>) {
+async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: Arc<dyn Store>) {
     let t = now();
     let record = |hash: &str, kind: Option<BounceKind>, action: &str, at| BounceRecord {
         message_hash: hash.into(),
@@ -843,7 +883,7 @@ async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: 
     );
 }
 
-async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Storage>) {
+async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Store>) {
     let (issue, subs) = campaign(&store, 2).await;
     let t = now();
     let claimed = store
@@ -859,10 +899,16 @@ async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Storage>) 
             subscriber_id: subs[1]
         })
     );
-    assert_eq!(store.delivery_ref(d.id + 1000).await.unwrap(), None);
+    assert_eq!(
+        store
+            .delivery_ref(DeliveryId::new(d.id.get() + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
-async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store: Arc<dyn Storage>) {
+async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "soft@example.jp",
@@ -893,14 +939,19 @@ async fn soft_bounces_count_once_a_day_and_are_forgotten_after_the_window(store:
     assert_eq!(score(t0 + Duration::days(40)).await, Some(1.0));
     assert_eq!(
         store
-            .add_soft_bounce(id + 1000, t0, t0 - window, t0 - day)
+            .add_soft_bounce(
+                SubscriberId::new(id.get() + 1000),
+                t0,
+                t0 - window,
+                t0 - day
+            )
             .await
             .unwrap(),
         None
     );
 }
 
-async fn meta_values_are_upserted(store: Arc<dyn Storage>) {
+async fn meta_values_are_upserted(store: Arc<dyn Store>) {
     assert_eq!(store.meta("last_tick").await.unwrap(), None);
     store
         .set_meta("last_tick", "2026-12-01T00:00:00Z")
@@ -916,7 +967,7 @@ async fn meta_values_are_upserted(store: Arc<dyn Storage>) {
     );
 }
 
-async fn the_backend_is_healthy_and_says_which_it_is(store: Arc<dyn Storage>) {
+async fn the_backend_is_healthy_and_says_which_it_is(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     assert!(["sqlite", "postgres"].contains(&store.backend()));
 }
@@ -989,7 +1040,7 @@ async fn a_corrupt_status_value_is_an_error_not_a_panic() {
         .await
         .unwrap();
     sqlx::query("UPDATE subscribers SET status = 'Active' WHERE id = $1")
-        .bind(id)
+        .bind(id.get())
         .execute(&mut conn)
         .await
         .unwrap();
@@ -1004,7 +1055,7 @@ async fn a_corrupt_status_value_is_an_error_not_a_panic() {
 
 // ---- Subscribers (issue 3) --------------------------------------------------------------
 
-async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Storage>) {
+async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "cas@example.jp",
@@ -1048,7 +1099,7 @@ async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Storage>) {
     assert!(!store.claim_confirmation_send(active, t2, t2).await.unwrap());
 }
 
-async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<dyn Storage>) {
+async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "conf@example.jp",
@@ -1069,7 +1120,7 @@ async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<d
     assert_eq!(consents[0].confirmed_at, Some(at));
 }
 
-async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Arc<dyn Storage>) {
+async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "again@example.jp",
@@ -1111,7 +1162,7 @@ async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Ar
     );
 }
 
-async fn the_language_changes_only_while_subscribed(store: Arc<dyn Storage>) {
+async fn the_language_changes_only_while_subscribed(store: Arc<dyn Store>) {
     let id = add(
         &store,
         "lang@example.jp",
@@ -1145,7 +1196,7 @@ async fn the_language_changes_only_while_subscribed(store: Arc<dyn Storage>) {
 }
 
 async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
 ) {
     let (issue, subs) = campaign(&store, 2).await;
     let id = subs[0];
@@ -1158,7 +1209,7 @@ async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
             .unwrap()
     );
     let s = store.subscriber(id).await.unwrap().unwrap();
-    assert_eq!(s.email, format!("erased-{id}@erased.invalid"));
+    assert_eq!(s.email.as_str(), format!("erased-{id}@erased.invalid"));
     assert_eq!(s.name, None);
     assert_eq!(s.status, SubscriberStatus::Unsubscribed);
     assert_eq!(s.unsubscribe_method.as_deref(), Some("erased"));
@@ -1194,7 +1245,7 @@ async fn erasure_removes_personal_data_keeps_the_dates_and_suppresses_the_hash(
     assert!(!store.lift_suppression("hmac-sha256:abc").await.unwrap());
 }
 
-async fn meta_get_or_init_keeps_the_first_value(store: Arc<dyn Storage>) {
+async fn meta_get_or_init_keeps_the_first_value(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .meta_get_or_init("signing_key", "first")
@@ -1268,4 +1319,34 @@ async fn a_deferral_does_not_bring_back_a_delivery_skipped_meanwhile() {
         );
         db.cleanup().await;
     }
+}
+
+async fn a_generated_signing_key_and_the_salt_are_kept_and_reused(store: Arc<dyn Store>) {
+    use kairan::app::ports::keys::KeyLocation;
+    let first = store.generated_signing_key().await.unwrap();
+    assert_eq!(first.key.len(), 64);
+    let again = store.generated_signing_key().await.unwrap();
+    assert_eq!(again.key, first.key, "the same key on every start");
+    assert!(!again.created);
+    match (store.backend(), &first.location) {
+        // A SQLite file keeps it next to itself, owner-only, not in the database.
+        ("sqlite", KeyLocation::File(path)) => {
+            assert!(first.created);
+            assert_eq!(path.file_name().unwrap(), "kairan.db.key");
+            assert_eq!(std::fs::read_to_string(path).unwrap().trim(), first.key);
+            assert_eq!(store.meta("signing_key").await.unwrap(), None);
+        }
+        // PostgreSQL keeps it in `meta`, where every instance finds it.
+        ("postgres", KeyLocation::Database) => {
+            assert_eq!(
+                store.meta("signing_key").await.unwrap().as_deref(),
+                Some(first.key.as_str())
+            );
+        }
+        (backend, location) => panic!("{backend} keeps its key at {location:?}"),
+    }
+    let salt = store.suppression_salt().await.unwrap();
+    assert_eq!(salt.len(), 64);
+    assert_eq!(store.suppression_salt().await.unwrap(), salt);
+    assert_ne!(salt, first.key);
 }

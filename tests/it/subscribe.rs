@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kairan::app::ports::Storage;
-use kairan::domain::{Purpose, Signer, SubscriberStatus};
+use kairan::app::ports::Store;
+use kairan::domain::{Purpose, Signer, SubscriberId, SubscriberStatus};
 use kairan::startup::Application;
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +51,7 @@ pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 
 pub struct App {
     pub base: String,
-    pub store: Arc<dyn Storage>,
+    pub store: Arc<dyn Store>,
     pub signer: Arc<Signer>,
     pub outbox: tempfile::TempDir,
     shutdown: CancellationToken,
@@ -191,7 +191,7 @@ async fn subscribe(
     (status, r.text().await.unwrap())
 }
 
-async fn by_email(app: &App, email: &str) -> Option<kairan::app::ports::Subscriber> {
+async fn by_email(app: &App, email: &str) -> Option<kairan::domain::Subscriber> {
     app.store
         .subscriber_by_email(&kairan::domain::EmailAddress::parse(email).unwrap())
         .await
@@ -278,7 +278,7 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_with_one_click(db: TestDb
 
     let sub = by_email(&app, "Hanako.Yamada@example.jp").await.unwrap();
     assert_eq!(sub.status, SubscriberStatus::Pending);
-    assert_eq!(sub.email, "Hanako.Yamada@example.jp");
+    assert_eq!(sub.email.as_str(), "Hanako.Yamada@example.jp");
     assert_eq!(sub.name.as_deref(), Some("山田 花子"));
     assert_eq!(sub.lang.as_str(), "both");
     let consents = app.store.consents(sub.id).await.unwrap();
@@ -532,19 +532,21 @@ async fn bad_altered_expired_and_misused_tokens_get_400_and_change_nothing(db: T
     .await;
     let sub = by_email(&app, "taro@example.jp").await.unwrap();
     let now = chrono::Utc::now();
-    let good = app.signer.sign(sub.id, Purpose::Confirm, now);
+    let good = app.signer.sign(sub.id.get(), Purpose::Confirm, now);
     let mut altered = good.clone().into_bytes();
     altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
     let altered = String::from_utf8(altered).unwrap();
-    let expired = app
-        .signer
-        .sign(sub.id, Purpose::Confirm, now - chrono::Duration::days(8));
+    let expired = app.signer.sign(
+        sub.id.get(),
+        Purpose::Confirm,
+        now - chrono::Duration::days(8),
+    );
     let other_key = Signer::new(b"another-key-another-key-another-key".to_vec(), vec![]).sign(
-        sub.id,
+        sub.id.get(),
         Purpose::Confirm,
         now,
     );
-    let unsubscribe_token = app.signer.sign(sub.id, Purpose::Unsubscribe, now);
+    let unsubscribe_token = app.signer.sign(sub.id.get(), Purpose::Unsubscribe, now);
     let confirm_paths = [
         format!("/confirm/{altered}"),
         format!("/confirm/{expired}"),
@@ -598,7 +600,7 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
     .await;
     let sub = by_email(&app, "ken@example.jp").await.unwrap();
     let now = chrono::Utc::now();
-    let token = app.signer.sign(sub.id, Purpose::Preferences, now);
+    let token = app.signer.sign(sub.id.get(), Purpose::Preferences, now);
     let url = app.url(&format!("/preferences/{token}"));
     let page = client().get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -808,8 +810,13 @@ async fn the_admin_api_lists_adds_and_erases_subscribers_behind_the_token(db: Te
         .await
         .unwrap();
     assert_eq!(del.status(), 204);
-    let erased = app.store.subscriber(id).await.unwrap().unwrap();
-    assert!(!erased.email.contains("api@"), "{}", erased.email);
+    let erased = app
+        .store
+        .subscriber(SubscriberId::new(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!erased.email.as_str().contains("api@"), "{}", erased.email);
     assert_eq!(erased.name, None);
     // Erased: an operator cannot add it back.
     let again = c

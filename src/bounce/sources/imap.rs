@@ -5,23 +5,33 @@
 //!
 //! A small IMAP4rev1 client (RFC 3501) of our own over tokio: LOGIN, SELECT, UID SEARCH,
 //! UID FETCH BODY.PEEK[], UID STORE, EXPUNGE, LOGOUT are all it needs, and it keeps TLS on
-//! the `tokio-rustls` the SMTP side already uses (implicit TLS, port 993 by default).
+//! the `tokio-rustls` the SMTP side already uses (implicit TLS, port 993 by default). What a
+//! server sends is bounded: a response line at most [`MAX_LINE`] bytes, a literal (a
+//! message) at most [`MAX_LITERAL`]; a server that sends more gets an error for the round,
+//! not our memory.
+//!
+//! Depends on the bounce use case, the ports and the settings.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::bounces::{self, Context, Source};
-use crate::app::ports::Storage;
+use crate::app::ports::Store;
 use crate::config::{ImapSettings, Settings};
 
 /// The largest message (literal) accepted from the server.
-const MAX_LITERAL: usize = 64 * 1024 * 1024;
+pub const MAX_LITERAL: usize = 64 * 1024 * 1024;
+/// The longest response line accepted (without its literals): a SEARCH answer for a few
+/// thousand messages is well under it.
+pub const MAX_LINE: usize = 64 * 1024;
 /// How many messages one round takes at most (the rest wait for the next round).
 const BATCH: usize = 500;
 /// A server that says nothing this long is given up on (until the next round).
@@ -92,14 +102,9 @@ impl Client {
     }
 
     async fn read_line(&mut self) -> anyhow::Result<Vec<u8>> {
-        let mut line = Vec::new();
-        let n = tokio::time::timeout(IO_TIMEOUT, self.io.read_until(b'\n', &mut line))
+        tokio::time::timeout(IO_TIMEOUT, read_line_capped(&mut self.io, MAX_LINE))
             .await
-            .context("the server stopped answering")??;
-        if n == 0 {
-            bail!("the server closed the connection");
-        }
-        Ok(line)
+            .context("the server stopped answering")?
     }
 
     /// Sends one command and collects the untagged responses until its tagged `OK`.
@@ -187,6 +192,36 @@ impl Client {
     }
 }
 
+/// One line up to and including its `\n` (or what came before the server closed), refusing a
+/// line longer than `max` bytes as soon as that is known, without reading the rest of it.
+async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> anyhow::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            if line.is_empty() {
+                bail!("the server closed the connection");
+            }
+            return Ok(line);
+        }
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if line.len() + take > max {
+            bail!("the server sent a line longer than {max} bytes");
+        }
+        line.extend_from_slice(&buf[..take]);
+        r.consume(take);
+        if done {
+            return Ok(line);
+        }
+    }
+}
+
 /// `{N}` at the end of a line announces an N-byte literal.
 fn literal_size(line: &str) -> Option<usize> {
     let inner = line.strip_suffix('}')?;
@@ -222,7 +257,7 @@ pub struct Round {
 pub async fn poll_once(
     imap: &ImapSettings,
     settings: &Settings,
-    store: &dyn Storage,
+    store: &dyn Store,
 ) -> anyhow::Result<Round> {
     let signer = bounces::signer(settings, store).await;
     let ctx = Context {
@@ -259,7 +294,7 @@ pub async fn poll_once(
 pub async fn run(
     imap: ImapSettings,
     settings: Arc<Settings>,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn Store>,
     shutdown: CancellationToken,
 ) {
     tracing::info!(host = %imap.host, port = imap.port, folder = %imap.folder, interval = ?imap.interval, "bounce mailbox poller started");
@@ -290,7 +325,7 @@ pub async fn run(
 /// Starts the poller when `bounce.imap` is configured.
 pub fn spawn(
     settings: &Arc<Settings>,
-    store: &Arc<dyn Storage>,
+    store: &Arc<dyn Store>,
     shutdown: &CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let imap = settings.bounce.imap.clone()?;
@@ -312,6 +347,26 @@ mod tests {
         assert_eq!(literal_size("* 1 FETCH (UID 7 BODY[] {12+}"), Some(12));
         assert_eq!(literal_size("* OK [UIDNEXT 4] {x}"), None);
         assert_eq!(literal_size("* SEARCH 1 2 3"), None);
+    }
+
+    #[tokio::test]
+    async fn lines_are_read_whole_and_an_over_long_one_is_refused() {
+        let mut r = BufReader::with_capacity(4, &b"* OK a\r\n* 2 EXISTS\r\nend"[..]);
+        assert_eq!(read_line_capped(&mut r, 16).await.unwrap(), b"* OK a\r\n");
+        assert_eq!(
+            read_line_capped(&mut r, 16).await.unwrap(),
+            b"* 2 EXISTS\r\n"
+        );
+        assert_eq!(read_line_capped(&mut r, 16).await.unwrap(), b"end");
+        assert!(read_line_capped(&mut r, 16).await.is_err(), "closed");
+        let long = [b'a'; 17];
+        let e = read_line_capped(&mut BufReader::new(&long[..]), 16)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("longer than 16 bytes"), "{e}");
+        // Exactly the limit, newline included, is fine.
+        let mut r = BufReader::new(&b"aaaaaaaaaaaaaaa\n"[..]);
+        assert_eq!(read_line_capped(&mut r, 16).await.unwrap().len(), 16);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! times, and the catch-up rule for ticks missed while the daemon was down. The planning is
 //! a pure function of the clock it is given ([`plan`]), so tests never sleep; [`run`] is the
 //! loop `kairan serve` runs around it.
+//!
+//! Depends on the domain, the ports (issues, deliveries, keys) and the settings; no adapter.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ports::Storage;
+use super::ports::Store;
 use crate::config::ScheduleSettings;
 use crate::domain::{IssueId, IssueState};
 
@@ -99,7 +101,7 @@ pub fn plan(
 /// One pass: plans with the stored last tick and applies the plan. Returns the issues
 /// started. On PostgreSQL only the instance holding the scheduler lock acts.
 pub async fn tick_once(
-    store: &dyn Storage,
+    store: &dyn Store,
     schedule: &ScheduleSettings,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<IssueId>> {
@@ -122,7 +124,7 @@ pub async fn tick_once(
     let mut started = Vec::new();
     for id in &p.start {
         if let Some(n) = store.start_campaign(*id, now).await? {
-            tracing::info!(issue_id = id, deliveries = n, "campaign started");
+            tracing::info!(issue_id = id.get(), deliveries = n, "campaign started");
             started.push(*id);
         }
     }
@@ -133,7 +135,7 @@ pub async fn tick_once(
             .await?
         {
             tracing::warn!(
-                issue_id = id,
+                issue_id = id.get(),
                 missed = %missed,
                 "the issue's send time passed while kairan was not running, longer ago than schedule.catch_up: \
                  it is paused; `kairan issue resume` sends it now"
@@ -149,7 +151,7 @@ pub async fn tick_once(
 }
 
 /// The scheduler loop of `kairan serve`: a pass every second until `shutdown`.
-pub async fn run(store: Arc<dyn Storage>, schedule: ScheduleSettings, shutdown: CancellationToken) {
+pub async fn run(store: Arc<dyn Store>, schedule: ScheduleSettings, shutdown: CancellationToken) {
     if let Some(next) = next_tick(&schedule.cron, schedule.timezone, Utc::now()) {
         tracing::info!(
             cron = %schedule.cron_text,
@@ -181,6 +183,10 @@ mod tests {
             timezone: tz,
             catch_up: Duration::from_secs(catch_up_h * 3600),
         }
+    }
+
+    fn id(n: i64) -> IssueId {
+        IssueId::new(n)
     }
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -219,10 +225,10 @@ mod tests {
     fn a_fresh_tick_starts_queued_issues_without_a_send_time() {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         let last = utc(2026, 11, 20, 0, 0);
-        let before = plan(utc(2026, 11, 30, 23, 59), Some(last), &s, &[(1, None)]);
+        let before = plan(utc(2026, 11, 30, 23, 59), Some(last), &s, &[(id(1), None)]);
         assert!(before.start.is_empty() && before.hold.is_empty());
-        let after = plan(utc(2026, 12, 1, 0, 0), Some(last), &s, &[(1, None)]);
-        assert_eq!(after.start, vec![1]);
+        let after = plan(utc(2026, 12, 1, 0, 0), Some(last), &s, &[(id(1), None)]);
+        assert_eq!(after.start, vec![id(1)]);
         assert_eq!(after.last_tick, utc(2026, 12, 1, 0, 0));
         // Acting on the same tick again starts nothing new.
         assert!(
@@ -230,7 +236,7 @@ mod tests {
                 utc(2026, 12, 1, 0, 5),
                 Some(after.last_tick),
                 &s,
-                &[(2, None)]
+                &[(id(2), None)]
             )
             .start
             .is_empty()
@@ -243,13 +249,13 @@ mod tests {
         let at = utc(2026, 12, 3, 5, 30);
         let last = Some(utc(2026, 12, 1, 0, 0));
         assert!(
-            plan(utc(2026, 12, 3, 5, 29), last, &s, &[(1, Some(at))])
+            plan(utc(2026, 12, 3, 5, 29), last, &s, &[(id(1), Some(at))])
                 .start
                 .is_empty()
         );
         assert_eq!(
-            plan(utc(2026, 12, 3, 5, 30), last, &s, &[(1, Some(at))]).start,
-            vec![1]
+            plan(utc(2026, 12, 3, 5, 30), last, &s, &[(id(1), Some(at))]).start,
+            vec![id(1)]
         );
     }
 
@@ -259,20 +265,23 @@ mod tests {
         let last = Some(utc(2026, 11, 1, 0, 0));
         // Down over the 1 December tick, back 5 hours later: catch up.
         assert_eq!(
-            plan(utc(2026, 12, 1, 5, 0), last, &s, &[(1, None)]).start,
-            vec![1]
+            plan(utc(2026, 12, 1, 5, 0), last, &s, &[(id(1), None)]).start,
+            vec![id(1)]
         );
         // Back three days later: hold, never a surprise mailing.
         let p = plan(
             utc(2026, 12, 4, 0, 0),
             last,
             &s,
-            &[(1, None), (2, Some(utc(2026, 12, 2, 0, 0)))],
+            &[(id(1), None), (id(2), Some(utc(2026, 12, 2, 0, 0)))],
         );
         assert!(p.start.is_empty());
         assert_eq!(
             p.hold,
-            vec![(1, utc(2026, 12, 1, 0, 0)), (2, utc(2026, 12, 2, 0, 0))]
+            vec![
+                (id(1), utc(2026, 12, 1, 0, 0)),
+                (id(2), utc(2026, 12, 2, 0, 0))
+            ]
         );
     }
 
@@ -280,7 +289,7 @@ mod tests {
     fn on_the_first_run_nothing_counts_as_missed() {
         let s = schedule("0 0 9 1 * *", chrono_tz::Asia::Tokyo, 24);
         let now = utc(2026, 12, 15, 0, 0);
-        let p = plan(now, None, &s, &[(1, None)]);
+        let p = plan(now, None, &s, &[(id(1), None)]);
         assert!(p.start.is_empty() && p.hold.is_empty());
         assert_eq!(p.last_tick, now);
     }

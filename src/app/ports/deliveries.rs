@@ -1,0 +1,65 @@
+//! The delivery port: the campaign snapshot, leased claims, recorded outcomes, counts, and
+//! the campaign-wide rate budget shared by every process. Depends on the domain only.
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::domain::{
+    ClaimedDelivery, DeliveryCounts, DeliveryError, DeliveryId, DeliveryOutcome, IssueId,
+};
+
+#[async_trait::async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// `queued` → `sending` and one `pending` delivery per active subscriber, in one
+    /// transaction. Returns the number of deliveries, or `None` if the issue was not queued.
+    async fn start_campaign(
+        &self,
+        id: IssueId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Leases up to `limit` due deliveries of the issue to `owner` until `lease_until`:
+    /// pending ones, retries that are due, and sending ones whose lease expired.
+    async fn claim_deliveries(
+        &self,
+        issue: IssueId,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records outcomes in one transaction; a hard bounce marks its subscriber `bounced`.
+    async fn record_outcomes(
+        &self,
+        outcomes: &[(DeliveryId, DeliveryOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Returns `owner`'s unfinished leases to the pool (clean shutdown). Returns how many.
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
+    async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError>;
+    /// `sending` → `sent` when no delivery needs work any more. Returns whether it did.
+    async fn finish_issue_if_done(
+        &self,
+        id: IssueId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Those of `ids` that are `skipped` now (their reader left while a worker held them).
+    async fn skipped_among(&self, ids: &[DeliveryId]) -> Result<Vec<DeliveryId>, StoreError>;
+    /// Deliveries of the issue sent at or after `since` (the current rate).
+    async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The latest failed or retrying deliveries of the issue, newest first.
+    async fn recent_errors(
+        &self,
+        issue: IssueId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryError>, StoreError>;
+    /// Takes up to `want` sends from the per-minute budget `limit` of `key` for the minute
+    /// starting at `window_start` (unix seconds), shared by all processes. Returns how many
+    /// were granted (0 when the minute's budget is spent).
+    async fn reserve_rate(
+        &self,
+        key: &str,
+        window_start: i64,
+        want: u32,
+        limit: u32,
+    ) -> Result<u32, StoreError>;
+}
