@@ -6,6 +6,8 @@
 pub mod delivery;
 pub mod email;
 pub mod negotiate;
+pub mod reason;
+pub use reason::Reason;
 pub mod status;
 pub mod token;
 

@@ -159,7 +159,7 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
             } else {
                 Some(status)
             },
-            reason: Reason::from_name(&rname),
+            reason: reason_of_name(&rname),
             hard,
             diagnostic: if diag.is_empty() { None } else { Some(diag) },
             reply: if reply.is_empty() { None } else { Some(reply) },
@@ -181,6 +181,22 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
         Kind::Bounce
     };
     report
+}
+
+/// The [`Reason`] of a name the classifier chose. Every such name comes from the parser's own
+/// tables (a unit test checks that each one parses), never from the message, so an unknown
+/// name is a bug: debug builds (tests, the corpus run) stop on it; a release build reports it
+/// as `Undefined` rather than fail the whole message.
+fn reason_of_name(name: &str) -> Reason {
+    match name.parse::<Reason>() {
+        Ok(r) => r,
+        Err(e) => {
+            if cfg!(debug_assertions) {
+                panic!("parser table bug: {e}");
+            }
+            Reason::Undefined
+        }
+    }
 }
 
 fn envelope_to(email: &mime::Email) -> Vec<String> {
