@@ -2,6 +2,9 @@
 //! `$KAIRAN_BOUNCES_DIR`) and fails below the targets of issue 6: recipient ≥ 99%, hard ≥ 98%,
 //! reason ≥ 95%, status ≥ 95%, and both non-bounces reported as not bounces.
 //!
+//! The score is honest: every entry of expected.json must name a file that exists and must be
+//! scored exactly once (765 entries), and a score over zero entries is a failure, not 100 %.
+//!
 //! A test without the libtest harness (`harness = false` in Cargo.toml), so its stdout is never
 //! captured: `cargo test` always prints the scores, and CI logs show them. Set
 //! `CORPUS_VERBOSE=1` to list every mismatch.
@@ -31,14 +34,15 @@ struct Score {
 }
 
 impl Score {
+    /// The percentage of scored entries that matched; nothing scored is a failure.
     fn pct(&self) -> f64 {
-        if self.total == 0 {
-            100.0
-        } else {
-            self.ok as f64 * 100.0 / self.total as f64
-        }
+        assert!(self.total > 0, "no expectation was scored");
+        self.ok as f64 * 100.0 / self.total as f64
     }
 }
+
+/// The number of entries in the corpus's expected.json (its README).
+const EXPECTED_ENTRIES: usize = 765;
 
 fn main() {
     let dir = corpus_dir();
@@ -65,6 +69,16 @@ fn main() {
         files.len() >= 700,
         "corpus looks incomplete: {} files",
         files.len()
+    );
+    assert_eq!(
+        expected.len(),
+        EXPECTED_ENTRIES,
+        "expected.json should hold {EXPECTED_ENTRIES} entries"
+    );
+    let missing: Vec<&String> = by_file.keys().filter(|f| !files.contains(f)).collect();
+    assert!(
+        missing.is_empty(),
+        "files listed in expected.json are missing: {missing:?}"
     );
 
     let (mut rcpt, mut hard, mut reason, mut status, mut reply) = (
@@ -238,6 +252,11 @@ fn main() {
         );
     }
 
+    assert_eq!(
+        rcpt.total,
+        expected.len(),
+        "every entry of expected.json must be scored once"
+    );
     assert_eq!(nb_total, 2, "expected two not-bounce samples");
     assert_eq!(
         nb_ok, nb_total,
