@@ -3,9 +3,12 @@
 //! the hard/soft flag, and extracts the original message's headers.
 //! Follows the steps of Sisimai's `fact.Rise`.
 
+use super::notice;
 use super::reason::{self, Facts};
 use super::text::sweep;
-use super::{Kind, OriginalHeaders, Reason, Recipient, Report, Rising, address, mime, rhost, smtp};
+use super::{
+    Action, Kind, OriginalHeaders, Reason, Recipient, Report, Rising, address, mime, rhost, smtp,
+};
 
 /// Builds the report for one message.
 pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
@@ -15,6 +18,9 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
     };
     let Some(rising) = rising else { return report };
     report.original_headers = original_headers(&rising.rfc822);
+    // Whether the notification reads as a delay warning, for records without a DSN action;
+    // worked out once, on first need.
+    let mut delay_notice: Option<bool> = None;
 
     for e in rising.digests {
         let recipient = address::s3s4(&e.recipient);
@@ -163,6 +169,11 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
             hard,
             diagnostic: if diag.is_empty() { None } else { Some(diag) },
             reply: if reply.is_empty() { None } else { Some(reply) },
+            action: action_of(&e.action, rname.as_str(), || {
+                *delay_notice.get_or_insert_with(|| {
+                    notice::is_delay(&email.subject, notice::notification(&email.payload))
+                })
+            }),
         });
     }
     if report.recipients.is_empty() {
@@ -181,6 +192,22 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
         Kind::Bounce
     };
     report
+}
+
+/// The recipient's [`Action`]: the DSN field when there is one, else what the notification
+/// says (a delay warning or a failure).
+fn action_of(action: &str, reason: &str, delay_notice: impl FnOnce() -> bool) -> Option<Action> {
+    match reason {
+        "feedback" | "vacation" => return None,
+        "delivered" => return Some(Action::Delivered),
+        _ => {}
+    }
+    Some(match action.to_ascii_lowercase().as_str() {
+        "delayed" => Action::Delayed,
+        "delivered" | "relayed" | "expanded" => Action::Delivered,
+        "" if delay_notice() => Action::Delayed,
+        _ => Action::Failed,
+    })
 }
 
 /// The [`Reason`] of a name the classifier chose. Every such name comes from the parser's own

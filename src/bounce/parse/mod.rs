@@ -8,6 +8,9 @@
 //! - [`lhost`] holds one small module per MTA family for non-standard formats;
 //! - [`rfc3464`] reads delivery-status parts, [`arf`] feedback reports,
 //!   [`rfc3834`] auto-replies;
+//! - [`fallback`] reads free-text bounces that none of those recognise, with
+//!   [`notice`] telling the notification from the returned original and delays from
+//!   failures;
 //! - [`fact`] normalises what those found, [`reason`] and [`rhost`] classify.
 //!
 //! The rules are modelled on Sisimai (<https://libsisimai.org/>), whose
@@ -18,8 +21,10 @@
 pub mod address;
 pub mod arf;
 pub mod fact;
+pub mod fallback;
 pub mod lhost;
 pub mod mime;
+pub mod notice;
 pub mod reason;
 pub mod rfc3464;
 pub mod rfc3834;
@@ -48,6 +53,31 @@ pub enum Kind {
 
 pub use crate::domain::Reason;
 
+/// What happened to the message for one recipient, after RFC 3464's `Action` field: a
+/// delay notice ("still being retried") is not a failure, and a policy records it without
+/// counting it against the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Delivery failed (a bounce).
+    Failed,
+    /// Delivery has not succeeded yet and is still being retried.
+    Delayed,
+    /// Delivered, relayed or expanded: a success notice.
+    Delivered,
+}
+
+impl Action {
+    /// The lower-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Failed => "failed",
+            Action::Delayed => "delayed",
+            Action::Delivered => "delivered",
+        }
+    }
+}
+
 /// One failed (or reported) recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Recipient {
@@ -66,6 +96,9 @@ pub struct Recipient {
     pub diagnostic: Option<String>,
     /// The SMTP reply code ("550"), when found.
     pub reply: Option<String>,
+    /// Failed, delayed or delivered; `None` for complaints and auto-replies, which are not
+    /// about a delivery.
+    pub action: Option<Action>,
 }
 
 /// Headers of the returned original message, for attribution.
@@ -150,6 +183,7 @@ fn detect(email: &mime::Email) -> Option<Rising> {
     rfc3464::inquire(email)
         .or_else(|| arf::inquire(email))
         .or_else(|| rfc3834::inquire(email))
+        .or_else(|| fallback::inquire(email))
 }
 
 #[cfg(test)]
@@ -282,7 +316,8 @@ mod tests {
 
     #[test]
     fn the_scan_catches_a_typo() {
-        let lits = word_literals(r#"const T: &[(&str, &[&str])] = &[("userunknwon", &["x"])];"#);
+        let lits =
+            word_literals(r#"const T: &[(&str, &[&str])] = &[("userunknwon", &["no user"])];"#);
         assert_eq!(lits.len(), 1);
         assert_eq!(lits[0].1, "userunknwon");
         assert!(lits[0].1.parse::<Reason>().is_err());
