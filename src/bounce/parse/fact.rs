@@ -269,3 +269,31 @@ pub fn original_headers(rfc822: &str) -> OriginalHeaders {
         subject: get("subject"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, action_of};
+
+    #[test]
+    fn the_dsn_action_decides_and_the_notification_only_fills_a_gap() {
+        let never = || panic!("the notification is not read when the DSN says");
+        assert_eq!(
+            action_of("delayed", "expired", never),
+            Some(Action::Delayed)
+        );
+        assert_eq!(
+            action_of("Failed", "userunknown", never),
+            Some(Action::Failed)
+        );
+        // "Action: expired": the sender gave up.
+        assert_eq!(action_of("expired", "expired", never), Some(Action::Failed));
+        assert_eq!(
+            action_of("relayed", "delivered", never),
+            Some(Action::Delivered)
+        );
+        assert_eq!(action_of("", "expired", || true), Some(Action::Delayed));
+        assert_eq!(action_of("", "expired", || false), Some(Action::Failed));
+        assert_eq!(action_of("", "vacation", never), None);
+        assert_eq!(action_of("failed", "feedback", never), None);
+    }
+}
