@@ -312,40 +312,12 @@ const ORIGINAL_SENDER_HEADERS: &[&str] =
 pub fn inquire(email: &Email) -> Option<Rising> {
     let start = notice::original_start(&email.payload);
     let text = &email.payload[..start];
-    let machine = machine_sender(email);
-    let subject = BOUNCE_SUBJECT.found_in(&email.subject);
     let failure = FAILURE.found_in(text);
-    let is_bounce = if machine {
-        subject || failure || email.header("x-failed-recipients").is_some()
-    } else {
-        subject
-            && failure
-            && failure_about_mail(text)
-            && email.header("in-reply-to").is_none()
-            && email.header("references").is_none()
-            && email.header("list-unsubscribe").is_none()
-    };
-    if !is_bounce {
+    if !reads_as_bounce(email, text, failure) {
         return None;
     }
-
-    let original = original_part(&email.payload[start..]);
-    let mut excluded: Vec<String> = Vec::new();
-    for h in OWN_HEADERS {
-        for v in email.headers_all(h) {
-            excluded.extend(address::find_all(v).iter().map(|a| a.to_ascii_lowercase()));
-        }
-    }
-    let original_block = header_block(original);
-    for (name, value) in super::mime::parse_header_block(original_block) {
-        if ORIGINAL_SENDER_HEADERS.contains(&name.as_str()) {
-            excluded.extend(
-                address::find_all(&value)
-                    .iter()
-                    .map(|a| a.to_ascii_lowercase()),
-            );
-        }
-    }
+    let original_block = header_block(original_part(&email.payload[start..]));
+    let excluded = excluded_addresses(email, original_block);
     let eligible = |a: &str| {
         let a = a.to_ascii_lowercase();
         let local = a.rsplit_once('@').map(|(l, _)| l).unwrap_or("");
@@ -367,6 +339,8 @@ pub fn inquire(email: &Email) -> Option<Rising> {
             intro_until = i + 10;
         }
         let t = line.trim();
+        // Quoted header lines name the original's sender and hops; a quoted "To:" names
+        // whom the message was for, which is what a one-recipient notice is about.
         if (is_header_line(t) && !t.to_ascii_lowercase().starts_with("to:")) || is_trace(t) {
             continue;
         }
@@ -418,6 +392,43 @@ pub fn inquire(email: &Email) -> Option<Rising> {
         digests,
         rfc822: original_block.to_string(),
     })
+}
+
+/// Evidence that the message is a bounce: from a mail system, a bounce subject or failure
+/// wording is enough; from anyone else it takes both, about mail, in a message that is
+/// neither a reply nor a bulk mailing (a person quoting a bounce, a newsletter about them).
+fn reads_as_bounce(email: &Email, text: &str, failure: bool) -> bool {
+    let subject = BOUNCE_SUBJECT.found_in(&email.subject);
+    if machine_sender(email) {
+        return subject || failure;
+    }
+    subject
+        && failure
+        && failure_about_mail(text)
+        && email.header("in-reply-to").is_none()
+        && email.header("references").is_none()
+        && email.header("list-unsubscribe").is_none()
+}
+
+/// Addresses that are never the failed recipient: the bounce's own (its sender, where it
+/// was sent) and the returned original's sender.
+fn excluded_addresses(email: &Email, original_block: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for h in OWN_HEADERS {
+        for v in email.headers_all(h) {
+            out.extend(address::find_all(v).iter().map(|a| a.to_ascii_lowercase()));
+        }
+    }
+    for (name, value) in super::mime::parse_header_block(original_block) {
+        if ORIGINAL_SENDER_HEADERS.contains(&name.as_str()) {
+            out.extend(
+                address::find_all(&value)
+                    .iter()
+                    .map(|a| a.to_ascii_lowercase()),
+            );
+        }
+    }
+    out
 }
 
 /// One address found in the notification.
