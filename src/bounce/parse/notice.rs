@@ -118,13 +118,17 @@ pub fn original_start(payload: &str) -> usize {
 /// A short separator-like line announcing the returned copy. A sentence that merely
 /// mentions the original ("The original message was received at …", "Please do not resend
 /// your original message.") is not one: the line must be decorated, end with ':', or say
-/// "follow"/"below".
+/// "follow"/"below". A line saying a copy did *not* arrive ("The following addresses did
+/// NOT receive a copy of your message:") introduces failed recipients, not the copy.
 pub fn is_copy_intro(line: &str) -> bool {
     let t = line.trim();
     if t.is_empty() || t.len() > 90 || is_header_line(t) || !COPY_INTRO.found_in(t) {
         return false;
     }
     let lower = t.to_ascii_lowercase();
+    if lower.contains(" not ") || lower.contains("n't ") {
+        return false;
+    }
     t.starts_with(['-', '=', '*', '_', '|', '#', '[', '<'])
         || t.ends_with(':')
         || lower.contains("follow")
@@ -245,6 +249,13 @@ mod tests {
         assert_eq!(notification(p), "Sorry.\n\n<a@b.example>: user unknown\n\n");
         let p = "Failed: a@b.example\n\nContent-Type: message/rfc822\n\nTo: c@d.example\n";
         assert_eq!(notification(p), "Failed: a@b.example\n\n");
+    }
+
+    #[test]
+    fn a_line_about_a_copy_that_did_not_arrive_is_not_a_separator() {
+        let p =
+            "The following addresses did NOT receive a copy of your message:\n\n> a@b.example\n";
+        assert_eq!(notification(p), p);
     }
 
     #[test]
