@@ -170,9 +170,8 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
             diagnostic: if diag.is_empty() { None } else { Some(diag) },
             reply: if reply.is_empty() { None } else { Some(reply) },
             action: action_of(&e.action, rname.as_str(), || {
-                *delay_notice.get_or_insert_with(|| {
-                    notice::is_delay(&email.subject, notice::notification(&email.payload))
-                })
+                *delay_notice
+                    .get_or_insert_with(|| notice::is_delay_notice(&email.subject, &email.payload))
             }),
         });
     }

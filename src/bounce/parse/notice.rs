@@ -22,6 +22,11 @@ impl Phrases {
     pub fn found_in(&self, text: &str) -> bool {
         self.0.is_match(text)
     }
+
+    /// Byte offsets where phrases of the list start, in order.
+    pub fn starts_in<'a>(&'a self, text: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.0.find_iter(text).map(|m| m.start())
+    }
 }
 
 /// Builds the automaton of a phrase list (ASCII case folded; other scripts match as written).
@@ -104,13 +109,15 @@ pub fn original_start(payload: &str) -> usize {
         .filter_map(|b| payload.find(b))
         .min()
         .unwrap_or(payload.len());
-    let mut pos = 0;
-    for line in payload[..end].split_inclusive('\n') {
-        if is_copy_intro(line) {
-            end = pos;
+    // Only lines holding a copy-intro phrase can be the separator: find those in one pass.
+    let head = &payload[..end];
+    for at in COPY_INTRO.starts_in(head) {
+        let start = head[..at].rfind('\n').map_or(0, |p| p + 1);
+        let stop = head[at..].find('\n').map_or(head.len(), |p| at + p);
+        if is_copy_intro(&head[start..stop]) {
+            end = start;
             break;
         }
-        pos += line.len();
     }
     end
 }
@@ -228,6 +235,15 @@ phrases!(
         "has been returned",
     ]
 );
+
+/// [`is_delay`] for a whole message: its subject and payload. Cheap when nothing in it
+/// speaks of a delay, which is the common case.
+pub fn is_delay_notice(subject: &str, payload: &str) -> bool {
+    if !subject.to_ascii_lowercase().contains("delay") && !DELAY.found_in(payload) {
+        return false;
+    }
+    is_delay(subject, notification(payload))
+}
 
 /// True when the notification is a delay warning: it says the message is still being
 /// retried (or its subject says "delay"), and nothing in it says the sender gave up.
