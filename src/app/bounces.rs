@@ -132,6 +132,9 @@ pub struct RecipientOutput {
     pub reason: &'static str,
     pub hard: bool,
     pub diagnostic: Option<String>,
+    /// `failed`, `delayed` or `delivered` (null for complaints and auto-replies): a delay
+    /// warning is reported but is not a failure.
+    pub action: Option<parse::Action>,
 }
 
 /// The parse result in the shape of `docs/contracts.md` (without the `file` field).
@@ -154,6 +157,7 @@ impl From<&Report> for ParseOutput {
                     reason: x.reason.as_str(),
                     hard: x.hard,
                     diagnostic: x.diagnostic.clone(),
+                    action: x.action,
                 })
                 .collect(),
         }

@@ -15,6 +15,8 @@ pub mod ids;
 pub mod issue;
 pub mod message;
 pub mod negotiate;
+pub mod reason;
+pub use reason::Reason;
 pub mod status;
 pub mod subscriber;
 pub mod token;

@@ -674,6 +674,7 @@ async fn bounce_parse_prints_one_json_line_per_file_and_names_unreadable_ones() 
                     "reason": "userunknown",
                     "hard": true,
                     "diagnostic": lines[0]["recipients"][0]["diagnostic"].clone(),
+                    "action": "failed",
                 }]
             }),
             serde_json::json!({"file": "plain.eml", "bounce": false, "recipients": []}),

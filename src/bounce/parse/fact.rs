@@ -3,9 +3,12 @@
 //! the hard/soft flag, and extracts the original message's headers.
 //! Follows the steps of Sisimai's `fact.Rise`.
 
+use super::notice;
 use super::reason::{self, Facts};
 use super::text::sweep;
-use super::{Kind, OriginalHeaders, Reason, Recipient, Report, Rising, address, mime, rhost, smtp};
+use super::{
+    Action, Kind, OriginalHeaders, Reason, Recipient, Report, Rising, address, mime, rhost, smtp,
+};
 
 /// Builds the report for one message.
 pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
@@ -15,6 +18,9 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
     };
     let Some(rising) = rising else { return report };
     report.original_headers = original_headers(&rising.rfc822);
+    // Whether the notification reads as a delay warning, for records without a DSN action;
+    // worked out once, on first need.
+    let mut delay_notice: Option<bool> = None;
 
     for e in rising.digests {
         let recipient = address::s3s4(&e.recipient);
@@ -159,10 +165,14 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
             } else {
                 Some(status)
             },
-            reason: Reason::from_name(&rname),
+            reason: reason_of_name(&rname),
             hard,
             diagnostic: if diag.is_empty() { None } else { Some(diag) },
             reply: if reply.is_empty() { None } else { Some(reply) },
+            action: action_of(&e.action, rname.as_str(), || {
+                *delay_notice
+                    .get_or_insert_with(|| notice::is_delay_notice(&email.subject, &email.payload))
+            }),
         });
     }
     if report.recipients.is_empty() {
@@ -181,6 +191,38 @@ pub fn build(email: &mime::Email, rising: Option<Rising>) -> Report {
         Kind::Bounce
     };
     report
+}
+
+/// The recipient's [`Action`]: the DSN field when there is one, else what the notification
+/// says (a delay warning or a failure).
+fn action_of(action: &str, reason: &str, delay_notice: impl FnOnce() -> bool) -> Option<Action> {
+    match reason {
+        "feedback" | "vacation" => return None,
+        "delivered" => return Some(Action::Delivered),
+        _ => {}
+    }
+    Some(match action.to_ascii_lowercase().as_str() {
+        "delayed" => Action::Delayed,
+        "delivered" | "relayed" | "expanded" => Action::Delivered,
+        "" if delay_notice() => Action::Delayed,
+        _ => Action::Failed,
+    })
+}
+
+/// The [`Reason`] of a name the classifier chose. Every such name comes from the parser's own
+/// tables (a unit test checks that each one parses), never from the message, so an unknown
+/// name is a bug: debug builds (tests, the corpus run) stop on it; a release build reports it
+/// as `Undefined` rather than fail the whole message.
+fn reason_of_name(name: &str) -> Reason {
+    match name.parse::<Reason>() {
+        Ok(r) => r,
+        Err(e) => {
+            if cfg!(debug_assertions) {
+                panic!("parser table bug: {e}");
+            }
+            Reason::Undefined
+        }
+    }
 }
 
 fn envelope_to(email: &mime::Email) -> Vec<String> {
@@ -224,5 +266,33 @@ pub fn original_headers(rfc822: &str) -> OriginalHeaders {
         from: addr("from"),
         to: addr("to"),
         subject: get("subject"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, action_of};
+
+    #[test]
+    fn the_dsn_action_decides_and_the_notification_only_fills_a_gap() {
+        let never = || panic!("the notification is not read when the DSN says");
+        assert_eq!(
+            action_of("delayed", "expired", never),
+            Some(Action::Delayed)
+        );
+        assert_eq!(
+            action_of("Failed", "userunknown", never),
+            Some(Action::Failed)
+        );
+        // "Action: expired": the sender gave up.
+        assert_eq!(action_of("expired", "expired", never), Some(Action::Failed));
+        assert_eq!(
+            action_of("relayed", "delivered", never),
+            Some(Action::Delivered)
+        );
+        assert_eq!(action_of("", "expired", || true), Some(Action::Delayed));
+        assert_eq!(action_of("", "expired", || false), Some(Action::Failed));
+        assert_eq!(action_of("", "vacation", never), None);
+        assert_eq!(action_of("failed", "feedback", never), None);
     }
 }

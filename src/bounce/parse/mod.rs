@@ -8,6 +8,9 @@
 //! - [`lhost`] holds one small module per MTA family for non-standard formats;
 //! - [`rfc3464`] reads delivery-status parts, [`arf`] feedback reports,
 //!   [`rfc3834`] auto-replies;
+//! - [`fallback`] reads free-text bounces that none of those recognise, with
+//!   [`notice`] telling the notification from the returned original and delays from
+//!   failures;
 //! - [`fact`] normalises what those found, [`reason`] and [`rhost`] classify.
 //!
 //! The rules are modelled on Sisimai (<https://libsisimai.org/>), whose
@@ -18,8 +21,10 @@
 pub mod address;
 pub mod arf;
 pub mod fact;
+pub mod fallback;
 pub mod lhost;
 pub mod mime;
+pub mod notice;
 pub mod reason;
 pub mod rfc3464;
 pub mod rfc3834;
@@ -46,66 +51,31 @@ pub enum Kind {
     NotBounce,
 }
 
-macro_rules! reasons {
-    ($($v:ident => $s:literal),* $(,)?) => {
-        /// Why a message bounced, in Sisimai's vocabulary.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-        pub enum Reason {
-            $(#[serde(rename = $s)] #[doc = $s] $v,)*
-            /// No reason could be determined.
-            #[default]
-            #[serde(rename = "undefined")]
-            Undefined,
-        }
-        impl Reason {
-            /// The lower-case Sisimai name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Reason::$v => $s,)* Reason::Undefined => "undefined" }
-            }
-            /// Parses a Sisimai reason name; unknown names give `Undefined`.
-            pub fn from_name(s: &str) -> Reason {
-                match s { $($s => Reason::$v,)* _ => Reason::Undefined }
-            }
-        }
-    };
+pub use crate::domain::Reason;
+
+/// What happened to the message for one recipient, after RFC 3464's `Action` field: a
+/// delay notice ("still being retried") is not a failure, and a policy records it without
+/// counting it against the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Delivery failed (a bounce).
+    Failed,
+    /// Delivery has not succeeded yet and is still being retried.
+    Delayed,
+    /// Delivered, relayed or expanded: a success notice.
+    Delivered,
 }
 
-reasons! {
-    AuthFailure => "authfailure",
-    BadReputation => "badreputation",
-    Blocked => "blocked",
-    ContentError => "contenterror",
-    Delivered => "delivered",
-    ExceedLimit => "exceedlimit",
-    Expired => "expired",
-    FailedStartTls => "failedstarttls",
-    Feedback => "feedback",
-    Filtered => "filtered",
-    HasMoved => "hasmoved",
-    HostUnknown => "hostunknown",
-    MailboxFull => "mailboxfull",
-    MailerError => "mailererror",
-    MesgTooBig => "mesgtoobig",
-    NetworkError => "networkerror",
-    NoRelaying => "norelaying",
-    NotAccept => "notaccept",
-    NotCompliantRfc => "notcompliantrfc",
-    OnHold => "onhold",
-    PolicyViolation => "policyviolation",
-    Rejected => "rejected",
-    RequirePtr => "requireptr",
-    SecurityError => "securityerror",
-    SpamDetected => "spamdetected",
-    Speeding => "speeding",
-    Suppressed => "suppressed",
-    Suspend => "suspend",
-    SyntaxError => "syntaxerror",
-    SystemError => "systemerror",
-    SystemFull => "systemfull",
-    TooManyConn => "toomanyconn",
-    UserUnknown => "userunknown",
-    Vacation => "vacation",
-    VirusDetected => "virusdetected",
+impl Action {
+    /// The lower-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Failed => "failed",
+            Action::Delayed => "delayed",
+            Action::Delivered => "delivered",
+        }
+    }
 }
 
 /// One failed (or reported) recipient.
@@ -126,6 +96,9 @@ pub struct Recipient {
     pub diagnostic: Option<String>,
     /// The SMTP reply code ("550"), when found.
     pub reply: Option<String>,
+    /// Failed, delayed or delivered; `None` for complaints and auto-replies, which are not
+    /// about a delivery.
+    pub action: Option<Action>,
 }
 
 /// Headers of the returned original message, for attribution.
@@ -210,4 +183,144 @@ fn detect(email: &mime::Email) -> Option<Rising> {
     rfc3464::inquire(email)
         .or_else(|| arf::inquire(email))
         .or_else(|| rfc3834::inquire(email))
+        .or_else(|| fallback::inquire(email))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+    use std::path::{Path, PathBuf};
+
+    /// Every `.rs` file of this module, recursively.
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read parser sources") {
+            let p = e.expect("dir entry").path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// String literals made of lower-case ASCII letters only (the shape of a reason name),
+    /// each with the source text just before and just after it.
+    fn word_literals(src: &str) -> Vec<(&str, &str, &str)> {
+        let b = src.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'"' && (i == 0 || b[i - 1] != b'\\') {
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j].is_ascii_lowercase() {
+                    j += 1;
+                }
+                if j < b.len() && b[j] == b'"' && j > start {
+                    out.push((&src[..i], &src[start..j], &src[j + 1..]));
+                    i = j + 1;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row.clone();
+            std::mem::swap(&mut row, &mut prev);
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                row[j + 1] = (prev[j + 1] + 1)
+                    .min(row[j] + 1)
+                    .min(prev[j] + usize::from(ca != *cb));
+            }
+        }
+        row[b.len()]
+    }
+
+    /// Word literals that are not reasons although they sit where one could: the LDA table's
+    /// agent names key rows like reasons do, and "delivery" is an ordinary word.
+    const NOT_REASONS: &[&str] = &[
+        "dovecot", "procmail", "maildrop", "vpopmail", "vmailmgr", "delivery",
+    ];
+
+    /// The reason tables (phrase tables, status-code maps, per-MTA rules) name reasons as
+    /// text; the report turns them into [`Reason`] with a strict parse. A name in a table row
+    /// or assigned to a `reason` must parse, and no word literal anywhere in the parser may be
+    /// a near miss of a reason name (a typo that would otherwise only show as a wrong reason).
+    #[test]
+    fn every_reason_name_in_the_parser_tables_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bounce/parse");
+        let mut files = Vec::new();
+        sources(&dir, &mut files);
+        assert!(
+            files.len() > 30,
+            "parser sources not found in {}",
+            dir.display()
+        );
+        let mut checked = 0;
+        let mut bad = Vec::new();
+        for f in &files {
+            let src = std::fs::read_to_string(f).expect("read source");
+            // This test's own examples are typos on purpose.
+            let src = match src.find("#[cfg(test)]\nmod tests") {
+                Some(p) if f.ends_with("parse/mod.rs") => &src[..p],
+                _ => &src[..],
+            };
+            for (before, word, after) in word_literals(src) {
+                if NOT_REASONS.contains(&word) {
+                    continue;
+                }
+                let before = before.trim_end();
+                let after = after.trim_start();
+                // `("reason", &["phrase", …])`.
+                let table_row = before.ends_with('(')
+                    && after.starts_with(',')
+                    && after[1..]
+                        .trim_start()
+                        .strip_prefix("&[")
+                        .is_some_and(|rest| rest.trim_start().starts_with('"'));
+                let assigned = ["reason =", "reason:", "reason ==", "reason !="]
+                    .iter()
+                    .any(|p| before.ends_with(p));
+                let parses = word.parse::<Reason>().is_ok();
+                if table_row || assigned {
+                    checked += 1;
+                    if !parses {
+                        bad.push(format!("{}: {word:?} is not a reason", f.display()));
+                    }
+                } else if !parses
+                    && let Some(r) = Reason::ALL.iter().find(|r| {
+                        r.as_str().len().abs_diff(word.len()) <= 1
+                            && distance(word, r.as_str()) <= 2
+                    })
+                {
+                    bad.push(format!(
+                        "{}: {word:?} looks like a typo of {r}",
+                        f.display()
+                    ));
+                }
+            }
+        }
+        assert!(
+            checked > 100,
+            "only {checked} reason names found: the scan is broken"
+        );
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn the_scan_catches_a_typo() {
+        let lits =
+            word_literals(r#"const T: &[(&str, &[&str])] = &[("userunknwon", &["no user"])];"#);
+        assert_eq!(lits.len(), 1);
+        assert_eq!(lits[0].1, "userunknwon");
+        assert!(lits[0].1.parse::<Reason>().is_err());
+        assert_eq!(distance("userunknwon", "userunknown"), 2);
+    }
 }

@@ -376,7 +376,7 @@ pub fn find(f: &Facts) -> String {
         if text == "undefined" {
             text.clear();
         }
-        if text.is_empty() && f.action == "delayed" {
+        if text.is_empty() && matches!(f.action.as_str(), "delayed" | "expired") {
             text = "expired".into();
         }
         if !text.is_empty() {

@@ -98,9 +98,10 @@ pub fn field(line: &str) -> Option<Field> {
             let v = rest.to_ascii_lowercase();
             let v = v.split_whitespace().next().unwrap_or("").to_string();
             f.value = match v.as_str() {
-                "failed" | "delayed" | "delivered" | "relayed" | "expanded" => v,
+                // "expired" (SendGrid and others) means the sender gave up retrying: a
+                // failure, classified like a delay (reason "expired").
+                "failed" | "delayed" | "delivered" | "relayed" | "expanded" | "expired" => v,
                 "deliverable" => "delivered".into(),
-                "expired" => "delayed".into(),
                 "failure" => "failed".into(),
                 _ => String::new(),
             };
