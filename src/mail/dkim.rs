@@ -118,7 +118,7 @@ impl DkimSigner {
     pub fn sign(&self, message: &[u8], timestamp: i64) -> Vec<u8> {
         let split = find_header_end(message);
         let (head, body) = (&message[..split.0], &message[split.1..]);
-        let bh = STANDARD.encode(Sha256::digest(canonical_body(body)));
+        let bh = STANDARD.encode(body_hash(body));
         let headers = parse_headers(head);
         let mut names = Vec::new();
         let mut data = Vec::with_capacity(1024);
@@ -346,14 +346,23 @@ fn canonical_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     }
 }
 
-/// Relaxed body canonicalisation (RFC 6376 §3.4.4): whitespace runs become one space,
-/// trailing whitespace goes, trailing empty lines go, and a non-empty body ends in CRLF.
-fn canonical_body(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
+/// The SHA-256 of the relaxed canonical body: hashed line by line as it is canonicalised, so
+/// signing allocates no copy of the body (one line buffer, reused).
+fn body_hash(body: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    relaxed_body(body, |chunk| hash.update(chunk));
+    hash.finalize().into()
+}
+
+/// Relaxed body canonicalisation (RFC 6376 §3.4.4), handed to `emit` piece by piece:
+/// whitespace runs become one space, trailing whitespace goes, trailing empty lines go, and
+/// a non-empty body ends in CRLF.
+fn relaxed_body(body: &[u8], mut emit: impl FnMut(&[u8])) {
+    let mut l = Vec::new();
     let mut blank_run = 0usize;
     for line in body.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut l = Vec::with_capacity(line.len());
+        l.clear();
         let mut space = false;
         for &b in line {
             if b == b' ' || b == b'\t' {
@@ -370,14 +379,13 @@ fn canonical_body(body: &[u8]) -> Vec<u8> {
             blank_run += 1;
         } else {
             for _ in 0..blank_run {
-                out.extend_from_slice(b"\r\n");
+                emit(b"\r\n");
             }
             blank_run = 0;
-            out.extend_from_slice(&l);
-            out.extend_from_slice(b"\r\n");
+            l.extend_from_slice(b"\r\n");
+            emit(&l);
         }
     }
-    out
 }
 
 /// A mailer whose sessions sign every message before the inner session sends it.
@@ -431,6 +439,12 @@ impl MailSession for SigningSession {
 mod tests {
     use super::*;
 
+    fn canonical_body(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        relaxed_body(body, |chunk| out.extend_from_slice(chunk));
+        out
+    }
+
     #[test]
     fn relaxed_body_canonicalisation_follows_rfc_6376() {
         // The examples of RFC 6376 §3.4.6.
@@ -438,6 +452,12 @@ mod tests {
         assert_eq!(canonical_body(body), b" C\r\nD E\r\n");
         assert_eq!(canonical_body(b""), b"");
         assert_eq!(canonical_body(b"\r\n\r\n"), b"");
+        let body = b"a  b\t\r\n\r\n c\r\n \r\n";
+        assert_eq!(canonical_body(body), b"a b\r\n\r\n c\r\n");
+        assert_eq!(
+            body_hash(body),
+            <[u8; 32]>::from(Sha256::digest(b"a b\r\n\r\n c\r\n"))
+        );
     }
 
     #[test]
