@@ -9,9 +9,9 @@
 //! The key operations are *ring*'s: constant-time RSA (CRT, with the result checked against
 //! the public key before it leaves) and Ed25519; rustls-pki-types reads the PEM. ring signs
 //! with RSA moduli of 2048 to 4096 bits only, so a 1024-bit key (which RFC 8301 still
-//! allows verifiers to accept) is refused when the key is loaded, with the file and the
-//! reason. Dependencies: the mail port traits of `app`, the DKIM settings of `config`, and
-//! those crates (plus `sha2` for the body hash); nothing else of kairan.
+//! permits, as a minimum) is refused when the key is loaded, with the file and the reason.
+//! Dependencies: the mail port traits of `app`, the DKIM settings of `config`, those two
+//! crates, `sha2` (body hash) and `base64`; nothing else of kairan.
 
 use std::path::Path;
 use std::sync::Arc;
