@@ -7,6 +7,9 @@
 //!   `$KAIRAN_BOUNCES_DIR` or `../shared/bounces` (skipped with a note when it is absent).
 //! - `stored_address/parse`: reading one stored address back into an `EmailAddress`, which
 //!   every claimed delivery and every loaded subscriber row costs.
+//! - `dkim_sign/*`: one DKIM signature (body hash, canonical headers, the key operation) over
+//!   a personalised `both` message, with the RSA-2048 and the Ed25519 test keys of
+//!   `tests/fixtures/dkim`: the per-message CPU cost `[dkim]` adds.
 //!
 //! `cargo bench --bench hot_paths`; the end-to-end figures come from `scripts/bench`.
 
@@ -185,5 +188,47 @@ fn stored_address(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, personalise, bounce_parse, stored_address);
+fn dkim_sign(c: &mut Criterion) {
+    let settings = settings();
+    let renderer = kairan::startup::load_renderer(&settings).expect("renderer");
+    let prepared =
+        Prepared::new(&renderer, &settings, &fixture_issue(), LangPref::Both).expect("prepared");
+    let token = "AQIAAAAAAAGGoAAAAABnTZ2Acx3v9cQ0o4rR6z1yKXkXw3S3qLJ0n1c8mZkY2w";
+    let unsubscribe = format!("https://news.example.org/unsubscribe/{token}");
+    let preferences = format!("https://news.example.org/preferences/{token}");
+    let message = prepared.personalise(&Recipient {
+        email: "ren@example.org",
+        name: Some("田中 蓮"),
+        unsubscribe_url: &unsubscribe,
+        unsubscribe_mailto: "mailto:bounces@example.org?subject=unsubscribe",
+        preferences_url: &preferences,
+        message_id: "7.42.kairan@example.org",
+        delivery_token: Some(token),
+        legacy_charset: false,
+        date: "Tue, 01 Dec 2026 09:00:00 +0900",
+    });
+    let mut group = c.benchmark_group("dkim_sign");
+    // Elements: signatures, so the report reads as signatures per second.
+    group.throughput(Throughput::Elements(1));
+    for (label, file) in [("rsa2048", "rsa.pem"), ("ed25519", "ed25519.pem")] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/dkim")
+            .join(file);
+        let pem = std::fs::read_to_string(&path).expect("test key");
+        let signer = kairan::mail::dkim::DkimSigner::from_pem("example.org", "bench", &pem, &path)
+            .expect("key loads");
+        group.bench_function(label, |b| {
+            b.iter(|| black_box(signer.sign(black_box(&message), 1_800_000_000)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    personalise,
+    bounce_parse,
+    stored_address,
+    dkim_sign
+);
 criterion_main!(benches);
