@@ -11,6 +11,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// Metric names, in one place.
 pub const HTTP_REQUESTS: &str = "kairan_http_requests_total";
 pub const HTTP_DURATION: &str = "kairan_http_request_duration_seconds";
+/// Attempts to reach the database again after it failed, by task (`dispatch`, `outbox`).
+pub const DB_RETRIES: &str = "kairan_db_retries_total";
+/// 1 while a sending task waits for the database, else 0.
+pub const DB_UNAVAILABLE: &str = "kairan_db_unavailable";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static STARTED: OnceLock<f64> = OnceLock::new();

@@ -1,7 +1,8 @@
 //! The composition root: the only place that knows every concrete type. Builds the pools and
 //! adapters, binds the listener (port 0 in tests, reported back), and runs until the shutdown
 //! token is cancelled, then drains in order: stop accepting, let in-flight requests finish
-//! (bounded by the request timeout), close the pool.
+//! (bounded by the request timeout), let the dispatcher record its in-flight sends and the
+//! outbox sender send what is due (bounded by [`OUTBOX_DRAIN`]), close the pool.
 //!
 //! It alone, with `cli`, may depend on every module.
 
@@ -60,10 +61,16 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// On shutdown, how long the outbox sender keeps sending the transactional mail that is due
+/// (what is left stays queued for the next start).
+pub const OUTBOX_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A built, bound application, ready to run.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Names this process's leases (deliveries and queued mail).
+    owner: crate::app::dispatch::LeaseOwner,
     /// Serve HTTP only: no scheduler, no dispatcher (listmonk's `--passive`).
     passive: bool,
 }
@@ -87,12 +94,14 @@ impl Application {
         let renderer = Arc::new(load_renderer(&settings)?);
         let signer = Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?);
         let settings = Arc::new(settings);
+        let owner = lease_owner();
         let notifier = crate::app::notify::Notifier::new(
             settings.clone(),
             renderer.clone(),
             signer.clone(),
             mailer.clone(),
             store.clone(),
+            owner.as_str(),
         );
         let state = AppState {
             settings,
@@ -106,6 +115,7 @@ impl Application {
         Ok(Application {
             listener,
             state,
+            owner,
             passive: false,
         })
     }
@@ -146,7 +156,7 @@ impl Application {
             self.state.renderer.clone(),
             settings.clone(),
             self.state.signer.clone(),
-            lease_owner(),
+            self.owner.clone(),
         );
         let workers = (!self.passive).then(|| {
             (
@@ -164,6 +174,13 @@ impl Application {
         if self.passive {
             tracing::info!("passive: this instance serves HTTP only and sends nothing");
         }
+        // Transactional mail goes out of passive instances too: it is not a campaign, and a
+        // reader waits for it.
+        let outbox = tokio::spawn(crate::app::notify::sender::run(
+            self.state.notifier.clone(),
+            shutdown.clone(),
+            OUTBOX_DRAIN,
+        ));
         let bounce_poller = crate::bounce::sources::imap::spawn(&settings, &store, &shutdown);
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
@@ -179,6 +196,7 @@ impl Application {
             let _ = scheduler.await;
             let _ = sender.await;
         }
+        let _ = outbox.await;
         if let Some(poller) = bounce_poller {
             let _ = poller.await;
         }

@@ -248,8 +248,8 @@ pub async fn load(
             Subscribed::Created { id, .. } | Subscribed::Restarted { id, .. } => {
                 done.added += 1;
                 match &r.mail {
-                    Mailed::Sent => done.mailed += 1,
-                    Mailed::NotSent(error) => on_event(RowEvent::MailNotSent {
+                    Mailed::Sent(_) => done.mailed += 1,
+                    Mailed::NotSent(_, error) => on_event(RowEvent::MailNotSent {
                         line: row.line,
                         id,
                         error,

@@ -1,4 +1,5 @@
-//! The operator's view: campaigns with delivery counts, subscribers by status and language.
+//! The operator's view: campaigns with delivery counts, subscribers by status and language,
+//! bounces, and the transactional mail queue.
 //! Shared by `kairan status` and `GET /api/status`.
 //!
 //! Depends on the domain and the storage ports.
@@ -7,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ports::{BounceStore, Store, StoreError};
-use crate::domain::{BounceCount, DeliveryCounts};
+use crate::domain::{BounceCount, DeliveryCounts, MailCounts};
 use crate::domain::{BounceKind, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +40,8 @@ pub struct StatusReport {
     pub campaigns: Vec<CampaignStatus>,
     pub subscribers: Vec<SubscriberCount>,
     pub bounces: BounceStatus,
+    /// Transactional mail (confirmations, welcomes) by state.
+    pub outbox: MailCounts,
 }
 
 pub async fn gather(store: &dyn Store) -> Result<StatusReport, StoreError> {
@@ -86,6 +89,7 @@ pub async fn gather(store: &dyn Store) -> Result<StatusReport, StoreError> {
         campaigns,
         subscribers,
         bounces: gather_bounces(store).await?,
+        outbox: store.mail_counts().await?,
     })
 }
 
@@ -143,6 +147,12 @@ impl StatusReport {
             );
         }
         bounces_table(&self.bounces, &mut out);
+        let m = &self.outbox;
+        let _ = writeln!(
+            out,
+            "Transactional mail\n  pending {}  sending {}  sent {}  failed {}  cancelled {}",
+            m.pending, m.sending, m.sent, m.failed, m.cancelled
+        );
         out
     }
 }

@@ -2,10 +2,11 @@
 //! opt-in, over the subscriber and key ports. [`register`] is the one way onto the list, for
 //! the subscribe form, `POST /api/subscribers`, `kairan subscribers add` and each row of
 //! `kairan subscribers import`: it writes the consent record, checks the suppression list,
-//! applies the status rules, decides whether a confirmation mail is due, and has it sent
-//! through `app::notify` at the caller's timing ([`Mail`]): in the background for the form (a
-//! known address must not answer slower than an unknown one), in the foreground for the API
-//! and the command line (which say whether it went).
+//! applies the status rules, decides whether a confirmation mail is due, queues it in the
+//! same transaction as the change (the durable outbox, `app::notify`), and has it sent at the
+//! caller's timing ([`Mail`]): by the outbox sender for the form (the page answers the same
+//! whether a mail was due or not), at once for the API and the command line (which say
+//! whether it went).
 //!
 //! Rules (issue 3):
 //! - a new address becomes `pending` (or `active` when an operator says it is confirmed);
@@ -22,11 +23,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::keys::address_hash;
-use super::notify::{MailKind, Notifier, NotifyError};
+use super::notify::{Notifier, NotifyError};
 use super::ports::{Store, StoreError, SubscriberStore};
 use crate::domain::{
-    Consent, EmailAddress, Lang, LangPref, NewSubscriber, Subscriber, SubscriberId,
-    SubscriberStatus, SubscriptionSource,
+    Consent, EmailAddress, Lang, LangPref, MailId, MailKind, NewMail, NewSubscriber, Subscriber,
+    SubscriberId, SubscriberStatus, SubscriptionSource,
 };
 
 /// Who asks to put an address on the list, with the evidence the consent record keeps.
@@ -101,15 +102,23 @@ impl Registration {
     }
 }
 
-/// When a mail that is due goes out.
+/// How a mail that becomes due is sent. In every case but [`Mail::Never`] it is queued in the
+/// transaction of the change that makes it due (`app::notify`, the outbox).
 #[derive(Clone, Copy)]
 pub enum Mail<'a> {
-    /// From a background task, after the caller has answered (the reader's pages).
+    /// Queued; the outbox sender sends it (the reader's pages answer the same either way).
     Later(&'a Notifier),
-    /// Now, and the caller is told whether it went (the admin API, the command line).
+    /// Queued, then sent now by the caller, who is told whether it went (the admin API, the
+    /// command line); when it did not, it stays queued for the sender.
     Now(&'a Notifier),
-    /// Never: the caller knows none can be due (an operator's confirmed additions).
+    /// Not queued: the caller knows none can be due (an operator's confirmed additions).
     Never,
+}
+
+impl Mail<'_> {
+    fn queues(&self) -> bool {
+        !matches!(self, Mail::Never)
+    }
 }
 
 /// What became of the mail a use case owed.
@@ -117,31 +126,36 @@ pub enum Mail<'a> {
 pub enum Mailed {
     /// No mail was due.
     NotDue,
-    /// Handed to a background task, which logs the outcome.
-    Later,
+    /// Queued for the outbox sender.
+    Later(MailId),
     /// Sent.
-    Sent,
-    /// Due but not sent: the transport or the subscriber's row failed.
-    NotSent(NotifyError),
+    Sent(MailId),
+    /// Queued, but the attempt to send it now failed; `NotifyError::Mail::queued` says
+    /// whether the sender will try again.
+    NotSent(MailId, NotifyError),
     /// Due, and the caller said [`Mail::Never`].
     Skipped,
 }
 
 impl Mailed {
-    async fn deliver(
-        mail: Mail<'_>,
-        kind: MailKind,
-        id: SubscriberId,
-        now: DateTime<Utc>,
-    ) -> Mailed {
+    async fn deliver(mail: Mail<'_>, queued: Option<MailId>) -> Mailed {
+        let Some(id) = queued else {
+            return if mail.queues() {
+                Mailed::NotDue
+            } else {
+                Mailed::Skipped
+            };
+        };
         match mail {
             Mail::Later(n) => {
-                n.send_later(kind, id);
-                Mailed::Later
+                n.wake();
+                Mailed::Later(id)
             }
-            Mail::Now(n) => match n.send_to(kind, id, now).await {
-                Ok(()) => Mailed::Sent,
-                Err(e) => Mailed::NotSent(e),
+            Mail::Now(n) => match n.send_now(id).await {
+                Ok(true) => Mailed::Sent(id),
+                // Another sender has it in hand.
+                Ok(false) => Mailed::Later(id),
+                Err(e) => Mailed::NotSent(id, e),
             },
             Mail::Never => Mailed::Skipped,
         }
@@ -217,8 +231,9 @@ fn by_reader(s: &NewSubscriber) -> bool {
 }
 
 /// Subscribes `reg` at `now` (see the module docs for the rules) and, when a confirmation is
-/// due, has it sent as `mail` says. `resend_interval` bounds how often a pending address gets
-/// its confirmation. An error is a storage error: nothing was mailed.
+/// due, queues it in the same transaction and has it sent as `mail` says. `resend_interval`
+/// bounds how often a pending address gets its confirmation. An error is a storage error:
+/// nothing was queued.
 pub async fn register(
     store: &dyn Store,
     reg: &Registration,
@@ -226,22 +241,32 @@ pub async fn register(
     mail: Mail<'_>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Registered> {
-    let outcome = apply_rules(store, &reg.subscriber(now), resend_interval).await?;
-    let mail = match outcome.confirmation_due() {
-        Some(id) => Mailed::deliver(mail, MailKind::Confirm, id, now).await,
-        None => Mailed::NotDue,
-    };
+    let confirmation = mail
+        .queues()
+        .then(|| NewMail::new(MailKind::Confirm, reg.lang));
+    let (outcome, queued) = apply_rules(
+        store,
+        &reg.subscriber(now),
+        resend_interval,
+        confirmation.as_ref(),
+    )
+    .await?;
+    let mail = Mailed::deliver(mail, queued).await;
     Ok(Registered { outcome, mail })
 }
 
+/// The rules, with the confirmation to queue when one is due (`None`: queue none). Returns
+/// what happened and the queued mail.
 async fn apply_rules(
     store: &dyn Store,
     new: &NewSubscriber,
     resend_interval: std::time::Duration,
-) -> anyhow::Result<Subscribed> {
+    confirmation: Option<&NewMail>,
+) -> anyhow::Result<(Subscribed, Option<MailId>)> {
     let not_since = new.now
         - chrono::Duration::from_std(resend_interval).unwrap_or(chrono::Duration::minutes(10));
     let reader = by_reader(new);
+    let pending = new.status == SubscriberStatus::Pending;
     // Two attempts: a concurrent insert of the same address turns into "existing".
     for _ in 0..2 {
         let Some(existing) = store.subscriber_by_email(&new.email).await? else {
@@ -250,18 +275,18 @@ async fn apply_rules(
                     .is_suppressed(&address_hash(store, &new.email).await?)
                     .await?
             {
-                return Ok(Subscribed::Suppressed);
+                return Ok((Subscribed::Suppressed, None));
             }
-            match store.insert_subscriber(new).await {
-                Ok(id) => {
-                    let confirm = new.status == SubscriberStatus::Pending
-                        && store
-                            .claim_confirmation_send(id, new.now, not_since)
-                            .await?;
+            match store
+                .insert_subscriber(new, confirmation.filter(|_| pending))
+                .await
+            {
+                Ok((id, mail)) => {
                     if new.status == SubscriberStatus::Active {
                         lift(store, new).await?;
                     }
-                    return Ok(Subscribed::Created { id, confirm });
+                    let confirm = mail.is_some();
+                    return Ok((Subscribed::Created { id, confirm }, mail));
                 }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
@@ -271,30 +296,33 @@ async fn apply_rules(
         return Ok(match existing.status {
             SubscriberStatus::Pending if reader => {
                 store.set_subscriber_lang(id, new.lang, new.now).await?;
-                let confirm = store
-                    .claim_confirmation_send(id, new.now, not_since)
-                    .await?;
-                Subscribed::StillPending { id, confirm }
+                let mail = match confirmation {
+                    Some(c) => {
+                        store
+                            .claim_confirmation_send(id, new.now, not_since, c)
+                            .await?
+                    }
+                    None => None,
+                };
+                let confirm = mail.is_some();
+                (Subscribed::StillPending { id, confirm }, mail)
             }
             SubscriberStatus::Pending if new.status == SubscriberStatus::Active => {
-                if store.confirm_subscriber(id, new.now).await? {
-                    Subscribed::Confirmed { id }
+                if store.confirm_subscriber(id, new.now, None).await?.applied {
+                    (Subscribed::Confirmed { id }, None)
                 } else {
-                    Subscribed::Unchanged {
-                        id,
-                        status: existing.status,
-                    }
+                    let status = existing.status;
+                    (Subscribed::Unchanged { id, status }, None)
                 }
             }
             SubscriberStatus::Unsubscribed if reader => {
-                let restarted = store.restart_opt_in(id, new).await?;
-                let confirm = restarted
-                    && store
-                        .claim_confirmation_send(id, new.now, not_since)
-                        .await?;
-                Subscribed::Restarted { id, confirm }
+                let restarted = store
+                    .restart_opt_in(id, new, confirmation.filter(|_| pending))
+                    .await?;
+                let confirm = restarted.mail.is_some();
+                (Subscribed::Restarted { id, confirm }, restarted.mail)
             }
-            status => Subscribed::Unchanged { id, status },
+            status => (Subscribed::Unchanged { id, status }, None),
         });
     }
     anyhow::bail!("the address was inserted and removed concurrently; try again")
@@ -318,7 +346,7 @@ pub enum Confirmation {
 }
 
 /// Confirms subscriber `id` (from a verified confirm token); a subscriber who becomes active
-/// is sent the welcome mail as `mail` says.
+/// gets the welcome mail, queued in the same transaction and sent as `mail` says.
 pub async fn confirm(
     store: &dyn Store,
     id: SubscriberId,
@@ -330,13 +358,17 @@ pub async fn confirm(
     };
     match sub.status {
         SubscriberStatus::Pending => {
-            if store.confirm_subscriber(id, now).await? {
+            let welcome = mail
+                .queues()
+                .then(|| NewMail::new(MailKind::Welcome, sub.lang));
+            let changed = store.confirm_subscriber(id, now, welcome.as_ref()).await?;
+            if changed.applied {
                 // An erased address that opts in anew leaves the suppression list.
                 let hash = address_hash(store, &sub.email).await?;
                 store.lift_suppression(&hash).await?;
                 let sub = store.subscriber(id).await?.unwrap_or(sub);
                 tracing::info!(subscriber_id = id.get(), "subscription confirmed");
-                Mailed::deliver(mail, MailKind::Welcome, id, now).await;
+                Mailed::deliver(mail, changed.mail).await;
                 Ok(Confirmation::Activated(sub))
             } else {
                 // Raced with another click (or an unsubscribe): report what is now true.

@@ -105,6 +105,7 @@ async fn mailer(loaded: &Loaded, store: &Arc<dyn Store>) -> anyhow::Result<Notif
         Arc::new(crate::app::keys::signer(&settings, store.as_ref()).await?),
         crate::mail::from_settings(&settings)?,
         store.clone(),
+        crate::startup::lease_owner().as_str(),
     ))
 }
 
@@ -127,8 +128,21 @@ fn mode(notifier: &Option<Notifier>) -> Mail<'_> {
 }
 
 fn warn_not_sent(id: SubscriberId, e: &NotifyError) {
-    if let NotifyError::Mail(e) = e {
-        eprintln!("kairan: warning: the confirmation mail to subscriber {id} was not sent: {e}");
+    match e {
+        NotifyError::Mail {
+            reason,
+            queued: true,
+        } => eprintln!(
+            "kairan: warning: the confirmation mail to subscriber {id} was not sent yet: \
+             {reason}; it stays queued and `kairan serve` retries it"
+        ),
+        NotifyError::Mail { reason, .. } => eprintln!(
+            "kairan: warning: the confirmation mail to subscriber {id} was not sent: {reason}"
+        ),
+        NotifyError::Store(e) => eprintln!(
+            "kairan: warning: the confirmation mail to subscriber {id} is queued, but sending \
+             it now failed: {e}; `kairan serve` sends it"
+        ),
     }
 }
 
@@ -165,11 +179,14 @@ async fn add(
         Subscribed::Created { id, confirm } | Subscribed::Restarted { id, confirm } => {
             if confirm {
                 match &done.mail {
-                    Mailed::Sent => {
+                    Mailed::Sent(_) => {
                         println!("subscriber {id} added (pending); confirmation mail sent")
                     }
+                    Mailed::Later(_) => {
+                        println!("subscriber {id} added (pending); confirmation mail queued")
+                    }
                     other => {
-                        if let Mailed::NotSent(e) = other {
+                        if let Mailed::NotSent(_, e) = other {
                             warn_not_sent(id, e);
                         }
                         println!("subscriber {id} added (pending)");

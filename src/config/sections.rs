@@ -158,6 +158,7 @@ fn dispatch(r: &mut Reader) -> DispatchSettings {
         lease: r.duration_or("dispatch.lease", defaults::DISPATCH_LEASE),
         retry_base: r.duration_or("dispatch.retry_base", defaults::DISPATCH_RETRY_BASE),
         retry_max: r.duration_or("dispatch.retry_max", defaults::DISPATCH_RETRY_MAX),
+        db_patience: r.duration_or("dispatch.db_patience", defaults::DISPATCH_DB_PATIENCE),
     };
     // A shorter lease could expire while a batch is still being sent, and another worker
     // would send it again.

@@ -44,6 +44,7 @@ pub mod defaults {
     pub const DISPATCH_LEASE: &str = "5m";
     pub const DISPATCH_RETRY_BASE: &str = "1m";
     pub const DISPATCH_RETRY_MAX: &str = "6h";
+    pub const DISPATCH_DB_PATIENCE: &str = "10m";
 
     pub const SMTP_TIMEOUT: &str = "60s";
 
@@ -202,6 +203,9 @@ pub struct DispatchSettings {
     /// The first wait after a temporary failure; doubled each attempt up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// How long `send` and `serve` wait for an unreachable (or locked) database before giving
+    /// up; meanwhile they send nothing new and keep what they could not record.
+    pub db_patience: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -58,6 +58,10 @@ id_type!(
     /// Identifies one (issue, subscriber) delivery.
     DeliveryId
 );
+id_type!(
+    /// Identifies one queued transactional mail (the outbox).
+    MailId
+);
 
 #[cfg(test)]
 mod tests {

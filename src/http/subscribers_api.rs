@@ -21,7 +21,6 @@ use serde_json::json;
 
 use super::AppState;
 use super::admin::{Body, error, store_error};
-use crate::app::notify::NotifyError;
 use crate::app::ports::SubscriberQuery;
 use crate::app::subscription::{
     self, Mail, Mailed, Registration, Requester, Subscribed, SubscriberView,
@@ -192,8 +191,8 @@ async fn add(State(state): State<AppState>, Body(body): Body<AddBody>) -> Respon
     };
     match done.outcome {
         Subscribed::Created { id, .. } | Subscribed::Restarted { id, .. } => {
-            if let Mailed::NotSent(NotifyError::Mail(e)) = &done.mail {
-                tracing::warn!(subscriber_id = id.get(), error = %e, "confirmation mail not sent");
+            if let Mailed::NotSent(mail, e) = &done.mail {
+                tracing::warn!(subscriber_id = id.get(), mail_id = mail.get(), error = %e, "confirmation mail not sent now");
             }
             tracing::info!(
                 subscriber_id = id.get(),

@@ -6,7 +6,8 @@
 //! builder: `multipart/alternative`, the Subject RFC 2047-encoded by lettre, `Date`,
 //! `Message-ID`, `Content-Language`, and on the welcome mail `List-Unsubscribe` (https and
 //! mailto) with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058). Links carry
-//! signed tokens, never the address; the caller signs them ([`Links`]).
+//! signed tokens, never the address; the caller signs them ([`Links`]) and fixes the
+//! Message-ID (one per queued mail, the same on every attempt).
 //!
 //! Pure: data in, bytes out. Sending is the `app::notify` use case's. Depends on the domain,
 //! the settings and the renderer; nothing of `app` or `mail`.
@@ -35,32 +36,27 @@ pub struct Links {
     pub preferences: String,
 }
 
-/// Which of the two mails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
-    Confirm,
-    Welcome,
-}
+pub use crate::domain::MailKind;
 
-impl MailKind {
-    fn template(self) -> &'static str {
-        match self {
-            MailKind::Confirm => "confirm",
-            MailKind::Welcome => "welcome",
-        }
+fn template(kind: MailKind) -> &'static str {
+    match kind {
+        MailKind::Confirm => "confirm",
+        MailKind::Welcome => "welcome",
     }
 }
 
-/// Builds one of the mails for `sub`, with its signed `links`, dated `now`.
+/// Builds one of the mails for `sub`, with its signed `links`, dated `now`, with
+/// `message_id` (without angle brackets; the caller keeps it the same for every attempt).
 pub fn build(
     renderer: &Renderer,
     settings: &Settings,
     kind: MailKind,
     sub: &Subscriber,
     links: &Links,
+    message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<BuiltMail, String> {
-    Mail { renderer, settings }.build(kind, sub, links, now)
+    Mail { renderer, settings }.build(kind, sub, links, message_id, now)
 }
 
 struct Mail<'a> {
@@ -74,6 +70,7 @@ impl Mail<'_> {
         kind: MailKind,
         sub: &Subscriber,
         links: &Links,
+        message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<BuiltMail, String> {
         let n = &self.settings.newsletter;
@@ -106,7 +103,7 @@ impl Mail<'_> {
             "unsubscribe_url": unsubscribe_url,
             "preferences_url": preferences_url,
         });
-        let name = kind.template();
+        let name = template(kind);
         let html = self
             .renderer
             .html(&format!("email/{name}.html"), &data)
@@ -116,13 +113,6 @@ impl Mail<'_> {
             .text(&format!("email/{name}.txt"), &data)
             .map_err(|e| format!("rendering email/{name}.txt: {e}"))?;
         let subject = self.subject(kind, sub.lang)?;
-        let message_id = format!(
-            "kairan.{name}.{}.{}.{:08x}@{}",
-            sub.id,
-            now.timestamp(),
-            rand::random::<u32>(),
-            n.from.address.domain()
-        );
         let mut builder = lettre::Message::builder()
             .from(to_lettre(&n.from.name, &n.from.address)?)
             .to(to_lettre(&sub.name, &sub.email)?)
@@ -169,7 +159,7 @@ impl Mail<'_> {
             message: OutgoingMessage {
                 envelope_from,
                 envelope_to: sub.email.to_string(),
-                message_id,
+                message_id: message_id.to_owned(),
                 data: message.formatted().into(),
             },
             subject,

@@ -16,10 +16,12 @@ use std::sync::Arc;
 use crate::app::ports::{Store, StoreError};
 
 mod keys;
+mod outbox;
 mod postgres;
 mod rows;
 mod sqlite;
 
+use outbox::outbox_impl;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -114,11 +116,16 @@ macro_rules! storage_impl {
 
         #[async_trait::async_trait]
         impl $crate::app::ports::SubscriberStore for $store {
-            async fn insert_subscriber(&self, s: &NewSubscriber) -> Result<SubscriberId, StoreError> {
+            async fn insert_subscriber(
+                &self,
+                s: &NewSubscriber,
+                confirmation: Option<&NewMail>,
+            ) -> Result<(SubscriberId, Option<MailId>), StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO subscribers (email, email_key, name, lang, status, source, created_at, updated_at, confirmed_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
+                    "INSERT INTO subscribers (email, email_key, name, lang, status, source, created_at, updated_at,
+                        confirmed_at, confirmation_sent_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
                 )
                 .bind(s.email.as_str())
                 .bind(s.email.key())
@@ -128,6 +135,7 @@ macro_rules! storage_impl {
                 .bind(s.consent.method.as_str())
                 .bind(s.now)
                 .bind(s.consent.confirmed_at)
+                .bind(confirmation.map(|_| s.now))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| match StoreError::from(e) {
@@ -136,8 +144,12 @@ macro_rules! storage_impl {
                 })?;
                 let id = SubscriberId::new(id);
                 insert_consent(&mut tx, id, &s.consent).await?;
+                let mail = match confirmation {
+                    Some(m) => Some(insert_mail(&mut tx, Recipient::Subscriber(id), m, s.now).await?),
+                    None => None,
+                };
                 tx.commit().await?;
-                Ok(id)
+                Ok((id, mail))
             }
 
             async fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, StoreError> {
@@ -238,8 +250,10 @@ macro_rules! storage_impl {
                 id: SubscriberId,
                 now: DateTime<Utc>,
                 not_since: DateTime<Utc>,
-            ) -> Result<bool, StoreError> {
-                Ok(sqlx::query(
+                confirmation: &NewMail,
+            ) -> Result<Option<MailId>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
                     "UPDATE subscribers SET confirmation_sent_at = $2, updated_at = $2
                      WHERE id = $1 AND status = 'pending'
                        AND (confirmation_sent_at IS NULL OR confirmation_sent_at <= $3)",
@@ -247,13 +261,25 @@ macro_rules! storage_impl {
                 .bind(id.get())
                 .bind(now)
                 .bind(not_since)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                    == 1)
+                    == 1;
+                let mail = if claimed {
+                    Some(insert_mail(&mut tx, Recipient::Subscriber(id), confirmation, now).await?)
+                } else {
+                    None
+                };
+                tx.commit().await?;
+                Ok(mail)
             }
 
-            async fn confirm_subscriber(&self, id: SubscriberId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+            async fn confirm_subscriber(
+                &self,
+                id: SubscriberId,
+                now: DateTime<Utc>,
+                welcome: Option<&NewMail>,
+            ) -> Result<Changed, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let changed = sqlx::query(
                     "UPDATE subscribers SET status = 'active', confirmed_at = $2, updated_at = $2
@@ -265,6 +291,7 @@ macro_rules! storage_impl {
                 .await?
                 .rows_affected()
                     == 1;
+                let mut mail = None;
                 if changed {
                     sqlx::query(
                         "UPDATE consent_records SET confirmed_at = $2 WHERE subscriber_id = $1 AND confirmed_at IS NULL",
@@ -273,16 +300,24 @@ macro_rules! storage_impl {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                    if let Some(m) = welcome {
+                        mail = Some(insert_mail(&mut tx, Recipient::Subscriber(id), m, now).await?);
+                    }
                 }
                 tx.commit().await?;
-                Ok(changed)
+                Ok(Changed { applied: changed, mail })
             }
 
-            async fn restart_opt_in(&self, id: SubscriberId, s: &NewSubscriber) -> Result<bool, StoreError> {
+            async fn restart_opt_in(
+                &self,
+                id: SubscriberId,
+                s: &NewSubscriber,
+                confirmation: Option<&NewMail>,
+            ) -> Result<Changed, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let changed = sqlx::query(
                     "UPDATE subscribers SET status = $2, name = $3, lang = $4, source = $5, updated_at = $6,
-                        confirmed_at = $7, confirmation_sent_at = NULL, unsubscribed_at = NULL, unsubscribe_method = NULL
+                        confirmed_at = $7, confirmation_sent_at = $8, unsubscribed_at = NULL, unsubscribe_method = NULL
                      WHERE id = $1 AND status = 'unsubscribed'",
                 )
                 .bind(id.get())
@@ -292,15 +327,20 @@ macro_rules! storage_impl {
                 .bind(s.consent.method.as_str())
                 .bind(s.now)
                 .bind(s.consent.confirmed_at)
+                .bind(confirmation.map(|_| s.now))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
                     == 1;
+                let mut mail = None;
                 if changed {
                     insert_consent(&mut tx, id, &s.consent).await?;
+                    if let Some(m) = confirmation {
+                        mail = Some(insert_mail(&mut tx, Recipient::Subscriber(id), m, s.now).await?);
+                    }
                 }
                 tx.commit().await?;
-                Ok(changed)
+                Ok(Changed { applied: changed, mail })
             }
 
             async fn set_subscriber_lang(&self, id: SubscriberId, lang: LangPref, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -337,6 +377,7 @@ macro_rules! storage_impl {
                         .execute(&mut *tx)
                         .await?;
                     skip_open_deliveries(&mut tx, id, "erased", now).await?;
+                    cancel_mails(&mut tx, Recipient::Subscriber(id), "erased", now).await?;
                     sqlx::query(
                         "INSERT INTO suppressions (address_hash, reason, created_at) VALUES ($1, 'erased', $2)
                          ON CONFLICT (address_hash) DO NOTHING",

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{placeholders, rows, storage_impl};
+use super::{outbox_impl, placeholders, rows, storage_impl};
 use crate::app::ports::keys::GeneratedKey;
-use crate::app::ports::{StoreError, SubscriberQuery};
+use crate::app::ports::{Changed, MailLeaseHolder, MailRecord, StoreError, SubscriberQuery};
 use crate::domain::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -139,3 +139,41 @@ storage_impl!(PgStore, sqlx::Postgres,
         }
     }
 );
+
+outbox_impl!(PgStore, sqlx::Postgres, claim {
+    /// `SKIP LOCKED`: several instances' senders never wait on, or take, the same mail.
+    async fn claim_mails(
+        &self,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        sqlx::query_as::<_, super::outbox::MailRow>(sqlx::AssertSqlSafe(format!(
+            "WITH due AS (
+                SELECT id FROM mail_outbox
+                WHERE (state = 'pending' AND next_attempt_at <= $3)
+                   OR (state = 'sending' AND lease_expires_at <= $3)
+                ORDER BY id LIMIT $4
+                FOR UPDATE SKIP LOCKED
+             )
+             UPDATE mail_outbox m SET state = 'sending', lease_owner = $1, lease_expires_at = $2, updated_at = $3
+             FROM due WHERE m.id = due.id
+             RETURNING {}",
+            super::outbox::MAIL_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(QueuedMail::try_from)
+        .collect()
+    }
+});

@@ -11,9 +11,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{placeholders, rows, storage_impl};
+use super::{outbox_impl, placeholders, rows, storage_impl};
 use crate::app::ports::keys::GeneratedKey;
-use crate::app::ports::{StoreError, SubscriberQuery};
+use crate::app::ports::{Changed, MailLeaseHolder, MailRecord, StoreError, SubscriberQuery};
 use crate::domain::*;
 
 /// Embedded at build time, so an installed binary migrates from any directory.
@@ -144,3 +144,37 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
         }
     }
 );
+
+outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
+    /// One write statement, as for deliveries: an index range for due pending mails, one for
+    /// expired leases.
+    async fn claim_mails(
+        &self,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        sqlx::query_as::<_, super::outbox::MailRow>(sqlx::AssertSqlSafe(format!(
+            "UPDATE mail_outbox SET state = 'sending', lease_owner = $1, lease_expires_at = $2, updated_at = $3
+             WHERE id IN (
+                SELECT id FROM (SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $3
+                                ORDER BY next_attempt_at LIMIT $4)
+                UNION ALL
+                SELECT id FROM (SELECT id FROM mail_outbox WHERE state = 'sending' AND lease_expires_at <= $3
+                                ORDER BY lease_expires_at LIMIT $4)
+                LIMIT $4)
+             RETURNING {}",
+            super::outbox::MAIL_COLUMNS
+        )))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(QueuedMail::try_from)
+        .collect()
+    }
+});

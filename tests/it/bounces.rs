@@ -227,16 +227,20 @@ fn consent(at: DateTime<Utc>) -> Consent {
 async fn reader(store: &Arc<dyn Store>, email: &str) -> SubscriberId {
     let at = now();
     store
-        .insert_subscriber(&NewSubscriber {
-            email: EmailAddress::parse(email).unwrap(),
-            name: None,
-            lang: LangPref::Both,
-            status: SubscriberStatus::Active,
-            consent: consent(at),
-            now: at,
-        })
+        .insert_subscriber(
+            &NewSubscriber {
+                email: EmailAddress::parse(email).unwrap(),
+                name: None,
+                lang: LangPref::Both,
+                status: SubscriberStatus::Active,
+                consent: consent(at),
+                now: at,
+            },
+            None,
+        )
         .await
         .unwrap()
+        .0
 }
 
 async fn issue(store: &Arc<dyn Store>, slug: &str) -> IssueId {

@@ -30,25 +30,29 @@ async fn subscribers(store: &Arc<dyn Store>, n: usize) -> Vec<(SubscriberId, Str
 async fn add(store: &Arc<dyn Store>, email: &str, lang: LangPref) -> SubscriberId {
     let t = now();
     store
-        .insert_subscriber(&NewSubscriber {
-            email: EmailAddress::parse(email).unwrap(),
-            name: Some("読者".into()),
-            lang,
-            status: SubscriberStatus::Active,
-            consent: Consent {
-                method: SubscriptionSource::Cli,
-                form_at: t,
-                confirmed_at: Some(t),
-                ip: None,
-                user_agent: None,
-                page_lang: None,
-                text_hash: None,
-                text_version: None,
+        .insert_subscriber(
+            &NewSubscriber {
+                email: EmailAddress::parse(email).unwrap(),
+                name: Some("読者".into()),
+                lang,
+                status: SubscriberStatus::Active,
+                consent: Consent {
+                    method: SubscriptionSource::Cli,
+                    form_at: t,
+                    confirmed_at: Some(t),
+                    ip: None,
+                    user_agent: None,
+                    page_lang: None,
+                    text_hash: None,
+                    text_version: None,
+                },
+                now: t,
             },
-            now: t,
-        })
+            None,
+        )
         .await
         .unwrap()
+        .0
 }
 
 /// The fixture issue, queued and started (audience snapshotted).

@@ -17,6 +17,7 @@ mod imap;
 mod issues;
 mod layers;
 mod mail;
+mod outbox;
 mod postfix;
 mod render;
 mod storage;

@@ -101,9 +101,10 @@ async fn add(
     status: SubscriberStatus,
 ) -> SubscriberId {
     store
-        .insert_subscriber(&new_sub(email, lang, status))
+        .insert_subscriber(&new_sub(email, lang, status), None)
         .await
         .unwrap()
+        .0
 }
 
 fn content(subject: &str) -> IssueContent {
@@ -157,7 +158,8 @@ async fn subscribers_round_trip_with_japanese_names_and_consent(store: Arc<dyn S
         SubscriberStatus::Pending,
     );
     s.name = Some("佐藤 花子".into());
-    let id = store.insert_subscriber(&s).await.unwrap();
+    let (id, mail) = store.insert_subscriber(&s, None).await.unwrap();
+    assert_eq!(mail, None);
 
     let got = store.subscriber(id).await.unwrap().unwrap();
     assert_eq!(got.email.as_str(), "Hanako.Sato@example.jp");
@@ -193,12 +195,12 @@ async fn a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_
         SubscriberStatus::Active,
     )
     .await;
+    let confirm = NewMail::new(MailKind::Confirm, LangPref::En);
     let err = store
-        .insert_subscriber(&new_sub(
-            "TARO@example.jp",
-            LangPref::En,
-            SubscriberStatus::Pending,
-        ))
+        .insert_subscriber(
+            &new_sub("TARO@example.jp", LangPref::En, SubscriberStatus::Pending),
+            Some(&confirm),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -1065,29 +1067,38 @@ async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Store>) {
     .await;
     let t0 = now();
     let window = Duration::minutes(10);
-    assert!(
-        store
-            .claim_confirmation_send(id, t0, t0 - window)
-            .await
-            .unwrap()
-    );
-    // Within the window: refused, however often.
+    let mail = NewMail::new(MailKind::Confirm, LangPref::Ja);
+    let first = store
+        .claim_confirmation_send(id, t0, t0 - window, &mail)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    // Within the window: refused, however often, and nothing queued.
     let t1 = t0 + Duration::minutes(3);
-    assert!(
-        !store
-            .claim_confirmation_send(id, t1, t1 - window)
+    assert_eq!(
+        store
+            .claim_confirmation_send(id, t1, t1 - window, &mail)
             .await
-            .unwrap()
+            .unwrap(),
+        None
     );
     let t2 = t0 + Duration::minutes(11);
-    assert!(
-        store
-            .claim_confirmation_send(id, t2, t2 - window)
-            .await
-            .unwrap()
-    );
+    let second = store
+        .claim_confirmation_send(id, t2, t2 - window, &mail)
+        .await
+        .unwrap();
+    assert!(second.is_some() && second != first);
     let s = store.subscriber(id).await.unwrap().unwrap();
     assert_eq!(s.confirmation_sent_at, Some(t2));
+    let queued = store.mails_for(Recipient::Subscriber(id)).await.unwrap();
+    assert_eq!(
+        queued.iter().map(|m| Some(m.mail.id)).collect::<Vec<_>>(),
+        vec![first, second],
+        "one queued mail per successful claim"
+    );
+    assert!(queued.iter().all(|m| m.state == MailState::Pending
+        && m.mail.kind == MailKind::Confirm
+        && m.mail.lang == LangPref::Ja));
     // Never for a subscriber who is not pending.
     let active = add(
         &store,
@@ -1096,7 +1107,20 @@ async fn confirmation_sends_are_compare_and_set(store: Arc<dyn Store>) {
         SubscriberStatus::Active,
     )
     .await;
-    assert!(!store.claim_confirmation_send(active, t2, t2).await.unwrap());
+    assert_eq!(
+        store
+            .claim_confirmation_send(active, t2, t2, &mail)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .mails_for(Recipient::Subscriber(active))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<dyn Store>) {
@@ -1108,16 +1132,29 @@ async fn confirming_sets_the_time_on_the_subscriber_and_its_consent(store: Arc<d
     )
     .await;
     let at = now();
-    assert!(store.confirm_subscriber(id, at).await.unwrap());
-    assert!(
-        !store.confirm_subscriber(id, at).await.unwrap(),
-        "only once"
+    let welcome = NewMail::new(MailKind::Welcome, LangPref::Both);
+    let first = store
+        .confirm_subscriber(id, at, Some(&welcome))
+        .await
+        .unwrap();
+    assert!(first.applied && first.mail.is_some());
+    let again = store
+        .confirm_subscriber(id, at, Some(&welcome))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.applied, again.mail),
+        (false, None),
+        "only once, and one welcome"
     );
     let s = store.subscriber(id).await.unwrap().unwrap();
     assert_eq!(s.status, SubscriberStatus::Active);
     assert_eq!(s.confirmed_at, Some(at));
     let consents = store.consents(id).await.unwrap();
     assert_eq!(consents[0].confirmed_at, Some(at));
+    let queued = store.mails_for(Recipient::Subscriber(id)).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].mail.kind, MailKind::Welcome);
 }
 
 async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Arc<dyn Store>) {
@@ -1130,8 +1167,14 @@ async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Ar
     .await;
     let mut fresh = new_sub("again@example.jp", LangPref::En, SubscriberStatus::Pending);
     fresh.name = Some("再登録 さん".into());
-    assert!(
-        !store.restart_opt_in(id, &fresh).await.unwrap(),
+    let confirm = NewMail::new(MailKind::Confirm, LangPref::En);
+    let refused = store
+        .restart_opt_in(id, &fresh, Some(&confirm))
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.applied, refused.mail),
+        (false, None),
         "active: no restart"
     );
     assert!(
@@ -1146,8 +1189,13 @@ async fn an_unsubscribed_reader_opts_in_anew_with_a_new_consent_record(store: Ar
             .await
             .unwrap()
     );
-    assert!(store.restart_opt_in(id, &fresh).await.unwrap());
+    let restarted = store
+        .restart_opt_in(id, &fresh, Some(&confirm))
+        .await
+        .unwrap();
+    assert!(restarted.applied && restarted.mail.is_some());
     let s = store.subscriber(id).await.unwrap().unwrap();
+    assert_eq!(s.confirmation_sent_at, Some(fresh.now));
     assert_eq!(s.status, SubscriberStatus::Pending);
     assert_eq!(s.lang, LangPref::En);
     assert_eq!(s.name.as_deref(), Some("再登録 さん"));

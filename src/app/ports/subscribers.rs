@@ -5,8 +5,18 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    Consent, EmailAddress, LangPref, NewSubscriber, Subscriber, SubscriberId, SubscriberStatus,
+    Consent, EmailAddress, LangPref, MailId, NewMail, NewSubscriber, Subscriber, SubscriberId,
+    SubscriberStatus,
 };
+
+/// What a guarded change did: whether it applied, and the mail it queued in the same
+/// transaction (only when it applied and a mail was given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Changed {
+    pub applied: bool,
+    pub mail: Option<MailId>,
+}
 
 /// Filters and paging for listing subscribers.
 #[derive(Debug, Clone, Default)]
@@ -20,7 +30,14 @@ pub struct SubscriberQuery {
 
 #[async_trait::async_trait]
 pub trait SubscriberStore: Send + Sync {
-    async fn insert_subscriber(&self, s: &NewSubscriber) -> Result<SubscriberId, StoreError>;
+    /// Inserts a subscriber with its consent record and, when given, queues its confirmation
+    /// mail (and marks it sent now, see [`SubscriberStore::claim_confirmation_send`]), all in
+    /// one transaction. `Conflict` when the address is on the list already.
+    async fn insert_subscriber(
+        &self,
+        s: &NewSubscriber,
+        confirmation: Option<&NewMail>,
+    ) -> Result<(SubscriberId, Option<MailId>), StoreError>;
     async fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, StoreError>;
     async fn subscriber_by_email(
         &self,
@@ -42,26 +59,34 @@ pub trait SubscriberStore: Send + Sync {
     -> Result<Vec<(SubscriberStatus, LangPref, u64)>, StoreError>;
     async fn consents(&self, id: SubscriberId) -> Result<Vec<Consent>, StoreError>;
 
-    /// Marks a confirmation mail as going out now, unless one went out after `not_since`
-    /// (compare-and-set: two concurrent requests send one mail). Only a `pending` subscriber.
+    /// Queues `confirmation` and marks it sent now, unless one was queued after `not_since`
+    /// (compare-and-set: two concurrent requests queue one mail). Only a `pending` subscriber.
+    /// One transaction; returns the queued mail, `None` when it was not due.
     async fn claim_confirmation_send(
         &self,
         id: SubscriberId,
         now: DateTime<Utc>,
         not_since: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+        confirmation: &NewMail,
+    ) -> Result<Option<MailId>, StoreError>;
     /// `pending` → `active`, setting the confirmation time on the subscriber and on its
-    /// unconfirmed consent records, in one transaction. Returns whether it changed.
+    /// unconfirmed consent records, and queueing `welcome` when given, in one transaction.
     async fn confirm_subscriber(
         &self,
         id: SubscriberId,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+        welcome: Option<&NewMail>,
+    ) -> Result<Changed, StoreError>;
     /// A fresh double opt-in for an `unsubscribed` subscriber: back to `pending` (or the
     /// status in `s`) with `s`'s name, language and a new consent record; the old
-    /// confirmation / unsubscribe dates are cleared. One transaction; returns whether it did.
-    async fn restart_opt_in(&self, id: SubscriberId, s: &NewSubscriber)
-    -> Result<bool, StoreError>;
+    /// confirmation / unsubscribe dates are cleared; `confirmation`, when given, is queued
+    /// (and marked sent now). One transaction.
+    async fn restart_opt_in(
+        &self,
+        id: SubscriberId,
+        s: &NewSubscriber,
+        confirmation: Option<&NewMail>,
+    ) -> Result<Changed, StoreError>;
     /// Changes the language of a subscriber who is `pending` or `active`.
     async fn set_subscriber_lang(
         &self,
@@ -72,7 +97,8 @@ pub trait SubscriberStore: Send + Sync {
     /// Erases personal data: the address becomes `erased-ID@erased.invalid`, the name and the
     /// consent records' IP and user agent are removed (their dates, text hash and version
     /// stay), the status becomes `unsubscribed` (method `erased`), open deliveries are
-    /// skipped, and `address_hash` goes on the suppression list. One transaction.
+    /// skipped, queued mails cancelled, and `address_hash` goes on the suppression list. One
+    /// transaction.
     async fn erase_subscriber(
         &self,
         id: SubscriberId,
