@@ -21,7 +21,7 @@ use crate::helpers::dovecot::Dovecot;
 use crate::helpers::{TestApp, TestDb, kairan_cmd, now};
 
 const KEY: &str = "bounce-test-signing-key-0123456789abcdef";
-const TOKEN: &str = "admin-token-0123456789abcdef";
+pub const TOKEN: &str = "admin-token-0123456789abcdef";
 const READER: &str = "reader@example.jp";
 
 fn corpus(name: &str) -> Vec<u8> {
@@ -39,7 +39,7 @@ fn corpus(name: &str) -> Vec<u8> {
 }
 
 /// A corpus message with `from → to` replaced, made unique by a header line on top.
-fn rewrite(name: &str, swaps: &[(&str, &str)], seq: u32) -> Vec<u8> {
+pub fn rewrite(name: &str, swaps: &[(&str, &str)], seq: u32) -> Vec<u8> {
     let mut text = String::from_utf8_lossy(&corpus(name)).into_owned();
     for (from, to) in swaps {
         text = text.replace(from, to);
@@ -48,7 +48,7 @@ fn rewrite(name: &str, swaps: &[(&str, &str)], seq: u32) -> Vec<u8> {
 }
 
 /// Postfix DSN: 5.1.1 userunknown (hard), sent to `to` (the VERP address when given).
-fn hard_bounce(rcpt: &str, to: Option<&str>, seq: u32) -> Vec<u8> {
+pub fn hard_bounce(rcpt: &str, to: Option<&str>, seq: u32) -> Vec<u8> {
     let mut swaps = vec![("kijitora@gmail.com", rcpt)];
     if let Some(to) = to {
         swaps.push(("sironeko@neko.example.com", to));
@@ -110,7 +110,7 @@ pub fn campaign_message_id(issue: IssueId, sub: SubscriberId) -> String {
     kairan::domain::message_id::campaign(&signer(), issue, sub, "example.org")
 }
 
-fn env() -> Vec<(&'static str, String)> {
+pub fn env() -> Vec<(&'static str, String)> {
     vec![
         ("KAIRAN__SECRETS__SIGNING_KEY", KEY.into()),
         ("KAIRAN__BOUNCE__RETURN_PATH", "bounces@example.org".into()),
@@ -241,6 +241,11 @@ pub fn pipe(
     for (k, v) in env() {
         cmd.env(k, v);
     }
+    run_with_stdin(&mut cmd, raw)
+}
+
+/// Runs `cmd` with `raw` on its standard input; its output.
+pub fn run_with_stdin(cmd: &mut std::process::Command, raw: &[u8]) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -494,17 +499,18 @@ async fn an_auto_reply_is_recorded_and_changes_nothing(h: &Harness) {
     );
 }
 
-/// Every scenario × {pipe, http, imap} × {sqlite, postgres}.
+/// Every scenario × {pipe, http, imap} × {sqlite, postgres}; each scenario is a function of
+/// the module that invokes the macro (`return_mail.rs` uses it too).
 macro_rules! matrix {
     ($($name:ident),* $(,)?) => {
-        matrix!(@db sqlite Sqlite $($name),*);
-        matrix!(@db postgres Postgres $($name),*);
+        $crate::bounces::matrix!(@db sqlite Sqlite $($name),*);
+        $crate::bounces::matrix!(@db postgres Postgres $($name),*);
     };
     (@db $m:ident $db:ident $($name:ident),*) => {
         mod $m {
-            matrix!(@via pipe Pipe $db $($name),*);
-            matrix!(@via http Http $db $($name),*);
-            matrix!(@via imap Imap $db $($name),*);
+            $crate::bounces::matrix!(@via pipe Pipe $db $($name),*);
+            $crate::bounces::matrix!(@via http Http $db $($name),*);
+            $crate::bounces::matrix!(@via imap Imap $db $($name),*);
         }
     };
     (@via $m:ident $via:ident $db:ident $($name:ident),*) => {
@@ -514,13 +520,14 @@ macro_rules! matrix {
                 #[tokio::test]
                 async fn $name() {
                     let h = Harness::new(Db::$db, Via::$via).await;
-                    crate::bounces::$name(&h).await;
+                    super::super::$name(&h).await;
                     h.stop().await;
                 }
             )*
         }
     };
 }
+pub(crate) use matrix;
 
 matrix!(
     a_hard_bounce_to_the_verp_address_marks_the_reader_bounced_and_skips_their_mail,

@@ -42,6 +42,10 @@ pub async fn ingest(
         signer,
         answers,
     };
+    // An unencoded `+` in a query string arrives as a space, and an address has no spaces:
+    // `?recipient=bounces+TOKEN@…` works as the sender meant it.
+    let recipient = recipient.map(|r| r.trim().replace(' ', "+"));
+    let recipient = recipient.as_deref();
     match bounces::ingest(store, ctx, body, Source::Http, recipient, Utc::now()).await {
         Ok(done) => Answer::Accepted(Box::new(done)),
         Err(e) => {
