@@ -1520,3 +1520,103 @@ async fn a_generated_signing_key_and_the_salt_are_kept_and_reused(store: Arc<dyn
     assert_eq!(store.suppression_salt().await.unwrap(), salt);
     assert_ne!(salt, first.key);
 }
+
+/// Migration 0003 on a database that already holds bounce reports (SQLite rebuilds the table
+/// to widen its CHECK): every report survives, with its id, and the outcome counter starts
+/// from what was stored.
+#[tokio::test]
+async fn the_return_mail_migration_keeps_stored_reports_and_counts_them() {
+    use sqlx::migrate::Migrator;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let insert =
+        "INSERT INTO bounce_reports (message_hash, received_at, source, kind, action, parsed)
+                  VALUES ($1, $2, 'pipe', $3, $4, '{}')";
+    let rows = [
+        ("sha256:aa", Some("hard"), "bounced"),
+        ("sha256:bb", None, "not-a-bounce"),
+        ("sha256:cc", Some("soft"), "bounced"),
+    ];
+    for backend in ["sqlite", "postgres"] {
+        // A fresh database, migrated up to before 0003.
+        let (url, _dir) = if backend == "sqlite" {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("old.db").display());
+            (url, Some(dir))
+        } else {
+            (crate::helpers::create_pg_database().await, None)
+        };
+        // The same steps on each backend's own pool type.
+        macro_rules! seed {
+            ($pool:expr, $dir:literal) => {{
+                let pool = $pool;
+                let m = Migrator::new(root.join($dir)).await.unwrap();
+                m.run_to(2, &pool).await.unwrap();
+                for (hash, kind, action) in rows {
+                    sqlx::query(insert)
+                        .bind(hash)
+                        .bind(now())
+                        .bind(kind)
+                        .bind(action)
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+                pool.close().await;
+            }};
+        }
+        if backend == "sqlite" {
+            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            seed!(
+                sqlx::SqlitePool::connect_with(opts.create_if_missing(true))
+                    .await
+                    .unwrap(),
+                "migrations/sqlite"
+            );
+        } else {
+            seed!(
+                sqlx::PgPool::connect(&url).await.unwrap(),
+                "migrations/postgres"
+            );
+        }
+        let store = kairan::storage::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let reports = store.bounce_reports(10).await.unwrap();
+        let got: Vec<_> = reports
+            .iter()
+            .rev()
+            .map(|r| {
+                (
+                    r.message_hash.as_str(),
+                    r.kind.map(|k| k.as_str()),
+                    r.action.as_str(),
+                    r.attribution.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            rows.iter()
+                .map(|(h, k, a)| (*h, *k, *a, None))
+                .collect::<Vec<_>>(),
+            "{}",
+            store.backend()
+        );
+        let counters: Vec<_> = store
+            .bounce_counters()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.label, c.value))
+            .collect();
+        assert_eq!(
+            counters,
+            vec![("bounced".to_owned(), 2), ("not-a-bounce".to_owned(), 1)],
+            "{}",
+            store.backend()
+        );
+        store.close().await;
+        if backend == "postgres" {
+            crate::helpers::drop_pg_database(url.rsplit('/').next().unwrap()).await;
+        }
+    }
+}
