@@ -82,6 +82,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ingesting = matches!(cli.command, Command::Bounce(bounce::Command::Ingest { .. }));
     telemetry::init(cli.log_format.unwrap_or_else(LogFormat::detect));
+
     let loaded = match config::load(cli.config.as_deref()) {
         Ok(l) => l,
         Err(errors) => {
@@ -120,12 +121,24 @@ pub fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     };
-    match runtime.block_on(run(cli.command, loaded)) {
-        Ok(code) => code,
-        Err(e) => {
+    // A bug must not cost the MTA's message either: a panic that reaches here (reported on
+    // stderr as usual) exits 75 for `bounce ingest`, so the message waits in the queue for a
+    // fixed kairan instead of being bounced, which for a bounce means dropped. Nothing is
+    // half-written: every change is a transaction, rolled back when the process goes.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(run(cli.command, loaded))
+    }));
+    match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("kairan: error: {e:#}");
             failed
         }
+        Err(panic) if ingesting => {
+            drop(panic);
+            ExitCode::from(75)
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
