@@ -80,7 +80,9 @@ pub enum Command {
 /// Parses arguments, runs the command, and turns the result into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ingesting = matches!(cli.command, Command::Bounce(bounce::Command::Ingest { .. }));
     telemetry::init(cli.log_format.unwrap_or_else(LogFormat::detect));
+
     let loaded = match config::load(cli.config.as_deref()) {
         Ok(l) => l,
         Err(errors) => {
@@ -92,7 +94,7 @@ pub fn main() -> ExitCode {
             eprintln!("kairan: error: {errors}");
             // An MTA piping bounces in must retry (EX_TEMPFAIL) while the configuration is
             // fixed, not bounce the bounce, which EX_CONFIG would make it do.
-            if matches!(cli.command, Command::Bounce(bounce::Command::Ingest { .. })) {
+            if ingesting {
                 return ExitCode::from(75);
             }
             return ExitCode::from(78);
@@ -105,15 +107,38 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kairan: error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return if ingesting {
+                ExitCode::from(75)
+            } else {
+                ExitCode::FAILURE
+            };
         }
     };
-    match runtime.block_on(run(cli.command, loaded)) {
-        Ok(code) => code,
-        Err(e) => {
+    // An MTA bounces (and, for a bounce, drops) a message on any exit but 0 and 75: for
+    // `bounce ingest` every failure of ours may pass, so the MTA keeps the message.
+    let failed = if ingesting {
+        ExitCode::from(75)
+    } else {
+        ExitCode::FAILURE
+    };
+    // A bug must not cost the MTA's message either: a panic that reaches here (reported on
+    // stderr as usual) exits 75 for `bounce ingest`, so the message waits in the queue for a
+    // fixed kairan instead of being bounced, which for a bounce means dropped. Nothing is
+    // half-written: every change is a transaction, rolled back when the process goes.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(run(cli.command, loaded))
+    }));
+    match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("kairan: error: {e:#}");
-            ExitCode::FAILURE
+            failed
         }
+        Err(panic) if ingesting => {
+            drop(panic);
+            ExitCode::from(75)
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

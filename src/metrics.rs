@@ -53,6 +53,25 @@ pub fn render(handle: &PrometheusHandle) -> String {
     out
 }
 
+/// Appends counters kept outside this process (in the database) to the exposition: each
+/// family `(name, label key, help)` with its samples `(name, label value, value)`, so every
+/// process shows the same figures whichever one counted.
+pub fn render_stored_counters<'a>(
+    out: &mut String,
+    families: &[(&str, &str, &str)],
+    samples: impl IntoIterator<Item = (&'a str, &'a str, u64)> + Clone,
+) {
+    for (name, key, help) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (n, label, value) in samples.clone() {
+            if n == *name {
+                let label = label.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "{name}{{{key}=\"{label}\"}} {value}");
+            }
+        }
+    }
+}
+
 fn process_metrics(out: &mut String) {
     let started = STARTED.get().copied().unwrap_or(0.0);
     let _ = writeln!(

@@ -181,7 +181,15 @@ impl Application {
             shutdown.clone(),
             OUTBOX_DRAIN,
         ));
-        let bounce_poller = crate::bounce::sources::imap::spawn(&settings, &store, &shutdown);
+        let bounce_poller = crate::bounce::sources::imap::spawn(
+            crate::bounce::sources::imap::Poller {
+                settings: settings.clone(),
+                store: store.clone(),
+                signer: self.state.signer.clone(),
+                answers: Some(self.state.notifier.clone()),
+            },
+            &shutdown,
+        );
         let app = router(self.state);
         // With the peer address, for per-client rate limits and consent records.
         axum::serve(

@@ -17,3 +17,7 @@ welcome-mail-preferences = Change your language:
 welcome-mail-unsubscribe = Unsubscribe at any time:
 mail-footer-sender = Sent by { $sender }, { $address }
 mail-footer-contact = Contact: { $contact }
+# The answer to a mail sent to the bare return address (templates/email/unsubscribe-link.*).
+unsubscribe-link-mail-subject = How to unsubscribe from { $newsletter }
+unsubscribe-link-mail-body = We received a mail from this address at our bounce address, which no person reads. If you want to stop receiving { $newsletter }, open this link and confirm:
+unsubscribe-link-mail-ignore = If you did not write to us, ignore this message: nothing has changed.

@@ -17,3 +17,7 @@ welcome-mail-preferences = 言語の変更：
 welcome-mail-unsubscribe = 購読の解除（いつでも可能です）：
 mail-footer-sender = 送信者：{ $sender }（{ $address }）
 mail-footer-contact = お問い合わせ：{ $contact }
+# 返送用アドレスに届いたメールへの返信（templates/email/unsubscribe-link.*）。
+unsubscribe-link-mail-subject = { $newsletter }の購読解除の方法
+unsubscribe-link-mail-body = このメールアドレスから、担当者が読まないエラーメール受付用アドレスにメールが届きました。{ $newsletter }の配信を停止する場合は、次のリンクを開いて解除を確定してください。
+unsubscribe-link-mail-ignore = お心当たりのない場合は、このメールを破棄してください。何も変更されていません。

@@ -417,26 +417,20 @@ impl Run {
                 .map(|u| u.to_string())
                 .unwrap_or_default()
         };
-        let unsubscribe = link(
-            "unsubscribe",
-            signer.sign(d.subscriber_id.get(), Purpose::Unsubscribe, now),
-        );
+        let unsubscribe_token = signer.sign(d.subscriber_id.get(), Purpose::Unsubscribe, now);
+        let unsubscribe = link("unsubscribe", unsubscribe_token.clone());
         let preferences = link(
             "preferences",
             signer.sign(d.subscriber_id.get(), Purpose::Preferences, now),
         );
         let verp = signer.sign(d.id.get(), Purpose::Bounce, now);
-        let (envelope_from, mailto) = match &s.bounce.return_path {
-            Some(rp) => (
-                format!("{}+{verp}@{}", rp.local_part(), rp.domain()),
-                format!("mailto:{}?subject=unsubscribe", rp),
-            ),
-            None => (
-                s.newsletter.from.address.to_string(),
-                format!("mailto:{}?subject=unsubscribe", s.newsletter.from.address),
-            ),
+        let envelope_from = match &s.bounce.return_path {
+            Some(rp) => format!("{}+{verp}@{}", rp.local_part(), rp.domain()),
+            None => s.newsletter.from.address.to_string(),
         };
+        let mailto = super::bounces::unsubscribe_mailto(s, &unsubscribe_token);
         let message_id = message_id(
+            signer,
             self.issue.id,
             d.subscriber_id,
             s.newsletter.from.address.domain(),
@@ -479,9 +473,15 @@ fn end_for(state: IssueState) -> Option<RunEnd> {
 }
 
 /// The same for every attempt of (issue, subscriber), so a resend after a crash is
-/// recognisably the same message.
-pub fn message_id(issue: IssueId, subscriber: SubscriberId, domain: &str) -> String {
-    format!("{issue}.{subscriber}.kairan@{domain}")
+/// recognisably the same message; tagged with the signing key, so a bounce quoting it
+/// corroborates a delivery we made (`domain::message_id`).
+pub fn message_id(
+    signer: &Signer,
+    issue: IssueId,
+    subscriber: SubscriberId,
+    domain: &str,
+) -> String {
+    crate::domain::message_id::campaign(signer, issue, subscriber, domain)
 }
 
 fn deferred(reason: &str) -> DeliveryOutcome {
@@ -804,9 +804,25 @@ mod tests {
 
     #[test]
     fn message_ids_are_deterministic() {
+        let signer = Signer::new(b"0123456789abcdef0123456789abcdef".to_vec(), vec![]);
+        let id = message_id(
+            &signer,
+            IssueId::new(7),
+            SubscriberId::new(42),
+            "example.org",
+        );
         assert_eq!(
-            message_id(IssueId::new(7), SubscriberId::new(42), "example.org"),
-            "7.42.kairan@example.org"
+            id,
+            message_id(
+                &signer,
+                IssueId::new(7),
+                SubscriberId::new(42),
+                "example.org"
+            )
+        );
+        assert!(
+            id.starts_with("7.42.") && id.ends_with(".kairan@example.org"),
+            "{id}"
         );
     }
 }

@@ -27,10 +27,7 @@ impl Sample {
         let link = |path: &str| base.join(path).map(|u| u.to_string()).unwrap_or_default();
         Sample {
             unsubscribe: link("unsubscribe/SAMPLE"),
-            mailto: format!(
-                "mailto:{}?subject=unsubscribe",
-                settings.newsletter.from.address
-            ),
+            mailto: super::bounces::unsubscribe_mailto(settings, "SAMPLE"),
             preferences: link("preferences/SAMPLE"),
             message_id: format!(
                 "{tag}.{}.{pref}.kairan@{}",

@@ -1,5 +1,5 @@
 //! The operator's view: campaigns with delivery counts, subscribers by status and language,
-//! bounces, and the transactional mail queue.
+//! bounce reports, the return channel's stored counters, and the transactional mail queue.
 //! Shared by `kairan status` and `GET /api/status`.
 //!
 //! Depends on the domain and the storage ports.
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ports::{BounceStore, Store, StoreError};
-use crate::domain::{BounceCount, DeliveryCounts, MailCounts};
+use crate::domain::{BounceCount, BounceCounter, DeliveryCounts, MailCounts};
 use crate::domain::{BounceKind, IssueId, IssueState, LangPref, SubscriberId, SubscriberStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +168,9 @@ pub const RECENT_BOUNCES: u32 = 10;
 pub struct BounceStatus {
     pub since: DateTime<Utc>,
     pub counts: Vec<BounceCount>,
+    /// The return channel's counters since the database began: outcomes
+    /// (`kairan_bounces_total`), ignored tokens, attributions; the figures `/metrics` shows.
+    pub counters: Vec<BounceCounter>,
     pub recent: Vec<RecentBounce>,
 }
 
@@ -181,6 +184,7 @@ pub struct RecentBounce {
     pub status_code: Option<String>,
     pub reason: Option<String>,
     pub action: String,
+    pub attribution: Option<String>,
 }
 
 async fn gather_bounces(store: &dyn BounceStore) -> Result<BounceStatus, StoreError> {
@@ -197,11 +201,13 @@ async fn gather_bounces(store: &dyn BounceStore) -> Result<BounceStatus, StoreEr
             status_code: r.status_code,
             reason: r.reason,
             action: r.action,
+            attribution: r.attribution,
         })
         .collect();
     Ok(BounceStatus {
         since,
         counts: store.bounce_report_counts(since).await?,
+        counters: store.bounce_counters().await?,
         recent,
     })
 }
@@ -221,13 +227,20 @@ fn bounces_table(b: &BounceStatus, out: &mut String) {
             c.count
         );
     }
+    if !b.counters.is_empty() {
+        out.push_str("Return mail counters (all time)\n");
+    }
+    for c in &b.counters {
+        let name = c.name.strip_prefix("kairan_").unwrap_or(&c.name);
+        let _ = writeln!(out, "  {:<34} {:<13} {:>8}", name, c.label, c.value);
+    }
     if !b.recent.is_empty() {
         out.push_str("Recent bounce reports\n");
     }
     for r in &b.recent {
         let _ = writeln!(
             out,
-            "  {}  {:<5} {:<10} {:<8} {:<16} {:<13} subscriber {}",
+            "  {}  {:<8} {:<10} {:<8} {:<16} {:<13} subscriber {} ({})",
             r.received_at.format("%Y-%m-%d %H:%M"),
             r.source,
             r.kind.map(|k| k.as_str()).unwrap_or("-"),
@@ -236,7 +249,8 @@ fn bounces_table(b: &BounceStatus, out: &mut String) {
             r.action,
             r.subscriber_id
                 .map(|i| i.to_string())
-                .unwrap_or_else(|| "-".into())
+                .unwrap_or_else(|| "-".into()),
+            r.attribution.as_deref().unwrap_or("-")
         );
     }
 }

@@ -34,10 +34,39 @@ pub async fn run(cmd: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> {
         Command::Parse { files } => Ok(pipe::parse_files(&files)),
         Command::Ingest { files, recipient } => {
             let settings = &loaded.settings;
-            Ok(pipe::ingest(settings, &files, recipient.as_deref(), || {
-                crate::startup::open_store(settings)
-            })
-            .await)
+            Ok(pipe::ingest(settings, &files, recipient.as_deref(), || open(settings)).await)
         }
     }
+}
+
+/// The database, the signing key (both required: without them the MTA must retry) and, when
+/// they can be set up, the templates and mailer that answer mail to the bare return address.
+async fn open(settings: &crate::config::Settings) -> anyhow::Result<pipe::Opened> {
+    use anyhow::Context as _;
+    let store = crate::startup::open_store(settings).await?;
+    let signer = crate::app::bounces::signer(settings, store.as_ref())
+        .await
+        .context("cannot read the signing key, so no token can be verified")?;
+    let answers = match (
+        crate::startup::load_renderer(settings),
+        crate::mail::from_settings(settings),
+    ) {
+        (Ok(renderer), Ok(mailer)) => Some(crate::app::notify::Notifier::new(
+            std::sync::Arc::new(settings.clone()),
+            std::sync::Arc::new(renderer),
+            std::sync::Arc::new(signer.clone()),
+            mailer,
+            store.clone(),
+            crate::startup::lease_owner().as_str(),
+        )),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "mail to the return address cannot be answered");
+            None
+        }
+    };
+    Ok(pipe::Opened {
+        store,
+        signer,
+        answers,
+    })
 }

@@ -16,6 +16,7 @@ text_enum!(
         Complaint => "complaint",
         AutoReply => "autoreply",
         Delivered => "delivered",
+        Delayed => "delayed",
     }
 );
 
@@ -33,18 +34,23 @@ pub struct BounceRecord {
     pub status_code: Option<String>,
     pub reason: Option<String>,
     pub diagnostic: Option<String>,
-    /// What the policy did (`bounced`, `soft-scored`, `complained`, `none`, `unattributed`).
+    /// What the policy did (`bounced`, `soft-scored`, `complained`, `unsubscribed`, `none`,
+    /// `unattributed`, `forged`, `not-a-bounce`, `answered`).
     pub action: String,
+    /// How the subscriber was found (`verp`, `header`, `message-id`, `mailto`), if at all.
+    pub attribution: Option<String>,
     /// The parser's full result, as JSON.
     pub parsed: String,
 }
 
-/// A delivery as a VERP token names it: whose it was, of which issue.
+/// A delivery as a VERP token or a Message-ID names it: whose it was, of which issue, and
+/// whether it was sent (a report may corroborate only a delivery we made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryRef {
     pub id: DeliveryId,
     pub issue_id: IssueId,
     pub subscriber_id: SubscriberId,
+    pub sent: bool,
 }
 
 /// Stored bounce reports of one (kind, action), for `kairan status`.
@@ -53,6 +59,16 @@ pub struct BounceCount {
     pub kind: Option<BounceKind>,
     pub action: String,
     pub count: u64,
+}
+
+/// One stored counter of the return channel (`kairan_bounces_total{result="bounced"}` is
+/// name `kairan_bounces_total`, label value `bounced`): kept in the database, so every
+/// process shows the same figures whichever one ingested.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BounceCounter {
+    pub name: String,
+    pub label: String,
+    pub value: u64,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod email;
 pub mod ids;
 pub mod issue;
 pub mod message;
+pub mod message_id;
 pub mod negotiate;
 pub mod outbox;
 pub mod reason;
@@ -22,7 +23,7 @@ pub mod status;
 pub mod subscriber;
 pub mod token;
 
-pub use bounce::{BounceCount, BounceKind, BounceRecord, DeliveryRef};
+pub use bounce::{BounceCount, BounceCounter, BounceKind, BounceRecord, DeliveryRef};
 pub use delivery::{ClaimedDelivery, DeliveryCounts, DeliveryError, DeliveryOutcome};
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use ids::{DeliveryId, IssueId, MailId, SubscriberId};

@@ -20,7 +20,11 @@ use super::status::{LangPref, text_enum};
 text_enum!(
     /// What a queued mail is. New kinds add a variant here and a template; the column has no
     /// CHECK constraint, so adding one needs no migration.
-    MailKind, "mail kind", { Confirm => "confirm", Welcome => "welcome" }
+    MailKind, "mail kind", {
+        Confirm => "confirm",
+        Welcome => "welcome",
+        UnsubscribeLink => "unsubscribe-link"
+    }
 );
 
 text_enum!(

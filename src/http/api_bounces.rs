@@ -1,7 +1,8 @@
 //! `POST /api/bounces` (behind the bearer gate of `admin.rs`): the body is one raw RFC 5322
 //! message (a DSN, an ARF complaint, an auto-reply, anything); the answer is 202 with the parse
 //! result and what the bounce policy did (`app::bounces`). `?recipient=ADDR` names the address
-//! the message was delivered to, when a relay forwarding bounces knows the VERP address.
+//! the message was delivered to, when a relay forwarding return mail knows it (a VERP or
+//! List-Unsubscribe address, whose token attributes the message).
 //! The body is capped by `http.body_limit` like every request (1 MiB by default; raise it when
 //! bounces carrying large returned messages are posted here). What is done with the body is
 //! the HTTP bounce source's (`bounce::sources::http`); this maps its answer to a response.
@@ -39,6 +40,7 @@ async fn ingest(
         state.store.as_ref(),
         &state.settings.bounce,
         &state.signer,
+        Some(&state.notifier),
         &body,
         q.recipient.as_deref(),
     )

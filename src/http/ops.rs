@@ -1,6 +1,7 @@
 //! Operations endpoints: health and metrics.
 //!
-//! `/api/status` calls `app::status`; the health check pings the store.
+//! `/api/status` calls `app::status`; the health check pings the store; `/metrics` adds the
+//! return channel's stored counters (`app::bounces`) to this process's own.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -24,14 +25,26 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition: this process's metrics, then the return channel's counters
+/// as the database keeps them (every process counts there: the pipe, the API, the poller).
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut body = crate::metrics::render(&state.metrics);
+    match crate::app::bounces::stored_counters(state.store.as_ref()).await {
+        Ok(counters) => crate::metrics::render_stored_counters(
+            &mut body,
+            &crate::app::bounces::COUNTERS,
+            counters
+                .iter()
+                .map(|c| (c.name.as_str(), c.label.as_str(), c.value)),
+        ),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the stored counters"),
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&state.metrics),
+        body,
     )
         .into_response()
 }

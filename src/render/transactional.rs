@@ -1,7 +1,9 @@
-//! The two mails of the double opt-in (issue 3): the confirmation request and the welcome.
+//! The two mails of the double opt-in (issue 3), the confirmation request and the welcome,
+//! and the answer to a subscriber's mail to the bare return address (issue 12: their
+//! unsubscribe link).
 //!
-//! Each is rendered from `templates/email/{confirm,welcome}.{html,txt}.hbs` with Fluent
-//! messages from `locales/*/subscribe-mail.ftl`, in the subscriber's language(s) (both:
+//! Each is rendered from `templates/email/{confirm,welcome,unsubscribe-link}.{html,txt}.hbs`
+//! with Fluent messages from `locales/*/subscribe-mail.ftl`, in the subscriber's language(s) (both:
 //! Japanese, then English, in one message), and built into RFC 5322 bytes by lettre's message
 //! builder: `multipart/alternative`, the Subject RFC 2047-encoded by lettre, `Date`,
 //! `Message-ID`, `Content-Language`, and on the welcome mail `List-Unsubscribe` (https and
@@ -34,6 +36,9 @@ pub struct Links {
     pub confirm: String,
     pub unsubscribe: String,
     pub preferences: String,
+    /// The `mailto:` of List-Unsubscribe (the reader's token in the address when
+    /// `bounce.return_path` is set).
+    pub unsubscribe_mailto: String,
 }
 
 pub use crate::domain::MailKind;
@@ -42,6 +47,15 @@ fn template(kind: MailKind) -> &'static str {
     match kind {
         MailKind::Confirm => "confirm",
         MailKind::Welcome => "welcome",
+        MailKind::UnsubscribeLink => "unsubscribe-link",
+    }
+}
+
+/// RFC 3834: an answer to a mail is `auto-replied`; the others are `auto-generated`.
+fn auto_submitted(kind: MailKind) -> &'static str {
+    match kind {
+        MailKind::UnsubscribeLink => "auto-replied",
+        MailKind::Confirm | MailKind::Welcome => "auto-generated",
     }
 }
 
@@ -121,15 +135,15 @@ impl Mail<'_> {
             .message_id(Some(format!("<{message_id}>")))
             .header(ContentLanguage(content_language(sub.lang)))
             .header(ListId(format!("<{}>", n.list_id)))
-            .header(AutoSubmitted("auto-generated".into()));
+            .header(AutoSubmitted(auto_submitted(kind).into()));
         if let Some(reply_to) = &n.reply_to {
             builder = builder.reply_to(to_lettre(&None, reply_to)?);
         }
         if kind == MailKind::Welcome {
-            let mailto = n.reply_to.as_ref().unwrap_or(&n.from.address);
             builder = builder
                 .header(ListUnsubscribe(format!(
-                    "<{unsubscribe_url}>, <mailto:{mailto}?subject=unsubscribe>"
+                    "<{unsubscribe_url}>, <{}>",
+                    links.unsubscribe_mailto
                 )))
                 .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
         }
@@ -170,6 +184,7 @@ impl Mail<'_> {
         let id = match kind {
             MailKind::Confirm => "confirm-mail-subject",
             MailKind::Welcome => "welcome-mail-subject",
+            MailKind::UnsubscribeLink => "unsubscribe-link-mail-subject",
         };
         let parts: Result<Vec<String>, String> = lang
             .langs()

@@ -792,11 +792,16 @@ macro_rules! storage_impl {
 
         #[async_trait::async_trait]
         impl $crate::app::ports::BounceStore for $store {
-            async fn insert_bounce_report(&self, r: &BounceRecord) -> Result<bool, StoreError> {
-                Ok(sqlx::query(
+            async fn insert_bounce_report(
+                &self,
+                r: &BounceRecord,
+                counts: &[$crate::app::ports::CounterStep<'_>],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let stored = sqlx::query(
                     "INSERT INTO bounce_reports (message_hash, received_at, source, kind, subscriber_id, delivery_id,
-                        status_code, reason, diagnostic, action, parsed)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                        status_code, reason, diagnostic, action, attribution, parsed)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT (message_hash) DO NOTHING",
                 )
                 .bind(&r.message_hash)
@@ -809,17 +814,85 @@ macro_rules! storage_impl {
                 .bind(r.reason.as_deref())
                 .bind(r.diagnostic.as_deref())
                 .bind(&r.action)
+                .bind(r.attribution.as_deref())
                 .bind(&r.parsed)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                    == 1)
+                    == 1;
+                // Counted in the report's transaction: a report is counted exactly once,
+                // whichever process stored it.
+                if stored {
+                    add_counters(&mut tx, counts).await?;
+                }
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn add_bounce_counters(&self, counts: &[$crate::app::ports::CounterStep<'_>]) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                add_counters(&mut tx, counts).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn bounce_counters(&self) -> Result<Vec<BounceCounter>, StoreError> {
+                let rows: Vec<(String, String, i64)> =
+                    sqlx::query_as("SELECT name, label, value FROM bounce_counters ORDER BY name, label")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(name, label, value)| BounceCounter { name, label, value: value.max(0) as u64 })
+                    .collect())
+            }
+
+            async fn delivery_of(&self, issue: IssueId, subscriber: SubscriberId) -> Result<Option<DeliveryRef>, StoreError> {
+                let row: Option<(i64, i64, i64, bool)> = sqlx::query_as(
+                    "SELECT id, issue_id, subscriber_id, sent_at IS NOT NULL FROM deliveries
+                     WHERE issue_id = $1 AND subscriber_id = $2",
+                )
+                .bind(issue.get())
+                .bind(subscriber.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(rows::delivery_ref))
+            }
+
+            async fn claim_bounce_answer(
+                &self,
+                id: SubscriberId,
+                mail: &NewMail,
+                now: DateTime<Utc>,
+                not_since: DateTime<Utc>,
+            ) -> Result<Option<MailId>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // One statement: the row is created, or moved on only when the last answer
+                // is old enough; a concurrent claim sees the new time and gets nothing.
+                let claimed: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO bounce_answers (subscriber_id, last_sent_at) VALUES ($1, $2)
+                     ON CONFLICT (subscriber_id) DO UPDATE SET last_sent_at = excluded.last_sent_at
+                     WHERE bounce_answers.last_sent_at <= $3
+                     RETURNING subscriber_id",
+                )
+                .bind(id.get())
+                .bind(now)
+                .bind(not_since)
+                .fetch_optional(&mut *tx)
+                .await?;
+                // The answer is queued with the claim: taken and promised, or neither.
+                let queued = match claimed {
+                    Some(_) => Some(insert_mail(&mut tx, Recipient::Subscriber(id), mail, now).await?),
+                    None => None,
+                };
+                tx.commit().await?;
+                Ok(queued)
             }
 
             async fn bounce_reports(&self, limit: u32) -> Result<Vec<BounceRecord>, StoreError> {
                 sqlx::query_as::<_, rows::BounceRow>(
                     "SELECT message_hash, received_at, source, kind, subscriber_id, delivery_id, status_code,
-                            reason, diagnostic, action, parsed
+                            reason, diagnostic, action, attribution, parsed
                      FROM bounce_reports ORDER BY id DESC LIMIT $1",
                 )
                 .bind(i64::from(limit))
@@ -854,16 +927,13 @@ macro_rules! storage_impl {
             }
 
             async fn delivery_ref(&self, id: DeliveryId) -> Result<Option<DeliveryRef>, StoreError> {
-                let row: Option<(i64, i64, i64)> =
-                    sqlx::query_as("SELECT id, issue_id, subscriber_id FROM deliveries WHERE id = $1")
-                        .bind(id.get())
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(row.map(|(id, issue_id, subscriber_id)| DeliveryRef {
-                    id: DeliveryId::new(id),
-                    issue_id: IssueId::new(issue_id),
-                    subscriber_id: SubscriberId::new(subscriber_id),
-                }))
+                let row: Option<(i64, i64, i64, bool)> = sqlx::query_as(
+                    "SELECT id, issue_id, subscriber_id, sent_at IS NOT NULL FROM deliveries WHERE id = $1",
+                )
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(rows::delivery_ref))
             }
 
             /// One statement, so two ingesters counting at once cannot lose an increment.
@@ -935,6 +1005,25 @@ macro_rules! storage_impl {
             }
         }
 
+
+        /// Adds each step to its stored counter, in the caller's transaction.
+        async fn add_counters(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            counts: &[$crate::app::ports::CounterStep<'_>],
+        ) -> Result<(), StoreError> {
+            for (name, label, by) in counts {
+                sqlx::query(
+                    "INSERT INTO bounce_counters (name, label, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (name, label) DO UPDATE SET value = bounce_counters.value + excluded.value",
+                )
+                .bind(*name)
+                .bind(*label)
+                .bind(i64::try_from(*by).unwrap_or(i64::MAX))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
 
         async fn insert_consent(
             tx: &mut sqlx::Transaction<'_, $db>,

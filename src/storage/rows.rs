@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::app::ports::StoreError;
 use crate::domain::{
-    BounceRecord, ClaimedDelivery, Consent, DeliveryId, EmailAddress, Issue, IssueContent, IssueId,
-    Subscriber, SubscriberId,
+    BounceRecord, ClaimedDelivery, Consent, DeliveryId, DeliveryRef, EmailAddress, Issue,
+    IssueContent, IssueId, Subscriber, SubscriberId,
 };
 
 /// A stored address, parsed; `what` names the row in the error.
@@ -186,6 +186,7 @@ pub(super) struct BounceRow {
     reason: Option<String>,
     diagnostic: Option<String>,
     action: String,
+    attribution: Option<String>,
     parsed: String,
 }
 
@@ -203,7 +204,20 @@ impl TryFrom<BounceRow> for BounceRecord {
             reason: r.reason,
             diagnostic: r.diagnostic,
             action: r.action,
+            attribution: r.attribution,
             parsed: r.parsed,
         })
+    }
+}
+
+/// `(id, issue_id, subscriber_id, sent)` as the bounce queries select them.
+pub(super) fn delivery_ref(
+    (id, issue_id, subscriber_id, sent): (i64, i64, i64, bool),
+) -> DeliveryRef {
+    DeliveryRef {
+        id: DeliveryId::new(id),
+        issue_id: IssueId::new(issue_id),
+        subscriber_id: SubscriberId::new(subscriber_id),
+        sent,
     }
 }

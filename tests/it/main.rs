@@ -20,6 +20,7 @@ mod mail;
 mod outbox;
 mod postfix;
 mod render;
+mod return_mail;
 mod storage;
 mod subscribe;
 mod subscribers_cli;

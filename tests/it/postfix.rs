@@ -7,9 +7,9 @@
 //! and is attributed by the envelope recipient alone; a DSN kairan cannot store yet waits in
 //! Postfix's queue (exit 75) and lands after the fix.
 //!
-//! Issue 12's two findings about this path (a forged DSN must change nothing; a mail to the
-//! List-Unsubscribe mailto must unsubscribe) are written at the end and compiled only with
-//! `--cfg issue12_postfix_findings`: they fail until that fix lands.
+//! Issue 12's findings on this path: a forged DSN changes nothing; a mail to the
+//! List-Unsubscribe `mailto:` of the issue a reader received unsubscribes them; the SQLite
+//! database named relative to the configuration file is found from Postfix's queue directory.
 //!
 //! Waits are on Postfix's log (each delivery attempt is one line), never fixed sleeps.
 
@@ -63,13 +63,10 @@ impl Site {
         std::fs::create_dir(&db_dir).unwrap();
         give_to_pipe_user(&db_dir);
         let (url, pg) = match backend {
-            // Absolute: Postfix runs the pipe in its queue directory, and a relative
-            // `sqlite://` URL is resolved against the working directory today (it is to become
-            // relative to the configuration file).
-            Backend::Sqlite => (
-                format!("sqlite://{}", db_dir.join("kairan.db").display()),
-                None,
-            ),
+            // Relative to the configuration file: Postfix runs the pipe in its queue directory,
+            // where a URL resolved against the working directory finds nothing (issue 12,
+            // finding 4).
+            Backend::Sqlite => ("sqlite://db/kairan.db".to_owned(), None),
             Backend::Postgres => {
                 let url = create_pg_database().await;
                 let name = url.rsplit('/').next().unwrap().to_owned();
@@ -384,110 +381,109 @@ async fn a_dsn_kairan_cannot_take_yet_waits_in_postfix_queue_on_postgres() {
     a_dsn_kairan_cannot_take_yet_waits_in_postfix_queue(Backend::Postgres).await;
 }
 
-/// Issue 12's findings on this path. They fail today; build with
-/// `RUSTFLAGS="--cfg issue12_postfix_findings"` to run them, and drop the cfg when the fix
-/// lands.
-mod issue12_findings {
-    #![allow(unexpected_cfgs)]
+// Issue 12's findings on this path.
 
-    #[cfg(issue12_postfix_findings)]
-    mod tests {
-        use super::super::*;
+/// A DSN naming alice, mailed through Postfix to a VERP address whose token is
+/// garbage: the forged token must stop the report, not fall back to the address.
+async fn a_forged_dsn_through_postfix_changes_nothing(backend: Backend) {
+    let site = Site::open(backend).await;
+    site.send_campaign().await;
+    let real = verp_address(&site.pf.mailbox("carol"));
+    let token_len = real
+        .split_once('+')
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .unwrap()
+        .0
+        .len();
+    let forged = format!("bounces+{}@{RETURN_DOMAIN}", "A".repeat(token_len));
+    let mark = site.pf.log_mark();
+    site.pf
+        .submit(None, &forged, &remote_dsn(&forged, &addr("alice")))
+        .await
+        .unwrap();
+    site.pf
+        .wait_for_pipe(mark, Some(&forged), "the forged DSN")
+        .await;
+    site.assert_statuses(&[(UNKNOWN, "bounced")]);
+    let recent = site.recent_bounces();
+    assert_eq!(
+        (recent[0]["action"].as_str(), &recent[0]["subscriber_id"]),
+        (Some("forged"), &serde_json::Value::Null),
+        "{recent:?}"
+    );
+    site.close().await;
+}
 
-        /// A DSN naming alice, mailed through Postfix to a VERP address whose token is
-        /// garbage: the forged token must stop the report, not fall back to the address.
-        async fn a_forged_dsn_through_postfix_changes_nothing(backend: Backend) {
-            let site = Site::open(backend).await;
-            site.send_campaign().await;
-            let real = verp_address(&site.pf.mailbox("carol"));
-            let token_len = real
-                .split_once('+')
-                .and_then(|(_, rest)| rest.split_once('@'))
-                .unwrap()
-                .0
-                .len();
-            let forged = format!("bounces+{}@{RETURN_DOMAIN}", "A".repeat(token_len));
-            let mark = site.pf.log_mark();
-            site.pf
-                .submit(None, &forged, &remote_dsn(&forged, &addr("alice")))
-                .await
-                .unwrap();
-            site.pf
-                .wait_for_pipe(mark, Some(&forged), "the forged DSN")
-                .await;
-            site.assert_statuses(&[(UNKNOWN, "bounced")]);
-            site.close().await;
-        }
+#[tokio::test]
+async fn a_forged_dsn_through_postfix_changes_nothing_on_sqlite() {
+    a_forged_dsn_through_postfix_changes_nothing(Backend::Sqlite).await;
+}
 
-        #[tokio::test]
-        async fn a_forged_dsn_through_postfix_changes_nothing_on_sqlite() {
-            a_forged_dsn_through_postfix_changes_nothing(Backend::Sqlite).await;
-        }
+#[tokio::test]
+async fn a_forged_dsn_through_postfix_changes_nothing_on_postgres() {
+    a_forged_dsn_through_postfix_changes_nothing(Backend::Postgres).await;
+}
 
-        #[tokio::test]
-        async fn a_forged_dsn_through_postfix_changes_nothing_on_postgres() {
-            a_forged_dsn_through_postfix_changes_nothing(Backend::Postgres).await;
-        }
+/// Bob's mail client follows the `mailto:` of List-Unsubscribe in the issue he got:
+/// a mail from him to that address, through Postfix and the pipe, unsubscribes him.
+async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes(backend: Backend) {
+    let site = Site::open(backend).await;
+    site.send_campaign().await;
+    let mailto = list_unsubscribe_mailto(&site.pf.mailbox("bob"));
+    let (to, query) = mailto.split_once('?').unwrap_or((&mailto, ""));
+    assert_eq!(query, "subject=unsubscribe");
+    assert!(
+        to.starts_with("bounces+"),
+        "the mailto carries bob's token: {mailto}"
+    );
+    let mark = site.pf.log_mark();
+    let message = format!(
+        "From: {bob}\r\nTo: {to}\r\nSubject: unsubscribe\r\n\
+         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <u1@{READERS_DOMAIN}>\r\n\
+         \r\nPlease unsubscribe me.\r\n",
+        bob = addr("bob")
+    );
+    site.pf
+        .submit(Some(&addr("bob")), to, message.as_bytes())
+        .await
+        .unwrap();
+    site.pf
+        .wait_for_pipe(mark, Some(to), "bob's unsubscribe mail")
+        .await;
+    site.assert_statuses(&[(UNKNOWN, "bounced"), ("bob", "unsubscribed")]);
+    let recent = site.recent_bounces();
+    assert_eq!(recent[0]["action"], "unsubscribed", "{recent:?}");
+    assert_eq!(recent[0]["attribution"], "mailto", "{recent:?}");
+    site.close().await;
+}
 
-        /// Bob's mail client follows the `mailto:` of List-Unsubscribe in the issue he got:
-        /// a mail from him to that address, through Postfix and the pipe, unsubscribes him.
-        async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes(backend: Backend) {
-            let site = Site::open(backend).await;
-            site.send_campaign().await;
-            let mailto = list_unsubscribe_mailto(&site.pf.mailbox("bob"));
-            let (to, query) = mailto.split_once('?').unwrap_or((&mailto, ""));
-            assert_eq!(query, "subject=unsubscribe");
-            assert!(
-                to.starts_with("bounces+"),
-                "the mailto carries bob's token: {mailto}"
-            );
-            let mark = site.pf.log_mark();
-            let message = format!(
-                "From: {bob}\r\nTo: {to}\r\nSubject: unsubscribe\r\n\
-                 Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <u1@{READERS_DOMAIN}>\r\n\
-                 \r\nPlease unsubscribe me.\r\n",
-                bob = addr("bob")
-            );
-            site.pf
-                .submit(Some(&addr("bob")), to, message.as_bytes())
-                .await
-                .unwrap();
-            site.pf
-                .wait_for_pipe(mark, Some(to), "bob's unsubscribe mail")
-                .await;
-            site.assert_statuses(&[(UNKNOWN, "bounced"), ("bob", "unsubscribed")]);
-            site.close().await;
-        }
-
-        /// The `mailto:` address of a message's List-Unsubscribe header (unfolded).
-        fn list_unsubscribe_mailto(mailbox: &str) -> String {
-            let mut header = String::new();
-            let mut inside = false;
-            for line in mailbox.lines() {
-                if inside && line.starts_with([' ', '\t']) {
-                    header.push_str(line.trim());
-                } else if inside || line.is_empty() {
-                    break;
-                } else if let Some(v) = line.strip_prefix("List-Unsubscribe:") {
-                    header.push_str(v.trim());
-                    inside = true;
-                }
-            }
-            let at = header
-                .find("<mailto:")
-                .expect("a mailto in List-Unsubscribe")
-                + 8;
-            header[at..at + header[at..].find('>').unwrap()].to_owned()
-        }
-
-        #[tokio::test]
-        async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes_on_sqlite() {
-            a_mail_to_the_list_unsubscribe_mailto_unsubscribes(Backend::Sqlite).await;
-        }
-
-        #[tokio::test]
-        async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes_on_postgres() {
-            a_mail_to_the_list_unsubscribe_mailto_unsubscribes(Backend::Postgres).await;
+/// The `mailto:` address of a message's List-Unsubscribe header (unfolded).
+fn list_unsubscribe_mailto(mailbox: &str) -> String {
+    let mut header = String::new();
+    let mut inside = false;
+    for line in mailbox.lines() {
+        if inside && line.starts_with([' ', '\t']) {
+            header.push_str(line.trim());
+        } else if inside || line.is_empty() {
+            break;
+        } else if let Some(v) = line.strip_prefix("List-Unsubscribe:") {
+            header.push_str(v.trim());
+            inside = true;
         }
     }
+    let at = header
+        .find("<mailto:")
+        .expect("a mailto in List-Unsubscribe")
+        + 8;
+    header[at..at + header[at..].find('>').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes_on_sqlite() {
+    a_mail_to_the_list_unsubscribe_mailto_unsubscribes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_mail_to_the_list_unsubscribe_mailto_unsubscribes_on_postgres() {
+    a_mail_to_the_list_unsubscribe_mailto_unsubscribes(Backend::Postgres).await;
 }

@@ -56,6 +56,8 @@ contract!(
     bounce_reports_are_stored_once_per_message,
     bounce_reports_are_found_by_hash_and_counted_by_kind_and_action,
     a_delivery_is_found_by_id_with_its_subscriber,
+    delay_notices_are_stored_with_their_own_kind,
+    answers_are_claimed_once_per_interval_and_queued_with_the_claim,
     soft_bounces_count_once_a_day_and_are_forgotten_after_the_window,
     meta_values_are_upserted,
     the_backend_is_healthy_and_says_which_it_is,
@@ -823,14 +825,111 @@ async fn bounce_reports_are_stored_once_per_message(store: Arc<dyn Store>) {
         reason: Some("userunknown".into()),
         diagnostic: Some("550 Unknown user x@docomo.ne.jp".into()),
         action: "bounced".into(),
+        attribution: Some("verp".into()),
         parsed: r#"{"bounce":true}"#.into(),
     };
-    assert!(store.insert_bounce_report(&r).await.unwrap());
+    let counts = [
+        ("kairan_bounces_total", "bounced", 1),
+        ("kairan_bounce_tokens_ignored_total", "unknown", 2),
+    ];
+    assert!(store.insert_bounce_report(&r, &counts).await.unwrap());
     assert!(
-        !store.insert_bounce_report(&r).await.unwrap(),
+        !store.insert_bounce_report(&r, &counts).await.unwrap(),
         "the same message is stored once"
     );
     assert_eq!(store.bounce_reports(10).await.unwrap(), vec![r]);
+    // Counted with the report, once; a duplicate is counted on its own.
+    store
+        .add_bounce_counters(&[("kairan_bounces_total", "duplicate", 1)])
+        .await
+        .unwrap();
+    let got: Vec<_> = store
+        .bounce_counters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.label, c.value))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "kairan_bounce_tokens_ignored_total".into(),
+                "unknown".into(),
+                2
+            ),
+            ("kairan_bounces_total".into(), "bounced".into(), 1),
+            ("kairan_bounces_total".into(), "duplicate".into(), 1),
+        ]
+    );
+}
+
+async fn delay_notices_are_stored_with_their_own_kind(store: Arc<dyn Store>) {
+    let r = BounceRecord {
+        message_hash: "ses:0000-1111".into(),
+        received_at: now(),
+        source: "ses".into(),
+        kind: Some(BounceKind::Delayed),
+        subscriber_id: None,
+        delivery_id: None,
+        status_code: Some("4.4.7".into()),
+        reason: Some("expired".into()),
+        diagnostic: None,
+        action: "none".into(),
+        attribution: None,
+        parsed: "{}".into(),
+    };
+    assert!(store.insert_bounce_report(&r, &[]).await.unwrap());
+    assert_eq!(store.bounce_reports(1).await.unwrap(), vec![r]);
+}
+
+async fn answers_are_claimed_once_per_interval_and_queued_with_the_claim(store: Arc<dyn Store>) {
+    let id = add(
+        &store,
+        "asks@example.jp",
+        LangPref::Ja,
+        SubscriberStatus::Active,
+    )
+    .await;
+    let mail = NewMail::new(MailKind::UnsubscribeLink, LangPref::Ja);
+    let t = now();
+    let day = Duration::days(1);
+    let first = store
+        .claim_bounce_answer(id, &mail, t, t - day)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let later = t + Duration::hours(1);
+    assert_eq!(
+        store
+            .claim_bounce_answer(id, &mail, later, later - day)
+            .await
+            .unwrap(),
+        None,
+        "answered within the day"
+    );
+    let next_day = t + Duration::hours(25);
+    let (a, b) = tokio::join!(
+        store.claim_bounce_answer(id, &mail, next_day, next_day - day),
+        store.claim_bounce_answer(id, &mail, next_day, next_day - day)
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()]
+            .iter()
+            .filter(|x| x.is_some())
+            .count(),
+        1,
+        "two claims at once: one answer"
+    );
+    // Each claim that was taken queued its mail, and only those.
+    let queued = store.mails_for(Recipient::Subscriber(id)).await.unwrap();
+    assert_eq!(queued.len(), 2);
+    assert_eq!(queued[0].mail.id, first.unwrap());
+    assert!(
+        queued
+            .iter()
+            .all(|m| m.mail.kind == MailKind::UnsubscribeLink && m.state == MailState::Pending)
+    );
 }
 
 async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: Arc<dyn Store>) {
@@ -846,6 +945,7 @@ async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: 
         reason: None,
         diagnostic: None,
         action: action.into(),
+        attribution: None,
         parsed: "{}".into(),
     };
     for r in [
@@ -859,7 +959,7 @@ async fn bounce_reports_are_found_by_hash_and_counted_by_kind_and_action(store: 
             t - Duration::days(40),
         ),
     ] {
-        assert!(store.insert_bounce_report(&r).await.unwrap());
+        assert!(store.insert_bounce_report(&r, &[]).await.unwrap());
     }
     assert!(store.bounce_report_exists("a").await.unwrap());
     assert!(!store.bounce_report_exists("z").await.unwrap());
@@ -893,13 +993,35 @@ async fn a_delivery_is_found_by_id_with_its_subscriber(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let d = claimed.iter().find(|d| d.subscriber_id == subs[1]).unwrap();
+    let mut want = DeliveryRef {
+        id: d.id,
+        issue_id: issue,
+        subscriber_id: subs[1],
+        sent: false,
+    };
+    assert_eq!(store.delivery_ref(d.id).await.unwrap(), Some(want));
+    assert_eq!(store.delivery_of(issue, subs[1]).await.unwrap(), Some(want));
+    store
+        .record_outcomes(
+            &[(
+                d.id,
+                DeliveryOutcome::Sent {
+                    reply: "250 ok".into(),
+                },
+            )],
+            t,
+        )
+        .await
+        .unwrap();
+    want.sent = true;
+    assert_eq!(store.delivery_ref(d.id).await.unwrap(), Some(want));
+    assert_eq!(store.delivery_of(issue, subs[1]).await.unwrap(), Some(want));
     assert_eq!(
-        store.delivery_ref(d.id).await.unwrap(),
-        Some(DeliveryRef {
-            id: d.id,
-            issue_id: issue,
-            subscriber_id: subs[1]
-        })
+        store
+            .delivery_of(IssueId::new(issue.get() + 1), subs[1])
+            .await
+            .unwrap(),
+        None
     );
     assert_eq!(
         store
@@ -1397,4 +1519,104 @@ async fn a_generated_signing_key_and_the_salt_are_kept_and_reused(store: Arc<dyn
     assert_eq!(salt.len(), 64);
     assert_eq!(store.suppression_salt().await.unwrap(), salt);
     assert_ne!(salt, first.key);
+}
+
+/// Migration 0003 on a database that already holds bounce reports (SQLite rebuilds the table
+/// to widen its CHECK): every report survives, with its id, and the outcome counter starts
+/// from what was stored.
+#[tokio::test]
+async fn the_return_mail_migration_keeps_stored_reports_and_counts_them() {
+    use sqlx::migrate::Migrator;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let insert =
+        "INSERT INTO bounce_reports (message_hash, received_at, source, kind, action, parsed)
+                  VALUES ($1, $2, 'pipe', $3, $4, '{}')";
+    let rows = [
+        ("sha256:aa", Some("hard"), "bounced"),
+        ("sha256:bb", None, "not-a-bounce"),
+        ("sha256:cc", Some("soft"), "bounced"),
+    ];
+    for backend in ["sqlite", "postgres"] {
+        // A fresh database, migrated up to before 0003.
+        let (url, _dir) = if backend == "sqlite" {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("old.db").display());
+            (url, Some(dir))
+        } else {
+            (crate::helpers::create_pg_database().await, None)
+        };
+        // The same steps on each backend's own pool type.
+        macro_rules! seed {
+            ($pool:expr, $dir:literal) => {{
+                let pool = $pool;
+                let m = Migrator::new(root.join($dir)).await.unwrap();
+                m.run_to(2, &pool).await.unwrap();
+                for (hash, kind, action) in rows {
+                    sqlx::query(insert)
+                        .bind(hash)
+                        .bind(now())
+                        .bind(kind)
+                        .bind(action)
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+                pool.close().await;
+            }};
+        }
+        if backend == "sqlite" {
+            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            seed!(
+                sqlx::SqlitePool::connect_with(opts.create_if_missing(true))
+                    .await
+                    .unwrap(),
+                "migrations/sqlite"
+            );
+        } else {
+            seed!(
+                sqlx::PgPool::connect(&url).await.unwrap(),
+                "migrations/postgres"
+            );
+        }
+        let store = kairan::storage::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let reports = store.bounce_reports(10).await.unwrap();
+        let got: Vec<_> = reports
+            .iter()
+            .rev()
+            .map(|r| {
+                (
+                    r.message_hash.as_str(),
+                    r.kind.map(|k| k.as_str()),
+                    r.action.as_str(),
+                    r.attribution.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            rows.iter()
+                .map(|(h, k, a)| (*h, *k, *a, None))
+                .collect::<Vec<_>>(),
+            "{}",
+            store.backend()
+        );
+        let counters: Vec<_> = store
+            .bounce_counters()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.label, c.value))
+            .collect();
+        assert_eq!(
+            counters,
+            vec![("bounced".to_owned(), 2), ("not-a-bounce".to_owned(), 1)],
+            "{}",
+            store.backend()
+        );
+        store.close().await;
+        if backend == "postgres" {
+            crate::helpers::drop_pg_database(url.rsplit('/').next().unwrap()).await;
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! Transactional mail as a use case: the confirmation request and the welcome (issue 3), sent
-//! from the durable outbox (`domain::outbox`). A state change that makes a mail due queues it
+//! Transactional mail as a use case: the confirmation request and the welcome (issue 3), and
+//! the unsubscribe link that answers a reader's mail to the bare return address (issue 12,
+//! `app::bounces`), sent from the durable outbox (`domain::outbox`). A state change that makes a mail due queues it
 //! in its own transaction (`subscription::register` / `confirm` hand the store the mail with
 //! the change); this module sends what is queued. It resolves the recipient at send time and
 //! checks the mail still applies (a confirmation only to a reader still `pending`, a welcome
@@ -90,6 +91,10 @@ impl Notifier {
         }
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     fn url(&self, path: &str, id: SubscriberId, purpose: Purpose, now: DateTime<Utc>) -> String {
         let token = self.signer.sign(id.get(), purpose, now);
         link(&self.settings, &format!("{path}/{token}"))
@@ -127,10 +132,15 @@ impl Notifier {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<BuiltMail, String> {
+        let unsubscribe_token = self.signer.sign(sub.id.get(), Purpose::Unsubscribe, now);
         let links = Links {
             confirm: self.confirm_url(sub.id, now),
-            unsubscribe: self.unsubscribe_url(sub.id, now),
+            unsubscribe: link(&self.settings, &format!("unsubscribe/{unsubscribe_token}")),
             preferences: self.preferences_url(sub.id, now),
+            unsubscribe_mailto: super::bounces::unsubscribe_mailto(
+                &self.settings,
+                &unsubscribe_token,
+            ),
         };
         transactional::build(
             &self.renderer,
@@ -210,11 +220,15 @@ impl Notifier {
             }
         };
         // The mail may no longer apply: the reader confirmed, left, bounced or was erased.
-        let wanted = match mail.kind {
-            MailKind::Confirm => SubscriberStatus::Pending,
-            MailKind::Welcome => SubscriberStatus::Active,
+        let applies = match mail.kind {
+            MailKind::Confirm => sub.status == SubscriberStatus::Pending,
+            MailKind::Welcome => sub.status == SubscriberStatus::Active,
+            MailKind::UnsubscribeLink => matches!(
+                sub.status,
+                SubscriberStatus::Pending | SubscriberStatus::Active
+            ),
         };
-        if sub.status != wanted {
+        if !applies {
             return MailOutcome::Cancelled {
                 reason: format!("subscriber {} is {}", sub.id, sub.status),
             };

@@ -18,7 +18,7 @@ pub mod mail;
 pub mod outbox;
 pub mod subscribers;
 
-pub use bounces::BounceStore;
+pub use bounces::{BounceStore, CounterStep};
 pub use deliveries::DeliveryStore;
 pub use issues::IssueStore;
 pub use keys::KeyStore;

@@ -7,6 +7,7 @@
 use chrono::Utc;
 
 use crate::app::bounces::{self, Context, Ingested, Source};
+use crate::app::notify::Notifier;
 use crate::app::ports::Store;
 use crate::config::BounceSettings;
 use crate::domain::Signer;
@@ -23,11 +24,13 @@ pub enum Answer {
 }
 
 /// Ingests one posted message. `recipient` names the address it was delivered to, when a
-/// relay forwarding bounces knows the VERP address.
+/// relay forwarding return mail knows it (the VERP or List-Unsubscribe address). `answers`
+/// answers a reader's mail to the bare return address.
 pub async fn ingest(
     store: &dyn Store,
     settings: &BounceSettings,
     signer: &Signer,
+    answers: Option<&Notifier>,
     body: &[u8],
     recipient: Option<&str>,
 ) -> Answer {
@@ -36,8 +39,13 @@ pub async fn ingest(
     }
     let ctx = Context {
         settings,
-        signer: Some(signer),
+        signer,
+        answers,
     };
+    // An unencoded `+` in a query string arrives as a space, and an address has no spaces:
+    // `?recipient=bounces+TOKEN@…` works as the sender meant it.
+    let recipient = recipient.map(|r| r.trim().replace(' ', "+"));
+    let recipient = recipient.as_deref();
     match bounces::ingest(store, ctx, body, Source::Http, recipient, Utc::now()).await {
         Ok(done) => Answer::Accepted(Box::new(done)),
         Err(e) => {

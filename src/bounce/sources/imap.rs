@@ -10,7 +10,8 @@
 //! message) at most [`MAX_LITERAL`]; a server that sends more gets an error for the round,
 //! not our memory.
 //!
-//! Depends on the bounce use case, the ports and the settings.
+//! Depends on the bounce use case, the subscription mails (to answer), the ports and the
+//! settings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +25,10 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::bounces::{self, Context, Source};
+use crate::app::notify::Notifier;
 use crate::app::ports::Store;
 use crate::config::{ImapSettings, Settings};
+use crate::domain::Signer;
 
 /// The largest message (literal) accepted from the server.
 pub const MAX_LITERAL: usize = 64 * 1024 * 1024;
@@ -253,16 +256,23 @@ pub struct Round {
     pub deferred: usize,
 }
 
+/// What a round needs besides the mailbox: the daemon's settings, store, signer and the
+/// notifier that answers mail to the bare return address.
+#[derive(Clone)]
+pub struct Poller {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub signer: Arc<Signer>,
+    pub answers: Option<Notifier>,
+}
+
 /// One round: log in, ingest every pending message, mark and expunge, log out.
-pub async fn poll_once(
-    imap: &ImapSettings,
-    settings: &Settings,
-    store: &dyn Store,
-) -> anyhow::Result<Round> {
-    let signer = bounces::signer(settings, store).await;
+pub async fn poll_once(imap: &ImapSettings, p: &Poller) -> anyhow::Result<Round> {
+    let store = p.store.as_ref();
     let ctx = Context {
-        settings: &settings.bounce,
-        signer: signer.as_ref(),
+        settings: &p.settings.bounce,
+        signer: &p.signer,
+        answers: p.answers.as_ref(),
     };
     let mut client = Client::login(imap).await?;
     let uids = client.pending(&imap.folder).await?;
@@ -291,16 +301,11 @@ pub async fn poll_once(
 }
 
 /// Polls every `interval` until `shutdown`; a failed round is logged and retried next time.
-pub async fn run(
-    imap: ImapSettings,
-    settings: Arc<Settings>,
-    store: Arc<dyn Store>,
-    shutdown: CancellationToken,
-) {
+pub async fn run(imap: ImapSettings, poller: Poller, shutdown: CancellationToken) {
     tracing::info!(host = %imap.host, port = imap.port, folder = %imap.folder, interval = ?imap.interval, "bounce mailbox poller started");
     loop {
         let round = tokio::select! {
-            r = poll_once(&imap, &settings, store.as_ref()) => r,
+            r = poll_once(&imap, &poller) => r,
             _ = shutdown.cancelled() => break,
         };
         match round {
@@ -323,18 +328,9 @@ pub async fn run(
 }
 
 /// Starts the poller when `bounce.imap` is configured.
-pub fn spawn(
-    settings: &Arc<Settings>,
-    store: &Arc<dyn Store>,
-    shutdown: &CancellationToken,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let imap = settings.bounce.imap.clone()?;
-    Some(tokio::spawn(run(
-        imap,
-        settings.clone(),
-        store.clone(),
-        shutdown.clone(),
-    )))
+pub fn spawn(poller: Poller, shutdown: &CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+    let imap = poller.settings.bounce.imap.clone()?;
+    Some(tokio::spawn(run(imap, poller, shutdown.clone())))
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! The pipe source: what `kairan bounce parse|ingest` does with files and standard input.
 //! `ingest` is made to sit behind an MTA (a Postfix `pipe` transport, `.forward`, procmail),
-//! so its exit codes follow sysexits: 0 when every message was recorded (a message that is not
-//! a bounce, or that the parser does not understand, is recorded as such: the MTA must never
-//! bounce a bounce), 75 (EX_TEMPFAIL) when the database failed so the MTA retries later, 66
-//! (EX_NOINPUT) for a file that cannot be read, 74 (EX_IOERR) when standard input cannot be
-//! read. One JSON line per message on stdout; problems on stderr.
+//! so its exit codes follow sysexits, and an MTA never loses a message to a problem of ours
+//! that may pass: 0 when every message was recorded (a message that is not a bounce, that the
+//! parser does not understand, or that is forged is recorded as such: the MTA must never
+//! bounce a bounce); 75 (EX_TEMPFAIL) when anything on our side failed and may be fixed —
+//! the database, the signing key, standard input, the configuration (`cli`) — so the MTA
+//! keeps the message and retries; 66 (EX_NOINPUT) only for a file named on the command line
+//! that cannot be read, which no MTA does. One JSON line per message on stdout; problems on
+//! stderr (Postfix puts them in its log line).
 //!
-//! Depends on the bounce use case, the ports, the settings and the parser; the database is
-//! opened by the caller.
+//! Depends on the bounce use case, the ports, the settings and the parser; the database, the
+//! signing key and the answering mailer are opened by the caller ([`Opened`]).
 
 use std::future::Future;
 use std::io::Read;
@@ -18,12 +21,23 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::app::bounces::{self, Context, ParseOutput, Source};
+use crate::app::notify::Notifier;
 use crate::app::ports::Store;
 use crate::config::Settings;
+use crate::domain::Signer;
 
 pub const EX_NOINPUT: u8 = 66;
-pub const EX_IOERR: u8 = 74;
 pub const EX_TEMPFAIL: u8 = 75;
+
+/// What ingestion needs, opened once every message has been read.
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    /// Without the key nothing can be attributed: the caller fails (75) rather than guess.
+    pub signer: Signer,
+    /// Answers mail to the bare return address; `None` when the mailer or the templates
+    /// cannot be set up (the message is then recorded unanswered).
+    pub answers: Option<Notifier>,
+}
 
 #[derive(serde::Serialize)]
 struct ParseLine<'a> {
@@ -69,8 +83,13 @@ fn read_message(path: &Path) -> Result<Vec<u8>, u8> {
         return match std::io::stdin().lock().read_to_end(&mut raw) {
             Ok(_) => Ok(raw),
             Err(e) => {
-                eprintln!("kairan: error: cannot read standard input: {e}");
-                Err(EX_IOERR)
+                // A read error on the MTA's pipe is the MTA's or the system's passing
+                // trouble: the message must stay with it (EX_IOERR would make Postfix bounce
+                // it, and a bounce of a bounce is dropped).
+                eprintln!(
+                    "kairan: error: cannot read standard input: {e}; the message is left to the MTA to retry"
+                );
+                Err(EX_TEMPFAIL)
             }
         };
     }
@@ -83,7 +102,8 @@ fn read_message(path: &Path) -> Result<Vec<u8>, u8> {
 /// `kairan bounce ingest`: one message per file, or standard input with no file or `-`.
 /// Every message is read before the database is opened (`open`), so none is half-taken when
 /// the database is down. `recipient` is the address the MTA delivered to (Postfix
-/// `${original_recipient}`), used to find the VERP token when the message lost it.
+/// `${original_recipient}`): the VERP or List-Unsubscribe address whose token attributes the
+/// message.
 pub async fn ingest<F, Fut>(
     settings: &Settings,
     files: &[PathBuf],
@@ -92,7 +112,7 @@ pub async fn ingest<F, Fut>(
 ) -> ExitCode
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = anyhow::Result<Arc<dyn Store>>>,
+    Fut: Future<Output = anyhow::Result<Opened>>,
 {
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
@@ -104,17 +124,21 @@ where
             Err(c) => code = code.max(c),
         }
     }
-    let store = match open().await {
-        Ok(s) => s,
+    if messages.is_empty() {
+        return ExitCode::from(code);
+    }
+    let opened = match open().await {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("kairan: error: {e:#}; the message is left to the MTA to retry");
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let signer = bounces::signer(settings, store.as_ref()).await;
+    let store = opened.store;
     let ctx = Context {
         settings: &settings.bounce,
-        signer: signer.as_ref(),
+        signer: &opened.signer,
+        answers: opened.answers.as_ref(),
     };
     for (f, raw) in &messages {
         match bounces::ingest(
