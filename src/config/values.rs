@@ -372,6 +372,75 @@ pub(super) fn domain_limits(v: toml::Value) -> Result<BTreeMap<String, u32>, Vec
     }
 }
 
+/// `bounce.webhooks.ses.topic_arns` items: `arn:aws:sns:REGION:ACCOUNT:TOPIC`, as the SNS
+/// console shows a topic's ARN.
+pub(super) fn sns_topic_arn(s: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "`{s}` is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ses-bounces"
+        )
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let [arn, partition, service, region, account, topic] = parts[..] else {
+        return Err(bad());
+    };
+    let region_ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let topic_ok = (1..=256).contains(&topic.len())
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if arn == "arn"
+        && partition.starts_with("aws")
+        && service == "sns"
+        && region_ok
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && topic_ok
+    {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// `bounce.webhooks.sendgrid.public_key`: the base64 DER `SubjectPublicKeyInfo` of an ECDSA
+/// P-256 key, as SendGrid's console shows its verification key (a PEM block's body is
+/// accepted too). Returns the uncompressed SEC1 point, which is what a verifier takes.
+pub(super) fn p256_public_key(s: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    use x509_cert::der::Decode as _;
+    use x509_cert::der::asn1::ObjectIdentifier;
+    const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+    const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    let body: String = s
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| {
+            "is not base64 (paste the verification key as SendGrid shows it)".to_owned()
+        })?;
+    let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(&der)
+        .map_err(|_| "is not a DER public key (SubjectPublicKeyInfo)".to_owned())?;
+    let curve = spki
+        .algorithm
+        .parameters
+        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    if spki.algorithm.oid != EC_PUBLIC_KEY || curve != Some(PRIME256V1) {
+        return Err("is not an ECDSA P-256 public key".into());
+    }
+    let point = spki.subject_public_key.raw_bytes();
+    if point.len() != 65 || point[0] != 4 {
+        return Err("is not an uncompressed P-256 point".into());
+    }
+    Ok(point.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
