@@ -330,6 +330,24 @@ impl App {
         self.store.bounce_reports(1000).await.unwrap().len()
     }
 
+    /// Posts a request that must be refused: its status and the refusal named in the body.
+    async fn refusal(&self, path: &str, body: &[u8], headers: &[(&str, String)]) -> (u16, String) {
+        let (code, answer) = self.post(path, body, headers).await;
+        (
+            code,
+            answer["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Posts a request again: 200, every event a replay, nothing stored anew.
+    async fn replayed(&self, path: &str, body: &[u8], headers: &[(&str, String)], events: u64) {
+        let before = self.report_count().await;
+        let (code, answer) = self.post(path, body, headers).await;
+        let counts = (answer["replays"].as_u64(), answer["accepted"].as_u64());
+        assert_eq!((code, counts), (200, (Some(events), Some(0))), "{answer}");
+        assert_eq!(self.report_count().await, before);
+    }
+
     async fn metrics(&self) -> String {
         self.client
             .get(format!("{}/metrics", self.base))
@@ -656,67 +674,40 @@ async fn ses_webhook(db: TestDb) {
         ),
         2,
     );
-    let (code, answer) = app
-        .post("/webhooks/ses", stale.to_string().as_bytes(), &[])
-        .await;
-    assert_eq!((code, answer["error"].as_str()), (403, Some("stale")));
+    assert_eq!(
+        app.refusal("/webhooks/ses", stale.to_string().as_bytes(), &[])
+            .await,
+        (403, "stale".to_owned())
+    );
     assert_eq!(app.status(c.reader).await, SubscriberStatus::Active);
 
     // A replay of the valid bounce: answered, counted, nothing changes.
-    let before = app.report_count().await;
-    let (code, answer) = app
-        .post("/webhooks/ses", bounce.to_string().as_bytes(), &[])
+    app.replayed("/webhooks/ses", bounce.to_string().as_bytes(), &[], 1)
         .await;
-    assert_eq!(
-        (
-            code,
-            answer["replays"].as_u64(),
-            answer["accepted"].as_u64()
-        ),
-        (200, Some(1), Some(0)),
-        "{answer}"
-    );
-    assert_eq!(app.report_count().await, before);
 
     // An unknown topic is refused before anything is fetched, even with a fresh certificate
     // URL; so is a certificate URL off the SNS hosts, and a subscription to another topic.
     let fetched = aws.log().len();
-    let mut unknown = sns_notification(
-        OTHER_TOPIC,
-        &ses_message("Bounce", "ses-c@example.jp", &c.message_id),
-        t,
-    );
-    unknown["SigningCertURL"] =
-        "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-other.pem".into();
-    let (code, answer) = app
-        .post(
-            "/webhooks/ses",
-            sns_sign(unknown, 2).to_string().as_bytes(),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        (code, answer["error"].as_str()),
-        (403, Some("unknown-topic"))
-    );
-    let mut off_host = sns_notification(
-        TOPIC,
-        &ses_message("Bounce", "ses-c@example.jp", &c.message_id),
-        t,
-    );
-    off_host["SigningCertURL"] =
-        "https://sns.us-east-1.amazonaws.com.attacker.example/cert.pem".into();
-    let (code, answer) = app
-        .post(
-            "/webhooks/ses",
-            sns_sign(off_host, 2).to_string().as_bytes(),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        (code, answer["error"].as_str()),
-        (403, Some("untrusted-url"))
-    );
+    let refused = [
+        (
+            OTHER_TOPIC,
+            "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-other.pem",
+            "unknown-topic",
+        ),
+        (
+            TOPIC,
+            "https://sns.us-east-1.amazonaws.com.attacker.example/cert.pem",
+            "untrusted-url",
+        ),
+    ];
+    for (topic, cert_url, why) in refused {
+        let message = ses_message("Bounce", "ses-c@example.jp", &c.message_id);
+        let mut m = sns_notification(topic, &message, t);
+        m["SigningCertURL"] = cert_url.into();
+        let body = sns_sign(m, 2).to_string();
+        let refusal = app.refusal("/webhooks/ses", body.as_bytes(), &[]).await;
+        assert_eq!(refusal, (403, why.to_owned()));
+    }
     let mut other = confirm.clone();
     other["TopicArn"] = OTHER_TOPIC.into();
     let (code, _) = app
@@ -866,42 +857,34 @@ async fn sendgrid_webhook(db: TestDb) {
     )])
     .to_string()
     .into_bytes();
-    let (code, answer) = app
-        .post("/webhooks/sendgrid", &bad, &sendgrid_headers(b"[]", now))
-        .await;
     assert_eq!(
-        (code, answer["error"].as_str()),
-        (403, Some("bad-signature"))
+        app.refusal("/webhooks/sendgrid", &bad, &sendgrid_headers(b"[]", now))
+            .await,
+        (403, "bad-signature".to_owned())
     );
     let (code, _) = app.post("/webhooks/sendgrid", &bad, &[]).await;
     assert_eq!(code, 403, "no signature at all");
 
     // A stale timestamp, properly signed.
-    let (code, answer) = app
-        .post(
+    assert_eq!(
+        app.refusal(
             "/webhooks/sendgrid",
             &bad,
-            &sendgrid_headers(&bad, now - 600),
+            &sendgrid_headers(&bad, now - 600)
         )
-        .await;
-    assert_eq!((code, answer["error"].as_str()), (403, Some("stale")));
+        .await,
+        (403, "stale".to_owned())
+    );
     assert_eq!(app.status(c.reader).await, SubscriberStatus::Active);
 
     // A replay of the valid batch: answered, counted, nothing changes.
-    let before = app.report_count().await;
-    let (code, answer) = app
-        .post("/webhooks/sendgrid", &body, &sendgrid_headers(&body, now))
-        .await;
-    assert_eq!(
-        (
-            code,
-            answer["replays"].as_u64(),
-            answer["accepted"].as_u64()
-        ),
-        (200, Some(3), Some(0)),
-        "{answer}"
-    );
-    assert_eq!(app.report_count().await, before);
+    app.replayed(
+        "/webhooks/sendgrid",
+        &body,
+        &sendgrid_headers(&body, now),
+        3,
+    )
+    .await;
     app.stop().await;
 }
 
@@ -1029,16 +1012,13 @@ async fn postmark_webhook(db: TestDb) {
     assert!(app.report(&format!("postmark:{}", id + 2)).await.is_none());
 
     // A replay: answered, counted, nothing changes.
-    let before = app.report_count().await;
-    let (code, answer) = app
-        .post("/webhooks/postmark", &bounce, &basic(PM_USER, PM_PASSWORD))
-        .await;
-    assert_eq!(
-        (code, answer["replays"].as_u64()),
-        (200, Some(1)),
-        "{answer}"
-    );
-    assert_eq!(app.report_count().await, before);
+    app.replayed(
+        "/webhooks/postmark",
+        &bounce,
+        &basic(PM_USER, PM_PASSWORD),
+        1,
+    )
+    .await;
     app.stop().await;
 }
 
@@ -1140,36 +1120,33 @@ async fn mailgun_webhook(db: TestDb) {
 
     // A bad signature (another key), and a stale timestamp properly signed.
     let against_c = mailgun_event("failed", "mg-c@example.jp", &c.message_id);
-    let (code, answer) = app
-        .post(
+    assert_eq!(
+        app.refusal(
             "/webhooks/mailgun",
             &mailgun_body(now, &mailgun_token(), &against_c, "key-not-ours-0123456789"),
-            &[],
+            &[]
         )
-        .await;
-    assert_eq!(
-        (code, answer["error"].as_str()),
-        (403, Some("bad-signature"))
+        .await,
+        (403, "bad-signature".to_owned())
     );
-    let (code, answer) = app
-        .post(
+    assert_eq!(
+        app.refusal(
             "/webhooks/mailgun",
             &mailgun_body(now - 900, &mailgun_token(), &against_c, MG_KEY),
-            &[],
+            &[]
         )
-        .await;
-    assert_eq!((code, answer["error"].as_str()), (403, Some("stale")));
+        .await,
+        (403, "stale".to_owned())
+    );
 
     // The signature covers the token, not the event: a captured request sent again with
     // other event data is refused by its token, taken once.
     let mut swapped: Value = serde_json::from_slice(&body).unwrap();
     swapped["event-data"] = against_c.clone();
-    let (code, answer) = app
-        .post("/webhooks/mailgun", swapped.to_string().as_bytes(), &[])
-        .await;
     assert_eq!(
-        (code, answer["error"].as_str()),
-        (403, Some("replayed-token"))
+        app.refusal("/webhooks/mailgun", swapped.to_string().as_bytes(), &[])
+            .await,
+        (403, "replayed-token".to_owned())
     );
     assert_eq!(app.status(c.reader).await, SubscriberStatus::Active);
 
@@ -1195,24 +1172,13 @@ async fn mailgun_webhook(db: TestDb) {
 
     // A replay of the event (Mailgun's retry, freshly signed): answered, counted, nothing
     // changes.
-    let before = app.report_count().await;
-    let (code, answer) = app
-        .post(
-            "/webhooks/mailgun",
-            &mailgun_body(now, &mailgun_token(), &failed, MG_KEY),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        (
-            code,
-            answer["replays"].as_u64(),
-            answer["accepted"].as_u64()
-        ),
-        (200, Some(1), Some(0)),
-        "{answer}"
-    );
-    assert_eq!(app.report_count().await, before);
+    app.replayed(
+        "/webhooks/mailgun",
+        &mailgun_body(now, &mailgun_token(), &failed, MG_KEY),
+        &[],
+        1,
+    )
+    .await;
     app.stop().await;
 }
 

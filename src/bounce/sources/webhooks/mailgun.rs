@@ -54,25 +54,19 @@ impl Mailgun {
         now: DateTime<Utc>,
     ) -> Answer {
         let (token, verified) = self.verify(body, now)?;
-        let provider = Provider::Mailgun.as_str();
-        let unavailable = |e: &dyn std::fmt::Display| {
-            tracing::error!(error = %e, "Mailgun webhook: cannot record an event");
-            Refusal::Unavailable
-        };
+        let provider = Provider::Mailgun;
         let taken = store
-            .claim_webhook_token(provider, &token, now, now - WINDOW * 2)
+            .claim_webhook_token(provider.as_str(), &token, now, now - WINDOW * 2)
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| super::unavailable(provider, &e))?;
         if !taken {
             return Err(Refusal::ReplayedToken);
         }
-        match super::ingest(store, ctx, Provider::Mailgun, verified, now).await {
-            Ok(done) => Ok(done),
-            Err(e) => {
-                let _ = store.release_webhook_token(provider, &token).await;
-                Err(unavailable(&e))
-            }
+        let answer = super::ingest(store, ctx, provider, verified, now).await;
+        if answer.is_err() {
+            let _ = store.release_webhook_token(provider.as_str(), &token).await;
         }
+        answer
     }
 
     /// The token and the event of a request whose signature and timestamp hold.

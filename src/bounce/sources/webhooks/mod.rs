@@ -211,15 +211,15 @@ pub struct Verified {
 }
 
 /// Hands each event to the bounce use case; an event id seen before is a replay and
-/// changes nothing. Stops at the first database error (the provider retries the request, and
-/// the events already taken are replays then).
+/// changes nothing. Stops at the first database error, answered `Unavailable` (the provider
+/// retries the request, and the events already taken are replays then).
 pub async fn ingest(
     store: &dyn Store,
     ctx: Context<'_>,
     provider: Provider,
     verified: Verified,
     now: DateTime<Utc>,
-) -> Result<Accepted, StoreError> {
+) -> Answer {
     let mut out = Accepted {
         ignored: verified.ignored,
         ..Accepted::default()
@@ -229,7 +229,9 @@ pub async fn ingest(
             .increment(u64::from(verified.ignored));
     }
     for n in verified.events {
-        let done = bounces::ingest_event(store, ctx, &n.into_event(provider), now).await?;
+        let done = bounces::ingest_event(store, ctx, &n.into_event(provider), now)
+            .await
+            .map_err(|e| unavailable(provider, &e))?;
         let result = if done.duplicate {
             out.replays += 1;
             "replay"
@@ -241,6 +243,12 @@ pub async fn ingest(
             .increment(1);
     }
     Ok(out)
+}
+
+/// Logs a database failure; the request is answered 503 so that the provider retries.
+fn unavailable(provider: Provider, e: &StoreError) -> Refusal {
+    tracing::error!(provider = provider.as_str(), error = %e, "cannot record a provider event");
+    Refusal::Unavailable
 }
 
 /// Counts a request's result (`accepted` or the refusal) and passes the answer on.

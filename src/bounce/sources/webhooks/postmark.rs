@@ -56,12 +56,7 @@ impl Postmark {
             return Err(Refusal::Unauthorized);
         }
         let verified = record(body)?;
-        super::ingest(store, ctx, super::Provider::Postmark, verified, now)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "Postmark webhook: cannot record an event");
-                Refusal::Unavailable
-            })
+        super::ingest(store, ctx, super::Provider::Postmark, verified, now).await
     }
 
     /// Whether an `Authorization` header carries the configured basic credentials.

@@ -56,12 +56,7 @@ impl Sendgrid {
     ) -> Answer {
         self.verify(signature, timestamp, body, now)?;
         let verified = events(body)?;
-        super::ingest(store, ctx, super::Provider::Sendgrid, verified, now)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "SendGrid webhook: cannot record an event");
-                Refusal::Unavailable
-            })
+        super::ingest(store, ctx, super::Provider::Sendgrid, verified, now).await
     }
 
     fn verify(

@@ -123,12 +123,7 @@ impl Ses {
         match env.kind.as_str() {
             "Notification" => {
                 let verified = notification(&env.message_id, &env.message)?;
-                super::ingest(store, ctx, super::Provider::Ses, verified, now)
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "SES webhook: cannot record an event");
-                        Refusal::Unavailable
-                    })
+                super::ingest(store, ctx, super::Provider::Ses, verified, now).await
             }
             "SubscriptionConfirmation" => {
                 let url = env
