@@ -1252,3 +1252,72 @@ async fn the_https_client_fetches_only_from_a_host_that_proves_its_name() {
         aws.log()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Failing closed when the database fails, and the token port on both backends.
+
+#[tokio::test]
+async fn a_database_failure_is_answered_503_so_that_the_provider_retries() {
+    let app = App::spawn(TestDb::sqlite().await, &env(), None).await;
+    let a = sent_to(&app.store, "mg-down@example.jp").await;
+    app.store.close().await;
+    let event = mailgun_event("failed", "mg-down@example.jp", &a.message_id);
+    let body = mailgun_body(Utc::now().timestamp(), &mailgun_token(), &event, MG_KEY);
+    let resp = app
+        .client
+        .post(format!("{}/webhooks/mailgun", app.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "60");
+    app.stop().await;
+}
+
+async fn tokens_are_taken_once_given_back_and_forgotten(db: TestDb) {
+    let s = db.store.clone();
+    let t = now();
+    let forget = t - Duration::minutes(10);
+    assert!(
+        s.claim_webhook_token("mailgun", "tok-1", t, forget)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.claim_webhook_token("mailgun", "tok-1", t, forget)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.claim_webhook_token("other", "tok-1", t, forget)
+            .await
+            .unwrap(),
+        "tokens are per provider"
+    );
+    // Given back (the request could not be recorded), the provider's retry may take it.
+    s.release_webhook_token("mailgun", "tok-1").await.unwrap();
+    assert!(
+        s.claim_webhook_token("mailgun", "tok-1", t, forget)
+            .await
+            .unwrap()
+    );
+    // Taken long ago: forgotten when the window has passed.
+    let later = t + Duration::minutes(11);
+    assert!(
+        s.claim_webhook_token("mailgun", "tok-1", later, later - Duration::minutes(10))
+            .await
+            .unwrap()
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn tokens_are_taken_once_given_back_and_forgotten_on_sqlite() {
+    tokens_are_taken_once_given_back_and_forgotten(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn tokens_are_taken_once_given_back_and_forgotten_on_postgres() {
+    tokens_are_taken_once_given_back_and_forgotten(TestDb::postgres().await).await;
+}
