@@ -523,6 +523,14 @@ fn sns_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// An SES notification of the pinned topic, signed (SNS signature version `version`).
+fn signed_ses(kind: &str, to: &str, message_id: &str, at: DateTime<Utc>, version: u8) -> Value {
+    sns_sign(
+        sns_notification(TOPIC, &ses_message(kind, to, message_id), at),
+        version,
+    )
+}
+
 fn sns_notification(topic: &str, message: &Value, at: DateTime<Utc>) -> Value {
     json!({
         "Type": "Notification",
@@ -599,14 +607,7 @@ async fn ses_webhook(db: TestDb) {
     );
 
     // A valid bounce (signature version 2) naming our message: the reader is bounced.
-    let bounce = sns_sign(
-        sns_notification(
-            TOPIC,
-            &ses_message("Bounce", "ses-a@example.jp", &a.message_id),
-            t,
-        ),
-        2,
-    );
+    let bounce = signed_ses("Bounce", "ses-a@example.jp", &a.message_id, t, 2);
     let (code, answer) = app
         .post("/webhooks/ses", bounce.to_string().as_bytes(), &[])
         .await;
@@ -628,14 +629,7 @@ async fn ses_webhook(db: TestDb) {
     assert_eq!(report.status_code.as_deref(), Some("5.1.1"));
 
     // A complaint signed with version 1 (SHA1withRSA).
-    let complaint = sns_sign(
-        sns_notification(
-            TOPIC,
-            &ses_message("Complaint", "ses-b@example.jp", &b.message_id),
-            t,
-        ),
-        1,
-    );
+    let complaint = signed_ses("Complaint", "ses-b@example.jp", &b.message_id, t, 1);
     let (code, answer) = app
         .post("/webhooks/ses", complaint.to_string().as_bytes(), &[])
         .await;
@@ -643,14 +637,7 @@ async fn ses_webhook(db: TestDb) {
     assert_eq!(app.status(b.reader).await, SubscriberStatus::Complained);
 
     // A bad signature: the message was changed after signing.
-    let mut forged = sns_sign(
-        sns_notification(
-            TOPIC,
-            &ses_message("Bounce", "ses-a@example.jp", &a.message_id),
-            t,
-        ),
-        2,
-    );
+    let mut forged = signed_ses("Bounce", "ses-a@example.jp", &a.message_id, t, 2);
     forged["Message"] = ses_message("Bounce", "ses-c@example.jp", &c.message_id)
         .to_string()
         .into();
@@ -666,12 +653,11 @@ async fn ses_webhook(db: TestDb) {
     );
 
     // A stale timestamp, properly signed.
-    let stale = sns_sign(
-        sns_notification(
-            TOPIC,
-            &ses_message("Bounce", "ses-c@example.jp", &c.message_id),
-            t - Duration::hours(2),
-        ),
+    let stale = signed_ses(
+        "Bounce",
+        "ses-c@example.jp",
+        &c.message_id,
+        t - Duration::hours(2),
         2,
     );
     assert_eq!(
