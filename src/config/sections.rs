@@ -609,7 +609,7 @@ mod tests {
             shown,
             [
                 "bounce.webhooks.ses.topic_arns (kairan.toml): `arn:aws:sqs:us-east-1:123456789012:q` is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ses-bounces",
-                "bounce.webhooks.sendgrid.public_key (kairan.toml): is not an ECDSA P-256 public key",
+                "bounce.webhooks.sendgrid.public_key (kairan.toml): is not an ECDSA P-256 public key (DER SubjectPublicKeyInfo)",
                 "bounce.webhooks.postmark.username (kairan.toml): must not be empty",
                 "bounce.webhooks.postmark.password (kairan.toml): must be at least 16 characters",
                 "bounce.webhooks.mailgun.signing_key (kairan.toml): is required in this section",

@@ -411,10 +411,12 @@ pub(super) fn sns_topic_arn(s: &str) -> Result<(), String> {
 /// accepted too). Returns the uncompressed SEC1 point, which is what a verifier takes.
 pub(super) fn p256_public_key(s: &str) -> Result<Vec<u8>, String> {
     use base64::Engine as _;
-    use x509_cert::der::Decode as _;
-    use x509_cert::der::asn1::ObjectIdentifier;
-    const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-    const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65 bytes) }: the one DER
+    // form of an uncompressed P-256 key, so the key is this prefix and its point.
+    const P256_SPKI: [u8; 26] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
     let body: String = s
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -425,20 +427,10 @@ pub(super) fn p256_public_key(s: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| {
             "is not base64 (paste the verification key as SendGrid shows it)".to_owned()
         })?;
-    let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(&der)
-        .map_err(|_| "is not a DER public key (SubjectPublicKeyInfo)".to_owned())?;
-    let curve = spki
-        .algorithm
-        .parameters
-        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-    if spki.algorithm.oid != EC_PUBLIC_KEY || curve != Some(PRIME256V1) {
-        return Err("is not an ECDSA P-256 public key".into());
+    match der.strip_prefix(&P256_SPKI[..]) {
+        Some(point) if point.len() == 65 && point[0] == 4 => Ok(point.to_vec()),
+        _ => Err("is not an ECDSA P-256 public key (DER SubjectPublicKeyInfo)".into()),
     }
-    let point = spki.subject_public_key.raw_bytes();
-    if point.len() != 65 || point[0] != 4 {
-        return Err("is not an uncompressed P-256 point".into());
-    }
-    Ok(point.to_vec())
 }
 
 #[cfg(test)]

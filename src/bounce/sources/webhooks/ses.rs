@@ -10,7 +10,7 @@
 //! to sign (the message's name/value pairs, each name and value on a line of its own, in the
 //! order AWS documents) with the public key of that certificate (else 403 `bad-signature`).
 //! The certificate is fetched over HTTPS through the [`SnsHttp`] port (so the TLS chain to
-//! the web PKI roots is what vouches for it), once per URL, and kept while it is valid.
+//! the web PKI roots is what vouches for it), once per URL, and used for a day ([`CERT_TTL`]).
 //!
 //! Then: a `SubscriptionConfirmation` is confirmed by visiting its `SubscribeURL` (checked
 //! like the certificate URL) — only ever for a pinned topic, since the topic was checked
@@ -23,15 +23,18 @@
 //! the original headers SES passes back (`mail.headers`, with "include original headers"
 //! on): `Message-ID` and `X-Kairan-Delivery`.
 //!
-//! Depends on the bounce use case (through `webhooks`), ring for RSA, x509-cert to read the
-//! certificate, and the [`SnsHttp`] port.
+//! Depends on the bounce use case (through `webhooks`), rustls-webpki (already in the tree for
+//! TLS) to read the certificate, ring for RSA, and the [`SnsHttp`] port.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm, alg_id,
+};
 use serde::Deserialize;
-use x509_cert::der::DecodePem as _;
 
 use super::sns_http::SnsHttp;
 use super::{Accepted, Answer, Normalised, Refusal, Verified, bare_message_id};
@@ -49,6 +52,10 @@ pub const MAX_AGE: chrono::Duration = chrono::Duration::hours(1);
 pub const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 /// Certificates kept at most (SNS signs with one per region, renewed yearly).
 const CERT_CACHE: usize = 16;
+/// How long a fetched certificate is used before it is fetched again. SNS names a renewed
+/// certificate by a new URL, so this only bounds how long one that was withdrawn stays
+/// believed.
+const CERT_TTL: chrono::Duration = chrono::Duration::hours(24);
 
 /// The SNS message as posted (the fields kairan reads).
 #[derive(Debug, Deserialize)]
@@ -77,17 +84,59 @@ struct Envelope {
     subscribe_url: Option<String>,
 }
 
-/// A signing certificate's RSA key and the period it is valid in (Unix seconds).
+/// A fetched signing certificate (DER, already read once) and when it was fetched.
 struct Cert {
-    /// PKCS#1 `RSAPublicKey` DER, as ring takes it.
-    rsa: Vec<u8>,
-    not_before: i64,
-    not_after: i64,
+    der: CertificateDer<'static>,
+    fetched: DateTime<Utc>,
 }
 
 impl Cert {
-    fn valid_at(&self, now: DateTime<Utc>) -> bool {
-        (self.not_before..=self.not_after).contains(&now.timestamp())
+    fn fresh_at(&self, now: DateTime<Utc>) -> bool {
+        now.signed_duration_since(self.fetched) < CERT_TTL
+    }
+
+    /// Whether `signature` is `algorithm`'s signature of `message` by this certificate's key.
+    fn verifies(&self, algorithm: &RsaPkcs1, message: &[u8], signature: &[u8]) -> bool {
+        webpki::EndEntityCert::try_from(&self.der)
+            .and_then(|c| c.verify_signature(algorithm, message, signature))
+            .is_ok()
+    }
+}
+
+/// RSA PKCS#1 v1.5 with ring, as webpki asks of a signature algorithm (webpki itself offers
+/// no SHA-1, which SNS signature version 1 still uses).
+struct RsaPkcs1(&'static ring::signature::RsaParameters);
+
+static RSA_SHA1: RsaPkcs1 =
+    RsaPkcs1(&ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY);
+static RSA_SHA256: RsaPkcs1 = RsaPkcs1(&ring::signature::RSA_PKCS1_2048_8192_SHA256);
+
+impl std::fmt::Debug for RsaPkcs1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RsaPkcs1")
+    }
+}
+
+impl SignatureVerificationAlgorithm for RsaPkcs1 {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        ring::signature::UnparsedPublicKey::new(self.0, public_key)
+            .verify(message, signature)
+            .map_err(|_| InvalidSignature)
+    }
+
+    /// An RSA key: what webpki checks the certificate's key against.
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::RSA_ENCRYPTION
+    }
+
+    /// Only compared when verifying a certificate's own signature, which this is not used for.
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::RSA_PKCS1_SHA256
     }
 }
 
@@ -154,12 +203,11 @@ impl Ses {
         if !self.topic_arns.contains(&env.topic_arn) {
             return Err(Refusal::UnknownTopic);
         }
-        let algorithm: &'static dyn ring::signature::VerificationAlgorithm =
-            match env.signature_version.as_str() {
-                "1" => &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                "2" => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                _ => return Err(Refusal::BadSignature),
-            };
+        let algorithm = match env.signature_version.as_str() {
+            "1" => &RSA_SHA1,
+            "2" => &RSA_SHA256,
+            _ => return Err(Refusal::BadSignature),
+        };
         let cert_url = sns_url(&env.signing_cert_url, true).ok_or(Refusal::UntrustedUrl)?;
         let sent = DateTime::parse_from_rfc3339(&env.timestamp).map_err(|_| Refusal::Malformed)?;
         let age = now.signed_duration_since(sent);
@@ -172,16 +220,16 @@ impl Ses {
             .decode(env.signature.trim())
             .map_err(|_| Refusal::BadSignature)?;
         let cert = self.certificate(&cert_url, now).await?;
-        ring::signature::UnparsedPublicKey::new(algorithm, &cert.rsa)
-            .verify(signed.as_bytes(), &signature)
-            .map_err(|_| Refusal::BadSignature)?;
+        if !cert.verifies(algorithm, signed.as_bytes(), &signature) {
+            return Err(Refusal::BadSignature);
+        }
         Ok(env)
     }
 
     /// The certificate at `url`, from the cache or fetched (once) through the port.
     async fn certificate(&self, url: &url::Url, now: DateTime<Utc>) -> Result<Arc<Cert>, Refusal> {
         let cached = |certs: &HashMap<String, Arc<Cert>>| {
-            certs.get(url.as_str()).filter(|c| c.valid_at(now)).cloned()
+            certs.get(url.as_str()).filter(|c| c.fresh_at(now)).cloned()
         };
         if let Some(c) = cached(&*self.certs.lock().await) {
             return Ok(c);
@@ -194,14 +242,14 @@ impl Ses {
             tracing::warn!(error = %format!("{e:#}"), url = %url, "cannot fetch the SNS signing certificate");
             Refusal::Upstream
         })?;
-        let cert = Arc::new(read_certificate(&pem).map_err(|why| {
-            tracing::warn!(url = %url, why, "the SNS signing certificate is unusable");
-            Refusal::BadSignature
-        })?);
-        if !cert.valid_at(now) {
-            tracing::warn!(url = %url, "the SNS signing certificate is not valid now");
-            return Err(Refusal::BadSignature);
-        }
+        let der = CertificateDer::from_pem_slice(&pem)
+            .ok()
+            .filter(|der| webpki::EndEntityCert::try_from(der).is_ok())
+            .ok_or_else(|| {
+                tracing::warn!(url = %url, "the SNS signing certificate is not a certificate");
+                Refusal::BadSignature
+            })?;
+        let cert = Arc::new(Cert { der, fetched: now });
         let mut certs = self.certs.lock().await;
         if certs.len() >= CERT_CACHE {
             certs.clear();
@@ -261,26 +309,6 @@ fn string_to_sign(env: &Envelope) -> Option<String> {
         out.push('\n');
     }
     Some(out)
-}
-
-/// The RSA key and validity of a PEM certificate.
-fn read_certificate(pem: &[u8]) -> Result<Cert, &'static str> {
-    use x509_cert::der::asn1::ObjectIdentifier;
-    const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-    let cert = x509_cert::Certificate::from_pem(pem).map_err(|_| "not a PEM certificate")?;
-    let tbs = &cert.tbs_certificate;
-    let spki = &tbs.subject_public_key_info;
-    if spki.algorithm.oid != RSA_ENCRYPTION {
-        return Err("not an RSA key");
-    }
-    let secs = |t: x509_cert::time::Time| {
-        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-    };
-    Ok(Cert {
-        rsa: spki.subject_public_key.raw_bytes().to_vec(),
-        not_before: secs(tbs.validity.not_before),
-        not_after: secs(tbs.validity.not_after),
-    })
 }
 
 /// The SES notification (or event-publishing record) inside an SNS `Message`.
