@@ -375,41 +375,9 @@ struct Sent {
 
 async fn sent_to(store: &Arc<dyn Store>, email: &str) -> Sent {
     let at = now();
-    let subscriber = NewSubscriber {
-        email: EmailAddress::parse(email).unwrap(),
-        name: None,
-        lang: LangPref::Both,
-        status: SubscriberStatus::Active,
-        consent: Consent {
-            method: SubscriptionSource::Cli,
-            form_at: at,
-            confirmed_at: Some(at),
-            ip: None,
-            user_agent: None,
-            page_lang: None,
-            text_hash: None,
-            text_version: None,
-        },
-        now: at,
-    };
-    let (reader, _) = store.insert_subscriber(&subscriber, None).await.unwrap();
-    let content = IssueContent {
-        subject: "件名".into(),
-        preheader: None,
-        markdown: "本文".into(),
-    };
-    let issue = store
-        .insert_issue(&NewIssue {
-            slug: format!("issue-{}", reader.get()),
-            state: IssueState::Queued,
-            send_at: None,
-            ja: content.clone(),
-            en: content,
-            now: at,
-        })
-        .await
-        .unwrap();
-    store.start_campaign(issue, at).await.unwrap().unwrap();
+    let reader = crate::bounces::reader(store, email).await;
+    // Every active reader gets a delivery of this issue; all are recorded as sent.
+    let issue = crate::bounces::issue(store, &format!("issue-{}", reader.get())).await;
     let claimed = store
         .claim_deliveries(issue, "test", 1000, at, at + Duration::minutes(5))
         .await
