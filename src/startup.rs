@@ -103,6 +103,10 @@ impl Application {
             store.clone(),
             owner.as_str(),
         );
+        let webhooks = Arc::new(crate::bounce::sources::webhooks::Webhooks::new(
+            &settings.bounce.webhooks,
+            Arc::new(crate::bounce::sources::webhooks::sns_http::HttpsClient::default()),
+        ));
         let state = AppState {
             settings,
             store,
@@ -111,6 +115,7 @@ impl Application {
             renderer,
             signer,
             notifier,
+            webhooks,
         };
         Ok(Application {
             listener,
@@ -124,6 +129,19 @@ impl Application {
     /// sends campaigns.
     pub fn passive(mut self, passive: bool) -> Self {
         self.passive = passive;
+        self
+    }
+
+    /// Fetches SNS certificates and confirms SNS subscriptions through `http` instead of
+    /// HTTPS to AWS (tests serve certificates they generate).
+    pub fn sns_http(
+        mut self,
+        http: Arc<dyn crate::bounce::sources::webhooks::sns_http::SnsHttp>,
+    ) -> Self {
+        self.state.webhooks = Arc::new(crate::bounce::sources::webhooks::Webhooks::new(
+            &self.state.settings.bounce.webhooks,
+            http,
+        ));
         self
     }
 
@@ -232,6 +250,19 @@ fn log_startup(settings: &Settings, addr: SocketAddr, backend: &str, mailer: &st
     }
     if settings.admin.token.is_none() {
         tracing::info!("admin.token is not set: the admin API is off");
+    }
+    let w = &settings.bounce.webhooks;
+    let on: Vec<&str> = [
+        ("ses", w.ses.is_some()),
+        ("sendgrid", w.sendgrid.is_some()),
+        ("postmark", w.postmark.is_some()),
+        ("mailgun", w.mailgun.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    if !on.is_empty() {
+        tracing::info!(providers = %on.join(", "), "provider webhooks are on under /webhooks/");
     }
 }
 

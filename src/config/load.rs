@@ -315,6 +315,11 @@ impl Reader {
         });
     }
 
+    /// Whether a problem was already recorded under `key`.
+    pub(super) fn has_problem(&self, key: &str) -> bool {
+        self.problems.iter().any(|p| p.key == key)
+    }
+
     fn lookup(&self, key: &str) -> Option<&toml::Value> {
         let mut parts = key.split('.');
         let mut v = self.root.get(parts.next()?)?;

@@ -19,8 +19,9 @@ pub use load::{
 };
 pub use types::{
     AdminSettings, BounceSettings, DatabaseSettings, DispatchSettings, DkimSettings, HttpSettings,
-    ImapSettings, NewsletterLangSettings, NewsletterSettings, OutboxSettings, PathsSettings,
-    ScheduleSettings, Secret, SecretsSettings, Settings, SmtpSettings, SmtpTls, SmtpUrl,
-    SubscribeSettings,
+    ImapSettings, MailgunWebhookSettings, NewsletterLangSettings, NewsletterSettings,
+    OutboxSettings, PathsSettings, PostmarkWebhookSettings, ScheduleSettings, Secret,
+    SecretsSettings, SendgridWebhookSettings, SesWebhookSettings, Settings, SmtpSettings, SmtpTls,
+    SmtpUrl, SubscribeSettings, WebhookSettings,
 };
 pub use values::{parse_cron, parse_duration};

@@ -208,6 +208,7 @@ fn bounce(r: &mut Reader) -> BounceSettings {
         ) as u32,
         soft_window: r.duration_or("bounce.soft_window", defaults::BOUNCE_SOFT_WINDOW),
         imap: imap(r),
+        webhooks: webhooks(r),
     }
 }
 
@@ -238,6 +239,76 @@ fn imap(r: &mut Reader) -> Option<ImapSettings> {
         folder,
         interval,
     })
+}
+
+/// `[bounce.webhooks.*]`: each provider's table, when present, must be complete (a route
+/// that cannot verify what it receives is never opened).
+fn webhooks(r: &mut Reader) -> WebhookSettings {
+    let ses = r.has("bounce.webhooks.ses").then(|| {
+        let key = "bounce.webhooks.ses.topic_arns";
+        let given = r.has(key);
+        let arns = r.string_list_or(key, &[]);
+        let mut ok = true;
+        for arn in &arns {
+            if let Err(e) = values::sns_topic_arn(arn) {
+                r.problem(key, e);
+                ok = false;
+            }
+        }
+        if arns.is_empty() && !r.has_problem(key) {
+            let why = if given {
+                "must name at least one topic"
+            } else {
+                "is required in this section"
+            };
+            r.problem(key, why.into());
+            ok = false;
+        }
+        ok.then_some(SesWebhookSettings { topic_arns: arns })
+    });
+    let sendgrid = r.has("bounce.webhooks.sendgrid").then(|| {
+        let key = "bounce.webhooks.sendgrid.public_key";
+        let text = r.required_string(key)?;
+        match values::p256_public_key(&text) {
+            Ok(public_key) => Some(SendgridWebhookSettings { public_key }),
+            Err(e) => {
+                r.problem(key, e);
+                None
+            }
+        }
+    });
+    let postmark = r.has("bounce.webhooks.postmark").then(|| {
+        let username = r.required_string("bounce.webhooks.postmark.username");
+        if username.as_deref() == Some("") {
+            r.problem(
+                "bounce.webhooks.postmark.username",
+                "must not be empty".into(),
+            );
+        }
+        let password = r.required_string("bounce.webhooks.postmark.password");
+        let password = password.and_then(|p| {
+            values::secret_of_at_least(&p, 16)
+                .map_err(|e| r.problem("bounce.webhooks.postmark.password", e))
+                .ok()
+        });
+        Some(PostmarkWebhookSettings {
+            username: username.filter(|u| !u.is_empty())?,
+            password: password?,
+        })
+    });
+    let mailgun = r.has("bounce.webhooks.mailgun").then(|| {
+        let key = r.required_string("bounce.webhooks.mailgun.signing_key")?;
+        values::secret_of_at_least(&key, 16)
+            .map_err(|e| r.problem("bounce.webhooks.mailgun.signing_key", e))
+            .ok()
+            .map(|signing_key| MailgunWebhookSettings { signing_key })
+    });
+    WebhookSettings {
+        ses: ses.flatten(),
+        sendgrid: sendgrid.flatten(),
+        postmark: postmark.flatten(),
+        mailgun: mailgun.flatten(),
+    }
 }
 
 fn secrets(r: &mut Reader) -> SecretsSettings {
@@ -464,6 +535,93 @@ mod tests {
                 "newsletter.ja.postal_address",
                 "newsletter.en.sender",
                 "newsletter.en.postal_address"
+            ]
+        );
+    }
+
+    /// A P-256 verification key as SendGrid shows it: base64 of the DER SubjectPublicKeyInfo.
+    fn sendgrid_key() -> String {
+        use base64::Engine as _;
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+        use ring::signature::KeyPair as _;
+        // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING point }
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(pair.public_key().as_ref());
+        base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    #[test]
+    fn webhooks_are_off_unless_configured_and_complete_when_they_are() {
+        let (s, _) = parse("", "defaults", &[]).unwrap();
+        let w = &s.bounce.webhooks;
+        assert!(
+            w.ses.is_none() && w.sendgrid.is_none() && w.postmark.is_none() && w.mailgun.is_none()
+        );
+
+        let key = sendgrid_key();
+        let text = format!(
+            "[bounce.webhooks.ses]\ntopic_arns = [\"arn:aws:sns:us-east-1:123456789012:ses-bounces\"]\n\
+             [bounce.webhooks.sendgrid]\npublic_key = \"{key}\"\n\
+             [bounce.webhooks.postmark]\nusername = \"kairan\"\npassword = \"pm-password-0123456789\"\n\
+             [bounce.webhooks.mailgun]\nsigning_key = \"key-0123456789abcdef\"\n"
+        );
+        let (s, _) = parse(&text, "kairan.toml", &[]).unwrap();
+        let w = &s.bounce.webhooks;
+        assert_eq!(
+            w.ses.as_ref().unwrap().topic_arns,
+            ["arn:aws:sns:us-east-1:123456789012:ses-bounces"]
+        );
+        assert_eq!(w.sendgrid.as_ref().unwrap().public_key.len(), 65);
+        assert_eq!(w.postmark.as_ref().unwrap().username, "kairan");
+        assert_eq!(
+            w.mailgun.as_ref().unwrap().signing_key.expose(),
+            "key-0123456789abcdef"
+        );
+        assert!(
+            !format!("{s:?}").contains("pm-password"),
+            "secrets stay out of Debug"
+        );
+
+        // From the environment too, as every key can be.
+        let e = env(&[(
+            "KAIRAN__BOUNCE__WEBHOOKS__SES__TOPIC_ARNS",
+            "[\"arn:aws:sns:eu-west-1:123456789012:a\", \"arn:aws:sns:eu-west-1:123456789012:b\"]",
+        )]);
+        let (s, _) = parse("", "defaults", &e).unwrap();
+        assert_eq!(s.bounce.webhooks.ses.unwrap().topic_arns.len(), 2);
+    }
+
+    #[test]
+    fn an_incomplete_or_wrong_webhook_table_names_each_problem() {
+        let text = "[bounce.webhooks.ses]\ntopic_arns = [\"arn:aws:sqs:us-east-1:123456789012:q\"]\n\
+                    [bounce.webhooks.sendgrid]\npublic_key = \"MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\"\n\
+                    [bounce.webhooks.postmark]\nusername = \"\"\npassword = \"short\"\n\
+                    [bounce.webhooks.mailgun]\n";
+        let errs = parse(text, "kairan.toml", &[]).unwrap_err();
+        let shown: Vec<_> = errs.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "bounce.webhooks.ses.topic_arns (kairan.toml): `arn:aws:sqs:us-east-1:123456789012:q` is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ses-bounces",
+                "bounce.webhooks.sendgrid.public_key (kairan.toml): is not an ECDSA P-256 public key (DER SubjectPublicKeyInfo)",
+                "bounce.webhooks.postmark.username (kairan.toml): must not be empty",
+                "bounce.webhooks.postmark.password (kairan.toml): must be at least 16 characters",
+                "bounce.webhooks.mailgun.signing_key (kairan.toml): is required in this section",
+            ]
+        );
+        let errs = parse("[bounce.webhooks.ses]\ntopic_arns = []\n[bounce.webhooks.sendgrid]\npublic_key = \"not base64!\"\n", "f", &[]).unwrap_err();
+        let shown: Vec<_> = errs.0.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            shown,
+            [
+                "must name at least one topic",
+                "is not base64 (paste the verification key as SendGrid shows it)"
             ]
         );
     }

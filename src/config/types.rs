@@ -259,6 +259,8 @@ pub struct BounceSettings {
     pub soft_threshold: u32,
     pub soft_window: Duration,
     pub imap: Option<ImapSettings>,
+    /// The providers' event webhooks (`[bounce.webhooks.*]`); each is off unless present.
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +272,45 @@ pub struct ImapSettings {
     pub password: Secret,
     pub folder: String,
     pub interval: Duration,
+}
+
+/// `[bounce.webhooks.ses|sendgrid|postmark|mailgun]`: a provider's route exists only when its
+/// table is present and complete.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    pub ses: Option<SesWebhookSettings>,
+    pub sendgrid: Option<SendgridWebhookSettings>,
+    pub postmark: Option<PostmarkWebhookSettings>,
+    pub mailgun: Option<MailgunWebhookSettings>,
+}
+
+/// Amazon SES through SNS: only messages of these topics are believed, and only their
+/// subscriptions are confirmed.
+#[derive(Debug, Clone)]
+pub struct SesWebhookSettings {
+    /// `arn:aws:sns:REGION:ACCOUNT:TOPIC`, at least one.
+    pub topic_arns: Vec<String>,
+}
+
+/// SendGrid's signed event webhook.
+#[derive(Debug, Clone)]
+pub struct SendgridWebhookSettings {
+    /// The verification key's P-256 point (uncompressed SEC1, 65 bytes), taken from the
+    /// base64 DER `SubjectPublicKeyInfo` SendGrid shows.
+    pub public_key: Vec<u8>,
+}
+
+/// Postmark: the HTTP basic credentials put in the webhook's URL.
+#[derive(Debug, Clone)]
+pub struct PostmarkWebhookSettings {
+    pub username: String,
+    pub password: Secret,
+}
+
+/// Mailgun: the HTTP webhook signing key.
+#[derive(Debug, Clone)]
+pub struct MailgunWebhookSettings {
+    pub signing_key: Secret,
 }
 
 #[derive(Debug, Clone)]

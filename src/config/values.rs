@@ -372,6 +372,67 @@ pub(super) fn domain_limits(v: toml::Value) -> Result<BTreeMap<String, u32>, Vec
     }
 }
 
+/// `bounce.webhooks.ses.topic_arns` items: `arn:aws:sns:REGION:ACCOUNT:TOPIC`, as the SNS
+/// console shows a topic's ARN.
+pub(super) fn sns_topic_arn(s: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "`{s}` is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ses-bounces"
+        )
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let [arn, partition, service, region, account, topic] = parts[..] else {
+        return Err(bad());
+    };
+    let region_ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let topic_ok = (1..=256).contains(&topic.len())
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if arn == "arn"
+        && partition.starts_with("aws")
+        && service == "sns"
+        && region_ok
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && topic_ok
+    {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// `bounce.webhooks.sendgrid.public_key`: the base64 DER `SubjectPublicKeyInfo` of an ECDSA
+/// P-256 key, as SendGrid's console shows its verification key (a PEM block's body is
+/// accepted too). Returns the uncompressed SEC1 point, which is what a verifier takes.
+pub(super) fn p256_public_key(s: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65 bytes) }: the one DER
+    // form of an uncompressed P-256 key, so the key is this prefix and its point.
+    const P256_SPKI: [u8; 26] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    let body: String = s
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| {
+            "is not base64 (paste the verification key as SendGrid shows it)".to_owned()
+        })?;
+    match der.strip_prefix(&P256_SPKI[..]) {
+        Some(point) if point.len() == 65 && point[0] == 4 => Ok(point.to_vec()),
+        _ => Err("is not an ECDSA P-256 public key (DER SubjectPublicKeyInfo)".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

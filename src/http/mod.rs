@@ -32,6 +32,7 @@ mod ops;
 pub mod pages;
 pub mod public;
 pub mod subscribers_api;
+mod webhooks;
 
 /// What every handler may reach: small, cloneable, no globals.
 #[derive(Clone)]
@@ -46,6 +47,8 @@ pub struct AppState {
     pub signer: Arc<crate::domain::Signer>,
     /// Sends the subscription mails (confirmation, welcome).
     pub notifier: crate::app::notify::Notifier,
+    /// The configured providers' event webhooks (keys, the SNS certificate cache).
+    pub webhooks: Arc<crate::bounce::sources::webhooks::Webhooks>,
 }
 
 /// The whole HTTP app.
@@ -63,7 +66,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .merge(public::routes(&state))
-        .merge(archive::routes());
+        .merge(archive::routes())
+        .merge(webhooks::routes(&state));
     if state.settings.admin.token.is_some() {
         app = app.nest(
             "/api",

@@ -20,6 +20,7 @@ mod outbox;
 mod postgres;
 mod rows;
 mod sqlite;
+mod webhooks;
 
 use outbox::outbox_impl;
 pub use postgres::PgStore;

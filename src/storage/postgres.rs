@@ -177,3 +177,5 @@ outbox_impl!(PgStore, sqlx::Postgres, claim {
         .collect()
     }
 });
+
+super::webhooks::webhook_store_impl!(PgStore);

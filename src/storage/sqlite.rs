@@ -178,3 +178,5 @@ outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
         .collect()
     }
 });
+
+super::webhooks::webhook_store_impl!(SqliteStore);

@@ -24,3 +24,4 @@ mod return_mail;
 mod storage;
 mod subscribe;
 mod subscribers_cli;
+mod webhooks;

@@ -1,7 +1,8 @@
 //! The ports the use cases need, declared here by the code that uses them and split by
 //! concern: [`subscribers`], [`issues`], [`deliveries`], [`bounces`], [`keys`] (generated
-//! secrets and named values), [`mail`] (the outbound transport) and [`outbox`] (queued
-//! transactional mail). Each storage port has two
+//! secrets and named values), [`mail`] (the outbound transport), [`outbox`] (queued
+//! transactional mail) and [`webhooks`] (the one-time tokens the providers' webhooks
+//! remember). Each storage port has two
 //! adapters, SQLite and PostgreSQL (`src/storage`), which implement all of them and the
 //! umbrella [`Store`]; the mail port has the outbox and SMTP (`src/mail`). They are held as
 //! `Arc<dyn Store>` / `Arc<dyn Mailer>`, and a use case takes the narrowest port it needs
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod mail;
 pub mod outbox;
 pub mod subscribers;
+pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
 pub use deliveries::DeliveryStore;
@@ -25,6 +27,7 @@ pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
 pub use outbox::{MailLeaseHolder, MailRecord, OutboxStore};
 pub use subscribers::{Changed, SubscriberQuery, SubscriberStore};
+pub use webhooks::WebhookStore;
 
 /// A storage failure. `Conflict` and `NotFound` are expected outcomes the caller turns into a
 /// user-facing message; `Unavailable` means the database could not be reached (worth a retry,
@@ -55,7 +58,14 @@ impl From<crate::domain::ParseEnumError> for StoreError {
 /// (`tests/it/storage.rs`) run against both.
 #[async_trait::async_trait]
 pub trait Store:
-    SubscriberStore + IssueStore + DeliveryStore + BounceStore + KeyStore + OutboxStore + 'static
+    SubscriberStore
+    + IssueStore
+    + DeliveryStore
+    + BounceStore
+    + KeyStore
+    + OutboxStore
+    + WebhookStore
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
