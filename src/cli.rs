@@ -16,6 +16,7 @@ mod bounce;
 mod issue;
 mod send;
 mod subscribers;
+mod users;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -75,6 +76,18 @@ pub enum Command {
     /// Manage subscribers: add, import, export, list, unsubscribe, erase
     #[command(subcommand)]
     Subscribers(subscribers::Command),
+    /// Manage console accounts: add, list, disable, reset, token
+    #[command(subcommand)]
+    Users(users::Command),
+    /// Print the audit log: logins, logouts and every person's state-changing action
+    Audit {
+        /// Only entries at or after this date (YYYY-MM-DD, UTC) or RFC 3339 time
+        #[arg(long, value_parser = users::parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Print a JSON array instead of lines
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses arguments, runs the command, and turns the result into an exit code.
@@ -161,6 +174,8 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Bounce(cmd) => bounce::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
         Command::Subscribers(command) => subscribers::run(command, &loaded).await,
+        Command::Users(command) => users::run(command, &loaded).await,
+        Command::Audit { since, json } => users::audit(&loaded, since, json).await,
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) fn read_settings(r: &mut Reader) -> Settings {
         secrets: secrets(r),
         paths: paths(r),
         subscribe: subscribe(r),
+        console: console(r),
     }
 }
 
@@ -60,6 +61,29 @@ fn http(r: &mut Reader) -> HttpSettings {
         base_url: r.parse_or("http.base_url", &default_base, values::http_url),
         body_limit: r.int_or("http.body_limit", defaults::HTTP_BODY_LIMIT, 1024, 1 << 30) as usize,
         request_timeout: r.duration_or("http.request_timeout", defaults::HTTP_REQUEST_TIMEOUT),
+    }
+}
+
+fn console(r: &mut Reader) -> ConsoleSettings {
+    let session_idle = r.duration_or("console.session_idle", defaults::CONSOLE_SESSION_IDLE);
+    let session_lifetime = r.duration_or(
+        "console.session_lifetime",
+        defaults::CONSOLE_SESSION_LIFETIME,
+    );
+    if session_idle < Duration::from_secs(60) {
+        r.problem("console.session_idle", "must be at least 1m".into());
+    }
+    if session_lifetime < session_idle {
+        r.problem(
+            "console.session_lifetime",
+            "must be at least console.session_idle".into(),
+        );
+    }
+    ConsoleSettings {
+        require_totp: r.bool_or("console.require_totp", false),
+        require_approval: r.bool_or("console.require_approval", false),
+        session_idle,
+        session_lifetime,
     }
 }
 

@@ -24,6 +24,9 @@ pub mod defaults {
     pub const HTTP_BODY_LIMIT: i64 = 1024 * 1024;
     pub const HTTP_REQUEST_TIMEOUT: &str = "30s";
 
+    pub const CONSOLE_SESSION_IDLE: &str = "2h";
+    pub const CONSOLE_SESSION_LIFETIME: &str = "12h";
+
     pub const NEWSLETTER_FROM: &str = "Newsletter <newsletter@example.org>";
     pub const NEWSLETTER_DEFAULT_LANGUAGE: &str = "en";
     /// Japanese mobile carriers whose handsets may still not decode UTF-8 mail.
@@ -101,6 +104,7 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub paths: PathsSettings,
     pub subscribe: SubscribeSettings,
+    pub console: ConsoleSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +122,19 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// A request that takes longer is answered 408 (and cannot hold up shutdown).
     pub request_timeout: Duration,
+}
+
+/// `[console]`: the web console's accounts (issue 14).
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// Every account must have TOTP: one without it enrols at its next login.
+    pub require_totp: bool,
+    /// Sending an issue needs a second person: a different admin approves the request.
+    pub require_approval: bool,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after login, used or not.
+    pub session_lifetime: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -22,6 +22,8 @@ pub use reason::Reason;
 pub mod status;
 pub mod subscriber;
 pub mod token;
+pub mod totp;
+pub mod user;
 
 pub use bounce::{BounceCount, BounceCounter, BounceKind, BounceRecord, DeliveryRef};
 pub use delivery::{ClaimedDelivery, DeliveryCounts, DeliveryError, DeliveryOutcome};
@@ -38,3 +40,6 @@ pub use subscriber::{
     Consent, NAME_MAX_CHARS, NameError, NewSubscriber, Subscriber, SubscriptionSource, parse_name,
 };
 pub use token::{Purpose, Signer, TokenError};
+pub use user::{
+    Action, AuditEntry, NewAudit, PasswordError, Role, SendRequest, SendRequestState, User,
+};

@@ -38,6 +38,8 @@ pub enum Purpose {
     Unsubscribe,
     Preferences,
     Bounce,
+    /// A console account's one-time setup link (issue 14); the id is a random nonce.
+    UserSetup,
 }
 
 impl Purpose {
@@ -47,6 +49,7 @@ impl Purpose {
             Purpose::Unsubscribe => 2,
             Purpose::Preferences => 3,
             Purpose::Bounce => 4,
+            Purpose::UserSetup => 5,
         }
     }
 }

@@ -24,6 +24,7 @@ use handlebars::{
 use crate::assets::Assets;
 use crate::domain::Lang;
 
+pub mod account_mail;
 pub mod campaign;
 pub mod text;
 pub mod transactional;

@@ -48,6 +48,8 @@ fn template(kind: MailKind) -> &'static str {
         MailKind::Confirm => "confirm",
         MailKind::Welcome => "welcome",
         MailKind::UnsubscribeLink => "unsubscribe-link",
+        // A console account's mail, built by `render::account_mail`; never a subscriber's.
+        MailKind::UserSetup => "user-setup",
     }
 }
 
@@ -55,7 +57,7 @@ fn template(kind: MailKind) -> &'static str {
 fn auto_submitted(kind: MailKind) -> &'static str {
     match kind {
         MailKind::UnsubscribeLink => "auto-replied",
-        MailKind::Confirm | MailKind::Welcome => "auto-generated",
+        MailKind::Confirm | MailKind::Welcome | MailKind::UserSetup => "auto-generated",
     }
 }
 
@@ -185,6 +187,7 @@ impl Mail<'_> {
             MailKind::Confirm => "confirm-mail-subject",
             MailKind::Welcome => "welcome-mail-subject",
             MailKind::UnsubscribeLink => "unsubscribe-link-mail-subject",
+            MailKind::UserSetup => "user-setup-mail-subject",
         };
         let parts: Result<Vec<String>, String> = lang
             .langs()

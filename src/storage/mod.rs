@@ -20,6 +20,7 @@ mod outbox;
 mod postgres;
 mod rows;
 mod sqlite;
+mod users;
 mod webhooks;
 
 use outbox::outbox_impl;

@@ -179,3 +179,5 @@ outbox_impl!(PgStore, sqlx::Postgres, claim {
 });
 
 super::webhooks::webhook_store_impl!(PgStore);
+
+super::users::user_store_impl!(PgStore, sqlx::Postgres);

@@ -213,11 +213,7 @@ impl Notifier {
                     };
                 }
             },
-            Recipient::User(_) => {
-                return MailOutcome::Failed {
-                    error: format!("no sender for {} mail to a user", mail.kind),
-                };
-            }
+            Recipient::User(id) => return self.attempt_user(session, mail, id).await,
         };
         // The mail may no longer apply: the reader confirmed, left, bounced or was erased.
         let applies = match mail.kind {
@@ -227,6 +223,8 @@ impl Notifier {
                 sub.status,
                 SubscriberStatus::Pending | SubscriberStatus::Active
             ),
+            // A console account's mail, never a subscriber's.
+            MailKind::UserSetup => false,
         };
         if !applies {
             return MailOutcome::Cancelled {
@@ -249,6 +247,65 @@ impl Notifier {
         };
         let sent = session.send(&built.message).await;
         classify(&sent, mail.attempts, unreachable, Utc::now())
+    }
+}
+
+impl Notifier {
+    /// One attempt at a mail to a console account (its setup link, issue 14): still due
+    /// while the account is enabled; the link is signed again from the queued nonce.
+    async fn attempt_user(
+        &self,
+        session: &mut dyn MailSession,
+        mail: &QueuedMail,
+        id: i64,
+    ) -> MailOutcome {
+        let now = Utc::now();
+        let user = match self.store.user(id).await {
+            Ok(Some(u)) if !u.disabled => u,
+            Ok(_) => {
+                return MailOutcome::Cancelled {
+                    reason: format!("user {id} is gone or disabled"),
+                };
+            }
+            Err(e) => {
+                return MailOutcome::Deferred {
+                    at: now + chrono::Duration::seconds(5),
+                    error: format!("cannot read user {id}: {e}"),
+                };
+            }
+        };
+        if mail.kind != MailKind::UserSetup {
+            return MailOutcome::Failed {
+                error: format!("no {} mail for a user", mail.kind),
+            };
+        }
+        let Some(url) = super::accounts::users::setup_url_from_payload(
+            &self.settings,
+            &self.signer,
+            &mail.payload,
+        ) else {
+            return MailOutcome::Failed {
+                error: "the queued setup mail has no valid payload".into(),
+            };
+        };
+        let message_id = mail_message_id(
+            mail.kind,
+            mail.id,
+            self.settings.newsletter.from.address.domain(),
+        );
+        let built = match crate::render::account_mail::setup(
+            &self.renderer,
+            &self.settings,
+            &user,
+            &url,
+            &message_id,
+            now,
+        ) {
+            Ok(b) => b,
+            Err(e) => return MailOutcome::Failed { error: e },
+        };
+        let sent = session.send(&built).await;
+        classify(&sent, mail.attempts, 0, Utc::now())
     }
 }
 

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod mail;
 pub mod outbox;
 pub mod subscribers;
+pub mod users;
 pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
@@ -27,6 +28,7 @@ pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
 pub use outbox::{MailLeaseHolder, MailRecord, OutboxStore};
 pub use subscribers::{Changed, SubscriberQuery, SubscriberStore};
+pub use users::UserStore;
 pub use webhooks::WebhookStore;
 
 /// A storage failure. `Conflict` and `NotFound` are expected outcomes the caller turns into a
@@ -65,6 +67,7 @@ pub trait Store:
     + KeyStore
     + OutboxStore
     + WebhookStore
+    + UserStore
     + 'static
 {
     /// `sqlite` or `postgres`.
