@@ -1,7 +1,11 @@
-//! The admin API's gate: every `/api/` route requires `Authorization: Bearer <admin.token>`.
-//! The comparison is constant-time over SHA-256 digests (equal length whatever was sent), a
-//! wrong or missing token gets 401 with `WWW-Authenticate`, and the handler never runs, so
-//! nothing changes. With no `admin.token` configured the API is not mounted at all.
+//! The admin API's gate: every `/api/` route requires `Authorization: Bearer <token>`, either
+//! a person's API token (`kairan users token`, issue 14: acts with that person's role, a
+//! forbidden route answers 403, a state-changing request is audited) or the legacy shared
+//! `admin.token` (acts as an admin). The shared token's comparison is constant-time over
+//! SHA-256 digests (equal length whatever was sent); a personal token is looked up by its
+//! digest. A wrong or missing token gets 401 with `WWW-Authenticate`, and the handler never
+//! runs, so nothing changes. With no `admin.token` configured and no personal token
+//! presented, the API answers 404 as if it did not exist.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -11,6 +15,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use crate::app::accounts;
+use crate::domain::Action;
 
 /// Whether `presented` equals `expected`, in time independent of where they differ.
 pub fn token_matches(presented: &str, expected: &str) -> bool {
@@ -19,29 +25,92 @@ pub fn token_matches(presented: &str, expected: &str) -> bool {
     a.ct_eq(&b).into()
 }
 
+/// What an API route needs of a person's role: reading issues and the status, editing an
+/// issue and test-sending it are an editor's; everything else is an admin's.
+fn action_for(method: &axum::http::Method, path: &str) -> Action {
+    use axum::http::Method;
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    let issue_item = path
+        .strip_prefix("/issues/")
+        .filter(|rest| !rest.contains('/'));
+    let issue_test = path
+        .strip_prefix("/issues/")
+        .and_then(|rest| rest.strip_suffix("/test"))
+        .is_some_and(|id| !id.contains('/'));
+    match *method {
+        Method::GET | Method::HEAD if path == "/status" || path.starts_with("/issues") => {
+            Action::EditIssues
+        }
+        Method::PUT if issue_item.is_some() => Action::EditIssues,
+        Method::POST if issue_test => Action::EditIssues,
+        _ if path.starts_with("/subscribers") => Action::ManageSubscribers,
+        _ if path.starts_with("/bounces") => Action::ManageBounces,
+        _ => Action::SendIssues,
+    }
+}
+
 /// Middleware: lets the request through only with the right bearer token.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = state.settings.admin.token.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(token) if token_matches(token, expected.expose()) => next.run(req).await,
-        _ => {
-            tracing::warn!("admin API: missing or wrong bearer token");
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer realm=\"kairan\"")],
-                axum::Json(serde_json::json!({"error": "a valid bearer token is required"})),
-            )
-                .into_response()
-        }
+        .map(str::trim)
+        .map(str::to_owned);
+    if let Some(token) = presented
+        .as_deref()
+        .filter(|t| t.starts_with(accounts::tokens::PREFIX))
+    {
+        let now = chrono::Utc::now();
+        return match accounts::tokens::user_for(state.store.as_ref(), token, now).await {
+            Ok(Some(user)) => {
+                let action = action_for(req.method(), req.uri().path());
+                if !user.role.allows(action) {
+                    tracing::warn!(user = user.id, ?action, "admin API: forbidden by role");
+                    return error(StatusCode::FORBIDDEN, "your role does not allow this");
+                }
+                let changes = !matches!(
+                    *req.method(),
+                    axum::http::Method::GET | axum::http::Method::HEAD
+                );
+                let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+                let response = next.run(req).await;
+                if changes && response.status().is_success() {
+                    let actor = accounts::Actor::user(&user, None);
+                    let _ = accounts::audit::record(
+                        state.store.as_ref(),
+                        &actor,
+                        "api.request",
+                        path,
+                        method,
+                        now,
+                    )
+                    .await;
+                }
+                response
+            }
+            Ok(None) => unauthorized(),
+            Err(e) => store_error(e),
+        };
     }
+    let Some(expected) = state.settings.admin.token.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match presented {
+        Some(token) if token_matches(&token, expected.expose()) => next.run(req).await,
+        _ => unauthorized(),
+    }
+}
+
+fn unauthorized() -> Response {
+    tracing::warn!("admin API: missing or wrong bearer token");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"kairan\"")],
+        axum::Json(serde_json::json!({"error": "a valid bearer token is required"})),
+    )
+        .into_response()
 }
 
 /// An admin API error: `{"error": message}` with `status`.

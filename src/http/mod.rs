@@ -28,6 +28,7 @@ pub mod admin;
 mod api_bounces;
 mod api_issues;
 mod archive;
+pub mod console;
 mod ops;
 pub mod pages;
 pub mod public;
@@ -67,16 +68,17 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(public::routes(&state))
         .merge(archive::routes())
+        .merge(console::routes())
         .merge(webhooks::routes(&state));
-    if state.settings.admin.token.is_some() {
-        app = app.nest(
-            "/api",
-            api.route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                admin::require_admin,
-            )),
-        );
-    }
+    // Mounted always: personal API tokens (issue 14) work without `admin.token`; the gate
+    // answers 404 when neither is in play.
+    app = app.nest(
+        "/api",
+        api.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        )),
+    );
     app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))

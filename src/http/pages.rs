@@ -98,7 +98,7 @@ fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -110,6 +110,25 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl Page {
+    /// The language cookie to set, when the reader chose with `?lang=` (for pages rendered
+    /// outside [`Page::render`], such as the console's).
+    pub fn lang_cookie(&self) -> Option<HeaderValue> {
+        if !self.set_cookie {
+            return None;
+        }
+        HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{}",
+            self.lang,
+            if self.secure { "; Secure" } else { "" }
+        ))
+        .ok()
+    }
+
+    /// Whether cookies must be `Secure` (`http.base_url` is https).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
     pub fn other_lang(&self) -> Lang {
         match self.lang {
             Lang::Ja => Lang::En,
@@ -213,7 +232,12 @@ impl Page {
 /// A path for logs: the token segment of `/confirm/…`, `/unsubscribe/…`, `/preferences/…`
 /// replaced, so tokens never reach a log line.
 pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
-    for prefix in ["/confirm/", "/unsubscribe/", "/preferences/"] {
+    for prefix in [
+        "/confirm/",
+        "/unsubscribe/",
+        "/preferences/",
+        "/console/setup/",
+    ] {
         if path.starts_with(prefix) && path.len() > prefix.len() {
             return format!("{prefix}{{token}}").into();
         }
