@@ -10,6 +10,7 @@ mod bounces;
 mod browser;
 mod cli;
 mod console;
+mod console_login;
 mod crash;
 mod dispatch;
 mod dkim;
