@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accounts;
 mod archive;
 mod bounce_robustness;
 mod bounces;
