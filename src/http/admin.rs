@@ -43,6 +43,9 @@ fn action_for(method: &axum::http::Method, path: &str) -> Action {
         }
         Method::PUT if issue_item.is_some() => Action::EditIssues,
         Method::POST if issue_test => Action::EditIssues,
+        Method::POST if path.starts_with("/issues/") && path.ends_with("/request-send") => {
+            Action::EditIssues
+        }
         _ if path.starts_with("/subscribers") => Action::ManageSubscribers,
         _ if path.starts_with("/bounces") => Action::ManageBounces,
         _ => Action::SendIssues,
@@ -58,6 +61,7 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_owned);
+    let mut req = req;
     if let Some(token) = presented
         .as_deref()
         .filter(|t| t.starts_with(accounts::tokens::PREFIX))
@@ -75,6 +79,7 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
                     axum::http::Method::GET | axum::http::Method::HEAD
                 );
                 let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+                req.extensions_mut().insert(user.clone());
                 let response = next.run(req).await;
                 if changes && response.status().is_success() {
                     let actor = accounts::Actor::user(&user, None);

@@ -200,6 +200,15 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<IssueId>) -> Respo
 
 /// Brings a queued issue's send time forward to now; the scheduler starts it at once.
 async fn send_now(State(state): State<AppState>, Path(id): Path<IssueId>) -> Response {
+    if crate::app::accounts::approval::needs_approval(&state.settings) {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "console.require_approval is on: POST /api/issues/{id}/request-send, then a \
+                 different admin approves with POST /api/send-requests/{{request}}/approve"
+            ),
+        );
+    }
     let now = Utc::now();
     match editorial::send_now(state.store.as_ref(), id, now).await {
         Ok(()) => Json(json!({"id": id, "send_at": now})).into_response(),

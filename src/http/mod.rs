@@ -25,6 +25,7 @@ use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 
 pub mod admin;
+mod api_approval;
 mod api_bounces;
 mod api_issues;
 mod archive;
@@ -62,7 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(ops::status))
         .merge(api_issues::routes())
         .merge(subscribers_api::routes())
-        .merge(api_bounces::routes());
+        .merge(api_bounces::routes())
+        .merge(api_approval::routes());
     let mut app = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

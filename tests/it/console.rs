@@ -206,7 +206,7 @@ async fn post(
 }
 
 /// Sets the password through the setup page; returns nothing (asserts each step).
-async fn set_password(s: &Server, setup_path: &str, password: &str) {
+pub async fn set_password(s: &Server, setup_path: &str, password: &str) {
     let mut jar = Jar::default();
     let (status, page, _) = get(s, &mut jar, setup_path).await;
     assert_eq!(status, StatusCode::OK, "{page}");

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod approval;
 mod archive;
 mod bounce_robustness;
 mod bounces;

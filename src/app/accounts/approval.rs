@@ -72,3 +72,38 @@ pub async fn approve(
     }
     Ok(store.send_request(id).await?.ok_or(ApprovalError::NotFound))
 }
+
+/// What became of an approval that starts the send.
+#[derive(Debug)]
+pub enum Approved {
+    /// Approved, and the issue brought forward to now (the scheduler starts it).
+    Sending(SendRequest),
+    Refused(ApprovalError),
+    /// Approved, but the issue could not be sent (its state changed meanwhile).
+    NotSent(SendRequest, crate::app::editorial::EditorialError),
+}
+
+/// Approves request `id` as `approver` and starts the send (`editorial::send_now`).
+pub async fn approve_and_send(
+    store: &dyn crate::app::ports::Store,
+    approver: &User,
+    id: i64,
+    ip: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Approved, AccountError> {
+    let req = match approve(store, approver, id, ip, now).await? {
+        Ok(r) => r,
+        Err(e) => return Ok(Approved::Refused(e)),
+    };
+    match crate::app::editorial::send_now(store, crate::domain::IssueId::new(req.issue_id), now)
+        .await
+    {
+        Ok(()) => Ok(Approved::Sending(req)),
+        Err(e) => Ok(Approved::NotSent(req, e)),
+    }
+}
+
+/// Whether sending now needs an approved request (`console.require_approval`).
+pub fn needs_approval(settings: &crate::config::Settings) -> bool {
+    settings.console.require_approval
+}
