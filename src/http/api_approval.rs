@@ -32,13 +32,11 @@ fn account_error(e: AccountError) -> Response {
     }
 }
 
-fn person(user: Option<Extension<User>>) -> Result<User, Response> {
-    user.map(|Extension(u)| u).ok_or_else(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            "a send request needs a person's API token (kairan users token), not admin.token",
-        )
-    })
+fn no_person() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "a send request needs a person's API token (kairan users token), not admin.token",
+    )
 }
 
 async fn request_send(
@@ -46,9 +44,8 @@ async fn request_send(
     user: Option<Extension<User>>,
     Path(issue): Path<i64>,
 ) -> Response {
-    let user = match person(user) {
-        Ok(u) => u,
-        Err(r) => return r,
+    let Some(Extension(user)) = user else {
+        return no_person();
     };
     match approval::request(state.store.as_ref(), &user, issue, None, Utc::now()).await {
         Ok(id) => (
@@ -65,9 +62,8 @@ async fn approve(
     user: Option<Extension<User>>,
     Path(id): Path<i64>,
 ) -> Response {
-    let user = match person(user) {
-        Ok(u) => u,
-        Err(r) => return r,
+    let Some(Extension(user)) = user else {
+        return no_person();
     };
     match approval::approve_and_send(state.store.as_ref(), &user, id, None, Utc::now()).await {
         Ok(approval::Approved::Sending(r)) => Json(
