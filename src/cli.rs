@@ -155,7 +155,60 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The audit line a state-changing command leaves when it succeeds (issue 14): the action and
+/// its object, never an address. Account commands write their own (`app::accounts`).
+fn audited(command: &Command) -> Option<(&'static str, String)> {
+    use issue::Command as I;
+    use subscribers::Command as S;
+    Some(match command {
+        Command::Migrate => ("database.migrated", String::new()),
+        Command::Issue(I::Queue { slug, .. }) => ("issue.queued", format!("issue {slug}")),
+        Command::Issue(I::Pause { issue }) => ("issue.paused", format!("issue {issue}")),
+        Command::Issue(I::Resume { issue }) => ("issue.resumed", format!("issue {issue}")),
+        Command::Issue(I::Cancel { issue }) => ("issue.cancelled", format!("issue {issue}")),
+        Command::Issue(I::SendTest { issue, .. }) => ("issue.test_sent", format!("issue {issue}")),
+        Command::Send { issue } => ("issue.sent", format!("issue {issue}")),
+        Command::Subscribers(S::Add { .. }) => ("subscriber.added", String::new()),
+        Command::Subscribers(S::Import { .. }) => ("subscriber.imported", String::new()),
+        Command::Subscribers(S::Export { .. }) => ("subscriber.exported", String::new()),
+        Command::Subscribers(S::Unsubscribe { .. }) => ("subscriber.unsubscribed", String::new()),
+        Command::Subscribers(S::Erase { .. }) => ("subscriber.erased", String::new()),
+        _ => return None,
+    })
+}
+
 async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
+    let audit = audited(&command);
+    let settings = loaded.settings.clone();
+    let result = run_command(command, loaded).await;
+    if let (Some((action, object)), Ok(code)) = (audit, &result)
+        && *code == ExitCode::SUCCESS
+    {
+        // The command changed state: its audit line, by the operating-system user.
+        match crate::startup::open_store(&settings).await {
+            Ok(store) => {
+                let actor = crate::app::accounts::Actor::cli();
+                if let Err(e) = crate::app::accounts::audit::record(
+                    store.as_ref(),
+                    &actor,
+                    action,
+                    object,
+                    "command line",
+                    chrono::Utc::now(),
+                )
+                .await
+                {
+                    eprintln!("kairan: warning: the audit line was not written: {e}");
+                }
+                store.close().await;
+            }
+            Err(e) => eprintln!("kairan: warning: the audit line was not written: {e:#}"),
+        }
+    }
+    result
+}
+
+async fn run_command(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { passive } => serve(loaded, passive).await,
         Command::Migrate => {

@@ -13,6 +13,10 @@ pub const HTTP_REQUESTS: &str = "kairan_http_requests_total";
 pub const HTTP_DURATION: &str = "kairan_http_request_duration_seconds";
 /// Attempts to reach the database again after it failed, by task (`dispatch`, `outbox`).
 pub const DB_RETRIES: &str = "kairan_db_retries_total";
+/// Console logins by `result` (`ok`, `failed`, `throttled`).
+pub const CONSOLE_LOGINS: &str = "kairan_console_logins_total";
+/// Console and API requests refused, by `reason` (`csrf`, `role`, `token`).
+pub const CONSOLE_REFUSED: &str = "kairan_console_refused_total";
 /// 1 while a sending task waits for the database, else 0.
 pub const DB_UNAVAILABLE: &str = "kairan_db_unavailable";
 

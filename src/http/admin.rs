@@ -72,6 +72,8 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
                 let action = action_for(req.method(), req.uri().path());
                 if !user.role.allows(action) {
                     tracing::warn!(user = user.id, ?action, "admin API: forbidden by role");
+                    metrics::counter!(crate::metrics::CONSOLE_REFUSED, "reason" => "role")
+                        .increment(1);
                     return error(StatusCode::FORBIDDEN, "your role does not allow this");
                 }
                 let changes = !matches!(
@@ -110,6 +112,7 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
 
 fn unauthorized() -> Response {
     tracing::warn!("admin API: missing or wrong bearer token");
+    metrics::counter!(crate::metrics::CONSOLE_REFUSED, "reason" => "token").increment(1);
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer realm=\"kairan\"")],

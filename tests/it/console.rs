@@ -551,6 +551,28 @@ async fn journey(db: TestDb) {
     let secs: u64 = retry_after.unwrap().to_str().unwrap().parse().unwrap();
     assert!(secs > 0 && secs <= 15 * 60, "{secs}");
 
+    // Refusals are counted.
+    let metrics = client()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "kairan_console_logins_total{result=\"throttled\"}",
+        "kairan_console_logins_total{result=\"failed\"}",
+        "kairan_console_refused_total{reason=\"csrf\"}",
+        "kairan_console_refused_total{reason=\"role\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} missing");
+    }
+
+    // A state-changing command is audited too.
+    let (ok, _, err) = s.kairan(&["migrate"]);
+    assert!(ok, "{err}");
+
     // The audit log has it all.
     let (ok, out, _) = s.kairan(&["audit", "--json"]);
     assert!(ok);
@@ -569,6 +591,7 @@ async fn journey(db: TestDb) {
         "user.reset",
         "user.token_created",
         "login.throttled",
+        "database.migrated",
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }

@@ -83,6 +83,7 @@ fn refused(
 
 fn csrf_refused(state: &AppState, page: &Page) -> Response {
     tracing::warn!("console: pre-session form token missing or wrong");
+    metrics::counter!(crate::metrics::CONSOLE_REFUSED, "reason" => "csrf").increment(1);
     refused(
         state,
         page,
@@ -163,6 +164,7 @@ async fn login_post(
     match login::login(state.store.as_ref(), &state.settings, &attempt, Utc::now()).await {
         Ok(Ok(session)) => {
             tracing::info!(user = session.user.id, "console: signed in");
+            metrics::counter!(crate::metrics::CONSOLE_LOGINS, "result" => "ok").increment(1);
             let mut r = see_other("/console");
             r.headers_mut().append(
                 header::SET_COOKIE,
@@ -172,6 +174,7 @@ async fn login_post(
         }
         Ok(Err(login::Refusal::Failed)) => {
             tracing::info!("console: a login failed");
+            metrics::counter!(crate::metrics::CONSOLE_LOGINS, "result" => "failed").increment(1);
             login_page(
                 &state,
                 &page,
@@ -183,6 +186,7 @@ async fn login_post(
         }
         Ok(Err(login::Refusal::Throttled { retry_after })) => {
             tracing::warn!(retry_after, "console: login throttled");
+            metrics::counter!(crate::metrics::CONSOLE_LOGINS, "result" => "throttled").increment(1);
             let minutes = retry_after.div_ceil(60).to_string();
             let text = state
                 .renderer

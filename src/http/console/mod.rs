@@ -105,6 +105,7 @@ impl Console {
             Ok(())
         } else {
             tracing::warn!(user = self.user.id, "console: form token missing or wrong");
+            metrics::counter!(crate::metrics::CONSOLE_REFUSED, "reason" => "csrf").increment(1);
             Err(self.refuse(
                 state,
                 StatusCode::FORBIDDEN,
@@ -119,6 +120,7 @@ impl Console {
     pub fn require(&self, state: &AppState, action: Action) -> Result<(), Response> {
         accounts::require(&self.user, action).map_err(|_| {
             tracing::warn!(user = self.user.id, ?action, "console: forbidden by role");
+            metrics::counter!(crate::metrics::CONSOLE_REFUSED, "reason" => "role").increment(1);
             self.refuse(
                 state,
                 StatusCode::FORBIDDEN,
