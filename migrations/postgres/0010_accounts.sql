@@ -53,6 +53,9 @@ CREATE TABLE login_attempts (
 );
 CREATE INDEX login_attempts_email ON login_attempts (email_key, at);
 CREATE INDEX login_attempts_ip ON login_attempts (ip, at);
+-- Attempts older than a day are pruned (the throttle looks back 15 minutes).
+CREATE INDEX login_attempts_at ON login_attempts (at);
+CREATE INDEX user_sessions_expiry ON user_sessions (expires_at);
 
 CREATE TABLE recovery_codes (
     user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,

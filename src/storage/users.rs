@@ -380,6 +380,24 @@ macro_rules! user_store_impl {
                 Ok(())
             }
 
+            async fn prune_logins(
+                &self,
+                attempts_before: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let a = sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+                    .bind(attempts_before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                let s = sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(a + s)
+            }
+
             async fn login_failures(
                 &self,
                 email_key: &str,

@@ -269,6 +269,18 @@ async fn contract(db: TestDb) {
         "deleted"
     );
 
+    // Old attempts and dead sessions are pruned.
+    let gone = store
+        .prune_logins(later + Duration::days(2), later + Duration::days(2))
+        .await
+        .unwrap();
+    assert!(gone >= 9, "{gone}");
+    let (acct, _) = store
+        .login_failures("kenji@example.jp", "192.0.2.10", t0 - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(acct.count, 0);
+
     // The two-person rule.
     let editor = setup_user(
         &db,

@@ -128,6 +128,13 @@ pub trait UserStore: Send + Sync {
         ok: bool,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Forgets login attempts made before `attempts_before` and sessions past their absolute
+    /// lifetime at `now`. Returns how many rows went.
+    async fn prune_logins(
+        &self,
+        attempts_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     /// Failed attempts since `since`, for one account and for one client address.
     async fn login_failures(
         &self,
