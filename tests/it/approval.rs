@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::console::{Server, client, set_password};
+use crate::console::{Server, client, get, hidden_csrf, log_in, post, set_password};
 use crate::helpers::{LEGAL, TestDb};
 
 const LEGACY: &str = "legacy-admin-token-0123456789";
@@ -97,6 +97,22 @@ async fn two_person_rule(db: TestDb) {
     let before = shown["send_at"].as_str().unwrap().to_owned();
     assert!(before.starts_with(&far[..10]), "{before}");
 
+    // The console lists it for admins (not editors); a forged form changes nothing.
+    let mut editor_web = log_in(&s, "editor@example.jp", "two-person-rule-pass-1").await;
+    let (status, _, _) = get(&s, &mut editor_web, "/console/approvals").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut admin_web = log_in(&s, "admin-a@example.jp", "two-person-rule-pass-1").await;
+    let (status, page, _) = get(&s, &mut admin_web, "/console/approvals").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("/console/approvals/{request}/approve")),
+        "{page}"
+    );
+    let csrf = hidden_csrf(&page);
+    let forged = format!("/console/approvals/{request}/approve");
+    let (status, _, _) = post(&s, &mut admin_web, &forged, &[("csrf", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     let (status, body) = call(
         &s,
         &admin_b,
@@ -112,6 +128,9 @@ async fn two_person_rule(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "decided already");
+    let (status, page, _) = post(&s, &mut admin_web, &forged, &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("すでに処理されています"), "{page}");
     let shown: Value = client()
         .get(s.url(&format!("/api/issues/{issue}")))
         .bearer_auth(LEGACY)

@@ -135,16 +135,16 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
 }
 
 /// The `value` of the hidden input named `csrf` in a page.
-fn hidden_csrf(html: &str) -> String {
+pub fn hidden_csrf(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[at..].split('"').next().unwrap().to_owned()
 }
 
 /// A browser's view: one form cookie and one session cookie at most.
 #[derive(Default, Clone)]
-struct Jar {
-    form: Option<String>,
-    session: Option<String>,
+pub struct Jar {
+    pub form: Option<String>,
+    pub session: Option<String>,
 }
 
 impl Jar {
@@ -169,7 +169,7 @@ impl Jar {
     }
 }
 
-async fn get(
+pub async fn get(
     s: &Server,
     jar: &mut Jar,
     path: &str,
@@ -186,7 +186,7 @@ async fn get(
     (status, r.text().await.unwrap(), headers)
 }
 
-async fn post(
+pub async fn post(
     s: &Server,
     jar: &mut Jar,
     path: &str,
@@ -227,7 +227,7 @@ pub async fn set_password(s: &Server, setup_path: &str, password: &str) {
 }
 
 /// Logs in; the session cookie's value.
-async fn log_in(s: &Server, email: &str, password: &str) -> Jar {
+pub async fn log_in(s: &Server, email: &str, password: &str) -> Jar {
     let mut jar = Jar::default();
     let (_, page, _) = get(s, &mut jar, "/console/login").await;
     let csrf = hidden_csrf(&page);

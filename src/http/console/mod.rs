@@ -29,6 +29,7 @@ use super::pages::{Page, cookie_value, secure_headers};
 use crate::app::accounts::{self, Actor, login::Authenticated};
 use crate::domain::{Action, Lang, Role, User};
 
+mod approvals;
 mod auth;
 mod people;
 
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/console.css", get(stylesheet))
         .merge(auth::routes())
         .merge(people::routes())
+        .merge(approvals::routes())
         // Anything else under /console: a session first (303 to the login), then 404.
         .route("/console/{*rest}", get(not_found))
 }
