@@ -58,9 +58,21 @@ async fn chromedriver() -> Driver {
     panic!("chromedriver did not listen on port {port}");
 }
 
+/// Waits (up to 20 s) until an element matching `css` is on the page: a form's answer may
+/// keep the heading, so the step's own result is waited for.
+async fn wait_for(c: &fantoccini::Client, css: &str) {
+    for _ in 0..200 {
+        if c.find(Locator::Css(css)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("`{css}` did not appear");
+}
+
 async fn expect_h1(c: &fantoccini::Client, expected: &str) {
     let mut last = String::new();
-    for _ in 0..100 {
+    for _ in 0..200 {
         if let Ok(h1) = c.find(Locator::Css("h1")).await
             && let Ok(text) = h1.text().await
         {
@@ -141,6 +153,8 @@ async fn journey(
     fill(c, "password", password).await;
     fill(c, "password_confirm", password).await;
     submit(c, "main button[type=submit]").await;
+    // The password is set when the page links to the login.
+    wait_for(c, "main a[href='/console/login']").await;
     expect_h1(c, texts.setup).await;
 
     c.goto(&s.url(&format!("/console/login?lang={lang}")))
@@ -167,6 +181,7 @@ async fn journey(
     let code = kairan::domain::totp::code_at(&key, Utc::now());
     fill(c, "code", &code).await;
     submit(c, "main button[type=submit]").await;
+    wait_for(c, ".codes li").await;
     expect_h1(c, texts.totp).await;
     let codes = c.find_all(Locator::Css(".codes li")).await.unwrap();
     assert_eq!(codes.len(), 10, "ten recovery codes");
