@@ -1,5 +1,5 @@
 //! The delivery port: the campaign snapshot, leased claims, recorded outcomes, counts, and
-//! the campaign-wide rate budget shared by every process. Depends on the domain only.
+//! the campaign-wide rate schedule shared by every process. Depends on the domain only.
 
 use chrono::{DateTime, Utc};
 
@@ -52,14 +52,36 @@ pub trait DeliveryStore: Send + Sync {
         issue: IssueId,
         limit: u32,
     ) -> Result<Vec<DeliveryError>, StoreError>;
-    /// Takes up to `want` sends from the per-minute budget `limit` of `key` for the minute
-    /// starting at `window_start` (unix seconds), shared by all processes. Returns how many
-    /// were granted (0 when the minute's budget is spent).
-    async fn reserve_rate(
+    /// Reserves `n` consecutive send slots `interval_us` apart on the campaign-wide schedule
+    /// of `key` (a GCRA shared by every process on the database: the key's theoretical
+    /// arrival time moves forward by `n` intervals from itself or from `now_us`, whichever is
+    /// later). Returns the first slot's time (microseconds since the Unix epoch).
+    async fn reserve_slots(
         &self,
         key: &str,
-        window_start: i64,
-        want: u32,
-        limit: u32,
-    ) -> Result<u32, StoreError>;
+        n: u32,
+        interval_us: i64,
+        now_us: i64,
+    ) -> Result<i64, StoreError>;
+    /// Moves the lease of every `sending` delivery of the issue whose owner starts with
+    /// `owner_prefix` to `until` (the heartbeat). Returns how many.
+    async fn renew_leases(
+        &self,
+        issue: IssueId,
+        owner_prefix: &str,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Who holds live leases on the issue's deliveries, and how many each.
+    async fn lease_holders(
+        &self,
+        issue: IssueId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Ends `owner`'s leases on the issue now (its process is gone), so a claim takes them.
+    async fn expire_leases(
+        &self,
+        issue: IssueId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
