@@ -18,7 +18,9 @@ pub trait DeliveryStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError>;
     /// Leases up to `limit` due deliveries of the issue to `owner` until `lease_until`:
-    /// pending ones, retries that are due, and sending ones whose lease expired.
+    /// pending ones, retries that are due, sending ones whose lease expired, and sending
+    /// ones already leased to `owner` (a claim whose reply was lost in a database outage: a
+    /// worker claims only when it holds nothing, so it never saw them).
     async fn claim_deliveries(
         &self,
         issue: IssueId,
