@@ -801,7 +801,7 @@ macro_rules! storage_impl {
                 .bind(issue.get())
                 .bind(owner_prefix)
                 .bind(until)
-                .bind(owner_prefix.len() as i64)
+                .bind(owner_prefix.len() as i32)
                 .execute(&self.pool)
                 .await?
                 .rows_affected())

@@ -93,9 +93,13 @@ impl Sink {
                     .trim()
                     .to_owned()
             };
-            out.entry(h("X-Rcpt-Args:"))
-                .or_default()
-                .push(h("Message-ID:"));
+            let id = h("Message-ID:");
+            // A dump cut before the headers ended: the sink was killed mid-DATA, and the
+            // client saw no 250 (it retries); not a delivered copy.
+            if id.is_empty() {
+                continue;
+            }
+            out.entry(h("X-Rcpt-Args:")).or_default().push(id);
         }
         out
     }
@@ -116,28 +120,54 @@ pub fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Waits for a child to exit (polling), killing it and panicking after `limit`.
-pub fn wait_exit(mut child: Child, limit: Duration) -> std::process::Output {
+/// A running `kairan` whose output goes to files.
+pub struct Proc {
+    pub child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Proc {
+    /// What it logged so far, without the per-batch lines.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.err)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.contains("batch done") && !l.contains("slow threshold"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Waits for the process to exit (polling), killing it and panicking after `limit`.
+pub fn wait_exit(mut p: Proc, limit: Duration) -> std::process::Output {
     let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
+            let _ = p.child.kill();
+            let _ = p.child.wait();
             panic!(
                 "the process did not finish within {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                std::fs::read_to_string(&p.err).unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&p.out).unwrap_or_default(),
+        stderr: std::fs::read(&p.err).unwrap_or_default(),
     }
-    child.wait_with_output().unwrap()
 }
 
-/// Sends a signal to a child process by its pid.
-pub fn signal(child: &Child, sig: &str) {
+/// Sends a signal to the process.
+pub fn signal(p: &Proc, sig: &str) {
     assert!(
         Command::new("kill")
-            .args([sig, &child.id().to_string()])
+            .args([sig, &p.child.id().to_string()])
             .status()
             .unwrap()
             .success()
@@ -216,8 +246,19 @@ impl Campaign {
         cmd
     }
 
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args).spawn().unwrap()
+    /// Starts the binary with its output going to files (a pipe nobody reads would fill up
+    /// and stop it); [`wait_exit`] reads them back.
+    pub fn spawn(&self, args: &[&str]) -> Proc {
+        let n: u64 = rand::random();
+        let out = self.dir.path().join(format!("out.{n:x}.log"));
+        let err = self.dir.path().join(format!("err.{n:x}.log"));
+        let child = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Proc { child, out, err }
     }
 
     fn ok(&self, args: &[&str]) {
@@ -282,7 +323,14 @@ impl PrivatePg {
         let data = pg.data();
         let out = pg
             .as_postgres(&pg.bin.join("initdb"))
-            .args(["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+            ])
             .args(["--no-sync", "-E", "UTF8", "--locale=C"])
             .output()
             .unwrap();
@@ -351,7 +399,14 @@ impl Drop for PrivatePg {
         let data = self.data();
         let _ = self
             .as_postgres(&self.bin.join("pg_ctl"))
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .output();
     }
 }
