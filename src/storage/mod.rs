@@ -69,7 +69,8 @@ impl From<sqlx::Error> for StoreError {
 /// Database error codes that mean "not now" rather than "wrong": SQLite's BUSY and LOCKED
 /// (another process holds the file past the busy timeout; extended codes share the low byte),
 /// PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01–57P03) and
-/// too many connections (53300).
+/// too many connections (53300), and a transaction rolled back as a deadlock victim or a
+/// serialization failure (40P01, 40001), which is safe to run again.
 fn transient_code(code: &str) -> bool {
     // SQLite's codes are numbers below 10,000; PostgreSQL's SQLSTATEs are five characters.
     if code.len() < 5
@@ -77,7 +78,11 @@ fn transient_code(code: &str) -> bool {
     {
         return matches!(n & 0xff, 5 | 6);
     }
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40P01" | "40001"
+        )
 }
 
 /// Opens a pool for `url` (creating a SQLite file if missing). Does not migrate.
