@@ -78,6 +78,18 @@ impl Sink {
             .unwrap_or(0)
     }
 
+    /// Messages received per wall-clock second (the dump files are named by the second).
+    pub fn per_second(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(rest) = name.strip_prefix("msg.") {
+                *out.entry(rest[..6.min(rest.len())].to_owned()).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
     /// Recipient → the Message-ID of every copy received.
     pub fn copies(&self) -> HashMap<String, Vec<String>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
