@@ -276,3 +276,60 @@ fn the_campaign_rate_limit_holds_in_its_busiest_second() {
     assert!(busiest >= 80, "it sends at about the rate: {per_second:?}");
     assert_eq!(tally(&sink.copies(), READERS), (0, 0));
 }
+
+/// Waits until the process has logged `what`.
+fn logged(p: &Proc, what: &str) {
+    wait_until(Duration::from_secs(30), what, || p.log().contains(what));
+}
+
+#[test]
+fn a_pending_confirmation_mail_survives_sigterm_and_kill_9_and_is_sent_after_restart() {
+    let db = tempfile::tempdir().unwrap();
+    let mut sink = Sink::start();
+    sink.kill();
+    let c = Campaign::prepare(
+        &format!("sqlite://{}", db.path().join("kairan.db").display()),
+        &sink.url(),
+        0,
+        &[],
+    );
+    // The SMTP server is down: the confirmation stays queued in the outbox.
+    let out = c
+        .cmd(&[
+            "subscribers",
+            "add",
+            "yomite@example.jp",
+            "--name",
+            "読み手",
+            "--lang",
+            "ja",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = c.spawn(&["serve"]);
+    logged(&first, "kairan is listening");
+    signal(&first, "-TERM");
+    assert!(wait_exit(first, Duration::from_secs(30)).status.success());
+    let second = c.spawn(&["serve"]);
+    logged(&second, "kairan is listening");
+    signal(&second, "-KILL");
+    let _ = wait_exit(second, Duration::from_secs(10));
+    assert_eq!(sink.count(), 0);
+
+    sink.restart();
+    let third = c.spawn(&["serve"]);
+    wait_until(Duration::from_secs(45), "the confirmation is sent", || {
+        sink.count() >= 1
+    });
+    signal(&third, "-TERM");
+    assert!(wait_exit(third, Duration::from_secs(30)).status.success());
+    let copies = sink.copies();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert!(copies.keys().next().unwrap().contains("yomite@example.jp"));
+    assert_eq!(copies.values().next().unwrap().len(), 1, "sent once");
+}
