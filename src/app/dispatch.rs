@@ -34,7 +34,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    MailSession, Mailer, OutgoingMessage, Processes, SendOutcome, SmtpStage, Store, StoreError,
+    Instance, MailSession, Mailer, OutgoingMessage, Processes, SendOutcome, SmtpStage, Store,
+    StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
@@ -217,6 +218,7 @@ pub struct Dispatcher {
     /// Names this process's leases.
     owner: LeaseOwner,
     processes: Arc<dyn Processes>,
+    started_at: DateTime<Utc>,
 }
 
 impl Dispatcher {
@@ -239,6 +241,7 @@ impl Dispatcher {
             health: Arc::new(DbHealth::default()),
             owner,
             processes,
+            started_at: Utc::now(),
         })
     }
 
@@ -259,6 +262,28 @@ impl Dispatcher {
         self.health
             .patient(self.settings.dispatch.db_patience, what, f)
             .await
+    }
+
+    /// This process as its heartbeat records it (`kairan status` lists them).
+    fn instance(&self) -> Instance {
+        let h = &self.health;
+        let (host, pid) = match LeaseOwner::parse(self.owner.as_str()) {
+            Some((host, pid, _)) => (host.to_owned(), i64::from(pid)),
+            None => (self.processes.host().to_owned(), 0),
+        };
+        let last = h.last_outage_ms.load(Ordering::Relaxed);
+        Instance {
+            owner: self.owner.as_str().to_owned(),
+            host,
+            pid,
+            command: std::env::args().nth(1).unwrap_or_default(),
+            started_at: self.started_at,
+            heartbeat_at: Utc::now(),
+            db_outages: h.outages.load(Ordering::Relaxed) as i64,
+            db_retries: h.retries.load(Ordering::Relaxed) as i64,
+            db_wait_ms: h.wait_ms.load(Ordering::Relaxed) as i64,
+            last_outage_ms: (last > 0).then_some(last as i64),
+        }
     }
 
     fn lease_until(&self) -> DateTime<Utc> {
@@ -380,8 +405,15 @@ async fn heartbeat(d: Arc<Dispatcher>, issue: IssueId, stop: CancellationToken) 
     let lease = d.settings.dispatch.lease;
     let prefix = format!("{}:", d.owner.as_str());
     loop {
+        if let Err(e) = d.store.beat_instance(&d.instance()).await {
+            tracing::debug!(error = %e, "cannot record this instance's heartbeat");
+        }
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                // The run's last figures (an outage it rode out) stay visible.
+                let _ = d.store.beat_instance(&d.instance()).await;
+                return;
+            }
             _ = tokio::time::sleep(lease / 3) => {}
         }
         if let Err(e) = d.store.renew_leases(issue, &prefix, d.lease_until()).await {

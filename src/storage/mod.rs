@@ -825,6 +825,50 @@ macro_rules! storage_impl {
                 Ok(rows.into_iter().map(|(o, n)| (o, n as u64)).collect())
             }
 
+            async fn beat_instance(&self, i: &$crate::app::ports::Instance) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO instances (owner, host, pid, command, started_at, heartbeat_at,
+                        db_outages, db_retries, db_wait_ms, last_outage_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (owner) DO UPDATE SET heartbeat_at = $6, command = $4,
+                        db_outages = $7, db_retries = $8, db_wait_ms = $9, last_outage_ms = $10",
+                )
+                .bind(&i.owner)
+                .bind(&i.host)
+                .bind(i.pid)
+                .bind(&i.command)
+                .bind(i.started_at)
+                .bind(i.heartbeat_at)
+                .bind(i.db_outages)
+                .bind(i.db_retries)
+                .bind(i.db_wait_ms)
+                .bind(i.last_outage_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn instances(&self, since: DateTime<Utc>) -> Result<Vec<$crate::app::ports::Instance>, StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, String, i64, String, DateTime<Utc>, DateTime<Utc>, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT owner, host, pid, command, started_at, heartbeat_at, db_outages, db_retries,
+                        db_wait_ms, last_outage_ms
+                     FROM instances WHERE heartbeat_at >= $1 ORDER BY heartbeat_at DESC, owner",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(owner, host, pid, command, started_at, heartbeat_at, db_outages, db_retries, db_wait_ms, last_outage_ms)| {
+                        $crate::app::ports::Instance {
+                            owner, host, pid, command, started_at, heartbeat_at,
+                            db_outages, db_retries, db_wait_ms, last_outage_ms,
+                        }
+                    })
+                    .collect())
+            }
+
             async fn expire_leases(&self, issue: IssueId, owner: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
                 Ok(sqlx::query(
                     "UPDATE deliveries SET lease_expires_at = $3

@@ -194,6 +194,17 @@ fn postgres_restarted_twice_during_send_loses_and_duplicates_nothing() {
     restart_twice(&pg, &sink, &send);
     finished(&wait_exit(send, Duration::from_secs(60)));
     assert_eq!(tally(&sink.copies(), READERS), (0, 0));
+    // The outages are visible afterwards.
+    let status = c.cmd(&["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    let line = status
+        .lines()
+        .find(|l| l.contains("(send) heartbeat"))
+        .unwrap_or_else(|| panic!("the send process is listed: {status}"));
+    assert!(
+        !line.contains("database outages 0 "),
+        "the restarts were counted: {line}"
+    );
 }
 
 #[test]

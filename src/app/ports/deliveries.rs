@@ -86,4 +86,25 @@ pub trait DeliveryStore: Send + Sync {
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+    /// Records a sending process's heartbeat and database figures (one row per owner).
+    async fn beat_instance(&self, i: &Instance) -> Result<(), StoreError>;
+    /// The sending processes whose heartbeat is at or after `since`, latest first.
+    async fn instances(&self, since: DateTime<Utc>) -> Result<Vec<Instance>, StoreError>;
+}
+
+/// A process that sends (`kairan serve`, `kairan send`), as its heartbeat records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Instance {
+    /// The lease owner's name (`host:pid:start`).
+    pub owner: String,
+    pub host: String,
+    pub pid: i64,
+    pub command: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// Database outages ridden out, retries made, and the time spent waiting.
+    pub db_outages: i64,
+    pub db_retries: i64,
+    pub db_wait_ms: i64,
+    pub last_outage_ms: Option<i64>,
 }

@@ -22,7 +22,7 @@ pub mod subscribers;
 pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
-pub use deliveries::DeliveryStore;
+pub use deliveries::{DeliveryStore, Instance};
 pub use host::{NoProcesses, Processes};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
