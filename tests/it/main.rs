@@ -16,6 +16,7 @@ mod console_login;
 mod crash;
 mod dispatch;
 mod dkim;
+mod faults;
 mod http;
 mod imap;
 mod issues;
