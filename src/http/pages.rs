@@ -36,6 +36,10 @@ pub struct Page {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
     secure: bool,
+    /// The language was chosen by this reader (`?lang=` or the cookie that choice set), not
+    /// guessed from `Accept-Language` or the default: a page about a subscriber shows the
+    /// subscriber's language unless this is set.
+    pub chosen_lang: bool,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -73,6 +77,7 @@ impl FromRequestParts<AppState> for Page {
             ip: client_ip(parts, state.settings.subscribe.trust_forwarded_for),
             user_agent,
             secure: state.settings.http.base_url.scheme() == "https",
+            chosen_lang: matches!(source, LangSource::Query | LangSource::Cookie),
         })
     }
 }
@@ -110,6 +115,16 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl Page {
+    /// The page for subscriber-specific content: in `pref`'s language unless the reader
+    /// chose one for this browser (a reader of both languages gets the negotiated one).
+    pub fn for_reader(&self, pref: crate::domain::LangPref) -> Page {
+        let mut p = self.clone();
+        if !self.chosen_lang && !pref.langs().contains(&self.lang) {
+            p.lang = pref.langs()[0];
+        }
+        p
+    }
+
     pub fn other_lang(&self) -> Lang {
         match self.lang {
             Lang::Ja => Lang::En,

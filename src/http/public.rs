@@ -40,7 +40,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     ));
     Router::new()
         .route("/subscribe", get(subscribe_form).post(subscribe_post))
-        .route("/confirm/{token}", get(confirm))
+        .route("/confirm/{token}", get(confirm_page).post(confirm_post))
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe_post),
@@ -336,10 +336,90 @@ fn invalid_link(state: &AppState, page: &Page) -> Response {
     )
 }
 
-async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> Response {
+/// The hidden field a page form of a signed link carries: a MAC of the link's token, so a
+/// POST made without loading our page (a scanner "clicking" blindly) is refused.
+pub(crate) fn form_guard(state: &AppState, token: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(state.signer.tag("page-form", token.as_bytes()))
+}
+
+fn guard_ok(state: &AppState, token: &str, body: &[u8]) -> bool {
+    use base64::Engine as _;
+    let given = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "guard")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(given.as_bytes())
+        .is_ok_and(|tag| {
+            state
+                .signer
+                .verify_tag("page-form", token.as_bytes(), &tag, Utc::now())
+        })
+}
+
+/// `GET /confirm/{token}`: never changes state (link scanners fetch every link in a mail);
+/// a page in the reader's language with one button that POSTs.
+async fn confirm_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Response {
     let Some(id) = verify(&state, &token, Purpose::Confirm) else {
         return invalid_link(&state, &page);
     };
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return invalid_link(&state, &page),
+        Err(r) => return r,
+    };
+    let page = page.for_reader(sub.lang);
+    match sub.status {
+        SubscriberStatus::Pending => page.render(
+            &state,
+            StatusCode::OK,
+            "confirm",
+            "confirm-title",
+            json!({
+                "newsletter": state.settings.newsletter.lang(page.lang).name,
+                "action": page.path,
+                "guard": form_guard(&state, &token),
+            }),
+        ),
+        SubscriberStatus::Active => confirmed_page(&state, &page, &sub),
+        _ => invalid_link(&state, &page),
+    }
+}
+
+/// `POST /confirm/{token}` (the button of [`confirm_page`]): activates and records the
+/// confirmation.
+async fn confirm_post(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(id) = verify(&state, &token, Purpose::Confirm) else {
+        return invalid_link(&state, &page);
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_refused(&state, &page, e),
+    };
+    if !guard_ok(&state, &token, &body) {
+        tracing::info!(
+            subscriber_id = id.get(),
+            "confirm: form guard missing or wrong"
+        );
+        return page.render(
+            &state,
+            StatusCode::FORBIDDEN,
+            "bad-request",
+            "bad-request-title",
+            json!({}),
+        );
+    }
     let now = Utc::now();
     let sub =
         match subscription::confirm(state.store.as_ref(), id, now, Mail::Later(&state.notifier))
@@ -352,14 +432,18 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
                 return page.unavailable(&state);
             }
         };
+    confirmed_page(&state, &page.for_reader(sub.lang), &sub)
+}
+
+fn confirmed_page(state: &AppState, page: &Page, sub: &Subscriber) -> Response {
     page.render(
-        &state,
+        state,
         StatusCode::OK,
         "confirmed",
         "confirmed-title",
         json!({
             "newsletter": state.settings.newsletter.lang(page.lang).name,
-            "preferences_path": local(&state.notifier.preferences_url(sub.id, now)),
+            "preferences_path": local(&state.notifier.preferences_url(sub.id, Utc::now())),
         }),
     )
 }
@@ -377,9 +461,14 @@ async fn unsubscribe_page(
     Path(token): Path<String>,
 ) -> Response {
     // Never changes state: mail scanners prefetch GET links.
-    if verify(&state, &token, Purpose::Unsubscribe).is_none() {
+    let Some(id) = verify(&state, &token, Purpose::Unsubscribe) else {
         return invalid_link(&state, &page);
-    }
+    };
+    let page = match load(&state, id).await {
+        Ok(Some(sub)) => page.for_reader(sub.lang),
+        Ok(None) => page,
+        Err(r) => return r,
+    };
     page.render(
         &state,
         StatusCode::OK,
@@ -471,7 +560,7 @@ async fn preferences_page(
         return invalid_link(&state, &page);
     };
     match load(&state, id).await {
-        Ok(Some(sub)) => render_preferences(&state, &page, &sub, false),
+        Ok(Some(sub)) => render_preferences(&state, &page.for_reader(sub.lang), &sub, false),
         Ok(None) => invalid_link(&state, &page),
         Err(r) => r,
     }

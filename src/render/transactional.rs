@@ -99,7 +99,9 @@ impl Mail<'_> {
                 let ls = n.lang(*l);
                 json!({
                     "lang": l.as_str(),
-                    "name": sub.name.clone().unwrap_or_default(),
+                    // Reader-supplied text only once the address's owner confirmed: before,
+                    // anyone could have typed it (spam through newsletter forms).
+                    "name": if kind == MailKind::Confirm { String::new() } else { sub.name.clone().unwrap_or_default() },
                     "newsletter": ls.name,
                     "sender": if ls.sender.is_empty() { n.from.name.clone().unwrap_or_default() } else { ls.sender.clone() },
                     "postal_address": ls.postal_address,
@@ -129,7 +131,14 @@ impl Mail<'_> {
         let subject = self.subject(kind, sub.lang)?;
         let mut builder = lettre::Message::builder()
             .from(to_lettre(&n.from.name, &n.from.address)?)
-            .to(to_lettre(&sub.name, &sub.email)?)
+            .to(to_lettre(
+                if kind == MailKind::Confirm {
+                    &None
+                } else {
+                    &sub.name
+                },
+                &sub.email,
+            )?)
             .subject(subject.clone())
             .date(now.into())
             .message_id(Some(format!("<{message_id}>")))
