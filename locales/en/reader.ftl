@@ -5,3 +5,5 @@ confirm-heading = Confirm your subscription
 confirm-text = Press the button to start receiving { $newsletter } at this address.
 confirm-button = Confirm my subscription
 confirm-ignore = If you did not ask for this, close this page: nothing happens until the button is pressed.
+subscribe-again = Please check the form and press Subscribe once more to send it.
+field-homepage = Leave this field empty

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
+use crate::app::reader_guard::{self, FormVerdict, ReaderSignUp};
 use crate::app::subscription::{self, Confirmation, Mail, Registration, Requester};
 use crate::domain::{
     EmailAddress, EmailError, Lang, LangPref, NameError, Purpose, Subscriber, SubscriberId,
@@ -86,6 +87,12 @@ struct SubscribeForm {
     name: String,
     lang: String,
     consent: bool,
+    /// The honeypot (hidden from people).
+    homepage: String,
+    /// When the form was served, signed (`app::reader_guard::form_stamp`).
+    stamp: String,
+    /// Sent from a copy of the form on the organisation's site (the embed snippet).
+    embedded: bool,
 }
 
 impl SubscribeForm {
@@ -97,6 +104,9 @@ impl SubscribeForm {
                 "name" => f.name = v.into_owned(),
                 "lang" => f.lang = v.into_owned(),
                 "consent" => f.consent = !v.is_empty(),
+                "homepage" => f.homepage = v.into_owned(),
+                "stamp" => f.stamp = v.into_owned(),
+                "embedded" => f.embedded = !v.is_empty(),
                 _ => {}
             }
         }
@@ -143,6 +153,18 @@ fn render_form(
     form: &SubscribeForm,
     errors: &[(&str, &str)],
 ) -> Response {
+    render_form_noting(state, page, status, form, errors, false)
+}
+
+/// The form, with a fresh stamp; `again`: the "please send it once more" notice.
+fn render_form_noting(
+    state: &AppState,
+    page: &Page,
+    status: StatusCode,
+    form: &SubscribeForm,
+    errors: &[(&str, &str)],
+    again: bool,
+) -> Response {
     let (consent, _, _) = consent_text(state, page.lang);
     let lang = if form.lang.is_empty() {
         page.lang.as_str().to_owned()
@@ -176,6 +198,9 @@ fn render_form(
             "error_lang": error("lang"),
             "error_consent": error("consent"),
             "name_max": crate::domain::NAME_MAX_CHARS,
+            "stamp": reader_guard::form_stamp(&state.signer, Utc::now()),
+            "embedded": form.embedded,
+            "again": again,
         }),
     )
 }
@@ -199,6 +224,7 @@ async fn subscribe_post(
     let now = Utc::now();
     if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
         tracing::warn!("subscribe: rate limit reached for a client address");
+        reader_guard::count("ip_rate");
         let mut r = page.render(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -215,6 +241,19 @@ async fn subscribe_post(
         Err(e) => return body_refused(&state, &page, e),
     };
     let form = SubscribeForm::parse(&body);
+    let verdict = reader_guard::judge_form(
+        &state.signer,
+        &state.settings.subscribe,
+        &form.homepage,
+        &form.stamp,
+        now,
+    );
+    if let FormVerdict::Bot(reason) = verdict {
+        // The page anyone gets; nothing is stored or sent.
+        reader_guard::count(reason);
+        tracing::info!(reason, "subscribe: form refused as a bot's");
+        return check_inbox(&state, &page, form.embedded);
+    }
     let mut errors: Vec<(&str, &str)> = Vec::new();
     let email = match EmailAddress::parse(&form.email) {
         Ok(e) => Some(e),
@@ -253,6 +292,9 @@ async fn subscribe_post(
             &errors,
         );
     };
+    if verdict == FormVerdict::Restamp {
+        return render_form_noting(&state, &page, StatusCode::OK, &form, &[], true);
+    }
     let (_, text_hash, text_version) = consent_text(&state, page.lang);
     let reg = Registration {
         email,
@@ -266,31 +308,46 @@ async fn subscribe_post(
             text_version,
         },
     };
-    match subscription::register(
+    match reader_guard::sign_up(
         state.store.as_ref(),
+        &state.settings.subscribe,
         &reg,
-        state.settings.subscribe.resend_interval,
         Mail::Later(&state.notifier),
         now,
     )
     .await
     {
-        Ok(done) => {
+        Ok(ReaderSignUp::Registered(done)) => {
             let outcome = &done.outcome;
             tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome.name(), "subscribe form");
-            page.render(
-                &state,
-                StatusCode::OK,
-                "check-inbox",
-                "check-inbox-title",
-                json!({}),
-            )
+            check_inbox(&state, &page, form.embedded)
         }
+        Ok(ReaderSignUp::Limited(_)) => check_inbox(&state, &page, form.embedded),
         Err(e) => {
             tracing::error!(error = %e, "subscribe: cannot store the request");
             page.unavailable(&state)
         }
     }
+}
+
+/// The one answer to every sign-up that got this far, whatever became of it: the "check your
+/// inbox" page, or for the organisation's embedded form the configured thank-you page.
+fn check_inbox(state: &AppState, page: &Page, embedded: bool) -> Response {
+    if embedded && let Some(url) = &state.settings.subscribe.thank_you_url {
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        secure_headers(r.headers_mut());
+        return r;
+    }
+    page.render(
+        state,
+        StatusCode::OK,
+        "check-inbox",
+        "check-inbox-title",
+        json!({}),
+    )
 }
 
 fn body_refused(state: &AppState, page: &Page, e: BytesRejection) -> Response {

@@ -180,3 +180,4 @@ outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
 });
 
 super::webhooks::webhook_store_impl!(SqliteStore);
+super::reader_limits::reader_limit_store_impl!(SqliteStore);

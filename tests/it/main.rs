@@ -19,6 +19,7 @@ mod layers;
 mod mail;
 mod outbox;
 mod postfix;
+mod reader;
 mod render;
 mod return_mail;
 mod storage;

@@ -62,6 +62,9 @@ impl App {
     pub async fn start(db: TestDb, env: &[(&str, &str)]) -> App {
         let outbox = tempfile::tempdir().unwrap();
         let mut all = vec![
+            // Tests that post the form without loading it first; the fill-time check has
+            // tests of its own (`tests/it/reader.rs`).
+            ("KAIRAN__SUBSCRIBE__MIN_FILL_TIME", "0s"),
             ("KAIRAN__ADMIN__TOKEN", ADMIN_TOKEN),
             ("KAIRAN__NEWSLETTER__FROM", "回覧板 <news@example.org>"),
             ("KAIRAN__NEWSLETTER__CONTACT", "info@example.org"),

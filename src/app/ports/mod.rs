@@ -17,6 +17,7 @@ pub mod issues;
 pub mod keys;
 pub mod mail;
 pub mod outbox;
+pub mod reader_limits;
 pub mod subscribers;
 pub mod webhooks;
 
@@ -26,6 +27,7 @@ pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
 pub use outbox::{MailLeaseHolder, MailRecord, OutboxStore};
+pub use reader_limits::ReaderLimitStore;
 pub use subscribers::{Changed, SubscriberQuery, SubscriberStore};
 pub use webhooks::WebhookStore;
 
@@ -65,6 +67,7 @@ pub trait Store:
     + KeyStore
     + OutboxStore
     + WebhookStore
+    + ReaderLimitStore
     + 'static
 {
     /// `sqlite` or `postgres`.

@@ -1,0 +1,224 @@
+//! Issue 13 on the real app, each test on SQLite and PostgreSQL: the abuse resistance of the
+//! subscribe form (honeypot, fill time, caps, all in /metrics), embedding from the
+//! organisation's site, the dead-end-free unsubscribe and the self-service of the
+//! preferences page. (Confirmation by button is in `subscribe.rs`, which drives the whole
+//! double opt-in.)
+
+use std::time::Duration;
+
+use kairan::app::reader_guard::form_stamp;
+use kairan::domain::SubscriberStatus;
+
+use crate::helpers::TestDb;
+use crate::subscribe::{App, client, hidden_field};
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::TestDb::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    bots_get_the_same_page_and_nothing_is_stored_or_sent,
+    confirmation_mails_per_address_and_sign_ups_per_domain_are_capped,
+);
+
+/// A stamp as our form carries it, served `secs_ago` seconds ago.
+fn stamp(app: &App, secs_ago: i64) -> String {
+    form_stamp(
+        &app.signer,
+        chrono::Utc::now() - chrono::Duration::seconds(secs_ago),
+    )
+}
+
+async fn post(app: &App, fields: &[(&str, &str)]) -> (u16, String) {
+    let r = client()
+        .post(app.url("/subscribe?lang=ja"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn count(app: &App) -> usize {
+    app.store
+        .list_subscribers(&Default::default())
+        .await
+        .unwrap()
+        .len()
+}
+
+/// The value of `kairan_reader_refused_total{reason="…"}` (0 when absent).
+pub async fn refused(app: &App, reason: &str) -> f64 {
+    let text = client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("kairan_reader_refused_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+/// Polls until the outbox holds `n` mails, then checks for a moment that no more come.
+async fn exactly_mails(app: &App, n: usize) {
+    app.wait_for_mails(n).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.mails().len(), n);
+}
+
+async fn bots_get_the_same_page_and_nothing_is_stored_or_sent(db: TestDb) {
+    let app = App::start(db, &[("KAIRAN__SUBSCRIBE__MIN_FILL_TIME", "3s")]).await;
+    // The form as served carries a stamp and a honeypot a person does not see.
+    let form = client()
+        .get(app.url("/subscribe?lang=ja"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let served = hidden_field(&form, "stamp");
+    assert!(form.contains(r#"name="homepage""#) && form.contains(r#"class="hp""#));
+    let (honeypot0, fast0) = (
+        refused(&app, "honeypot").await,
+        refused(&app, "too_fast").await,
+    );
+
+    let fields = |email: &'static str| {
+        vec![
+            ("email", email),
+            ("name", "スパム送信"),
+            ("lang", "ja"),
+            ("consent", "yes"),
+        ]
+    };
+    // The real answer, for comparison, from a reader who took their time.
+    let good = stamp(&app, 10);
+    let mut f = fields("reader@example.jp");
+    f.push(("stamp", &good));
+    let (status, person) = post(&app, &f).await;
+    assert_eq!(status, 200);
+    assert!(person.contains("メールをご確認ください"));
+    exactly_mails(&app, 1).await;
+
+    // Sent at once (the stamp just served): a bot. Same page, nothing stored or sent.
+    let mut f = fields("victim@example.jp");
+    f.push(("stamp", &served));
+    assert_eq!(post(&app, &f).await, (200, person.clone()));
+    // The honeypot filled in, however slowly.
+    let mut f = fields("victim@example.jp");
+    f.push(("stamp", &good));
+    f.push(("homepage", "https://spam.example"));
+    assert_eq!(post(&app, &f).await, (200, person.clone()));
+    // A forged stamp (another key) or none: the form again, filled in, with a fresh stamp.
+    for bad in ["", "1700000000.AAAAAAAAAAAAAA", "garbage"] {
+        let mut f = fields("victim@example.jp");
+        f.push(("stamp", bad));
+        let (status, page) = post(&app, &f).await;
+        assert_eq!(status, 200, "{bad:?}");
+        assert!(page.contains("もう一度"), "{page}");
+        assert!(page.contains(r#"value="victim@example.jp""#));
+        assert_ne!(hidden_field(&page, "stamp"), bad);
+    }
+    assert_eq!(count(&app).await, 1, "only the reader");
+    exactly_mails(&app, 1).await;
+    assert!(refused(&app, "honeypot").await >= honeypot0 + 1.0);
+    assert!(refused(&app, "too_fast").await >= fast0 + 1.0);
+    app.stop().await;
+}
+
+async fn confirmation_mails_per_address_and_sign_ups_per_domain_are_capped(db: TestDb) {
+    let app = App::start(
+        db,
+        &[
+            ("KAIRAN__SUBSCRIBE__RESEND_INTERVAL", "0s"),
+            ("KAIRAN__SUBSCRIBE__CONFIRMATIONS_PER_ADDRESS_PER_DAY", "2"),
+            ("KAIRAN__SUBSCRIBE__PENDING_PER_DOMAIN_PER_HOUR", "3"),
+            ("KAIRAN__SUBSCRIBE__RATE_LIMIT_PER_MINUTE", "1000"),
+        ],
+    )
+    .await;
+    let (addr0, domain0) = (
+        refused(&app, "address_cap").await,
+        refused(&app, "domain_cap").await,
+    );
+    let s = stamp(&app, 10);
+    let form = |email: &'static str| {
+        vec![
+            ("email", email),
+            ("lang", "en"),
+            ("consent", "yes"),
+            ("stamp", s.as_str()),
+        ]
+    };
+    // One address bombed: two confirmations a day, then the same page and nothing more.
+    let (_, first) = post(&app, &form("target@example.jp")).await;
+    exactly_mails(&app, 1).await;
+    post(&app, &form("target@example.jp")).await;
+    exactly_mails(&app, 2).await;
+    for _ in 0..3 {
+        assert_eq!(
+            post(&app, &form("target@example.jp")).await,
+            (200, first.clone())
+        );
+    }
+    exactly_mails(&app, 2).await;
+    assert!(refused(&app, "address_cap").await >= addr0 + 3.0);
+
+    // One domain flooded with new addresses: three pending an hour.
+    for email in ["a@flood.example", "b@flood.example"] {
+        post(&app, &form(email)).await;
+    }
+    assert_eq!(
+        post(&app, &form("c@flood.example")).await,
+        (200, first.clone())
+    );
+    assert_eq!(
+        post(&app, &form("d@flood.example")).await,
+        (200, first.clone())
+    );
+    assert_eq!(
+        post(&app, &form("e@FLOOD.example")).await,
+        (200, first.clone())
+    );
+    let all = app
+        .store
+        .list_subscribers(&Default::default())
+        .await
+        .unwrap();
+    let flood: Vec<_> = all
+        .iter()
+        .filter(|s| s.email.as_str().to_lowercase().ends_with("@flood.example"))
+        .collect();
+    assert_eq!(flood.len(), 3, "{flood:?}");
+    assert!(flood.iter().all(|s| s.status == SubscriberStatus::Pending));
+    // Another domain is not affected, nor a domain that merely ends the same way.
+    post(&app, &form("f@notflood.example")).await;
+    post(&app, &form("g@example.jp")).await;
+    assert_eq!(count(&app).await, 6);
+    exactly_mails(&app, 7).await;
+    assert!(refused(&app, "domain_cap").await >= domain0 + 2.0);
+    app.stop().await;
+}
