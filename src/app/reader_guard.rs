@@ -142,6 +142,42 @@ pub async fn address_may_get_mail(
     Ok(sent < u64::from(limits.confirmations_per_address_per_day))
 }
 
+/// Where a form post comes from, by its `Origin` header (else its `Referer`'s origin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormOrigin {
+    /// Our own pages, or no header to tell (not a browser, or one that sends neither).
+    Own,
+    /// A page of a listed `subscribe.embed_origins` origin: the organisation's own site.
+    Embedded,
+    /// Any other site: refused (403), counted as `foreign_origin`.
+    Foreign,
+}
+
+/// Classifies a form post. `own` are the origins of our own pages (`http.base_url`'s, and
+/// the one the request was addressed to); `origin` and `referer` are the headers as sent.
+pub fn form_origin(
+    limits: &SubscribeSettings,
+    own: &[String],
+    origin: Option<&str>,
+    referer: Option<&str>,
+) -> FormOrigin {
+    let from = match (origin, referer) {
+        (Some(o), _) => o.trim().trim_end_matches('/').to_ascii_lowercase(),
+        (None, Some(r)) => match url::Url::parse(r.trim()) {
+            Ok(u) => u.origin().ascii_serialization(),
+            Err(_) => return FormOrigin::Foreign,
+        },
+        (None, None) => return FormOrigin::Own,
+    };
+    if own.iter().any(|o| o.eq_ignore_ascii_case(&from)) {
+        FormOrigin::Own
+    } else if limits.embed_origins.iter().any(|o| o == &from) {
+        FormOrigin::Embedded
+    } else {
+        FormOrigin::Foreign
+    }
+}
+
 /// What a reader's sign-up came to.
 #[derive(Debug)]
 pub enum ReaderSignUp {
@@ -176,6 +212,39 @@ mod tests {
         let mut s = settings.subscribe;
         s.min_fill_time = Duration::from_secs(min);
         s
+    }
+
+    #[test]
+    fn form_posts_are_classified_by_origin_then_referer() {
+        let mut l = limits(0);
+        l.embed_origins = vec!["https://www.example.org".into()];
+        let own = vec!["https://news.example.org".to_owned()];
+        let o = |origin, referer| form_origin(&l, &own, origin, referer);
+        assert_eq!(o(None, None), FormOrigin::Own);
+        assert_eq!(o(Some("https://news.example.org"), None), FormOrigin::Own);
+        assert_eq!(
+            o(Some("https://www.example.org"), None),
+            FormOrigin::Embedded
+        );
+        assert_eq!(
+            o(None, Some("https://www.example.org/join?x=1")),
+            FormOrigin::Embedded
+        );
+        assert_eq!(o(Some("https://evil.example"), None), FormOrigin::Foreign);
+        assert_eq!(o(Some("null"), None), FormOrigin::Foreign);
+        assert_eq!(o(Some("http://www.example.org"), None), FormOrigin::Foreign);
+        assert_eq!(
+            o(Some("https://www.example.org.evil.example"), None),
+            FormOrigin::Foreign
+        );
+        // The Origin header wins over a Referer.
+        assert_eq!(
+            o(
+                Some("https://evil.example"),
+                Some("https://www.example.org/")
+            ),
+            FormOrigin::Foreign
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! client's address and user agent, rendering a `templates/pages/*.hbs` body inside
 //! `pages/layout.hbs` with a link to the other language, and strict security headers (a
 //! Content-Security-Policy that allows nothing but our own stylesheet and same-origin form
-//! posts; no referrer, since page URLs carry tokens; no caching).
+//! posts; no referrer to other sites, since page URLs carry tokens; no caching).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -248,7 +248,9 @@ pub fn secure_headers(h: &mut HeaderMap) {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Same-origin only: page URLs carry tokens, which never leave for another site; our
+        // own form posts keep their `Origin` (with `no-referrer` browsers send `null`).
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Extension, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
-use crate::app::reader_guard::{self, FormVerdict, ReaderSignUp};
+use crate::app::reader_guard::{self, FormOrigin, FormVerdict, ReaderSignUp};
 use crate::app::subscription::{self, Confirmation, Mail, Registration, Requester};
 use crate::domain::{
     EmailAddress, EmailError, Lang, LangPref, NameError, Purpose, Subscriber, SubscriberId,
@@ -41,6 +41,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     ));
     Router::new()
         .route("/subscribe", get(subscribe_form).post(subscribe_post))
+        .route("/subscribe/embed", get(embed_page))
         .route("/confirm/{token}", get(confirm_page).post(confirm_post))
         .route(
             "/unsubscribe/{token}",
@@ -219,9 +220,33 @@ async fn subscribe_post(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<RateLimiter>>,
     page: Page,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let now = Utc::now();
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut own = vec![state.settings.http.base_url.origin().ascii_serialization()];
+    if let Some(host) = header(header::HOST) {
+        own.push(format!("http://{host}"));
+        own.push(format!("https://{host}"));
+    }
+    let from = reader_guard::form_origin(
+        &state.settings.subscribe,
+        &own,
+        header(header::ORIGIN),
+        header(header::REFERER),
+    );
+    if from == FormOrigin::Foreign {
+        reader_guard::count("foreign_origin");
+        tracing::info!("subscribe: form posted from a site not in subscribe.embed_origins");
+        return page.render(
+            &state,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "forbidden-title",
+            json!({}),
+        );
+    }
     if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
         tracing::warn!("subscribe: rate limit reached for a client address");
         reader_guard::count("ip_rate");
@@ -240,7 +265,8 @@ async fn subscribe_post(
         Ok(b) => b,
         Err(e) => return body_refused(&state, &page, e),
     };
-    let form = SubscribeForm::parse(&body);
+    let mut form = SubscribeForm::parse(&body);
+    form.embedded |= from == FormOrigin::Embedded;
     let verdict = reader_guard::judge_form(
         &state.signer,
         &state.settings.subscribe,
@@ -347,6 +373,56 @@ fn check_inbox(state: &AppState, page: &Page, embedded: bool) -> Response {
         "check-inbox",
         "check-inbox-title",
         json!({}),
+    )
+}
+
+/// `GET /subscribe/embed`: the subscribe form as HTML to paste into the organisation's own
+/// pages, in Japanese and in English (no JavaScript; it posts here).
+async fn embed_page(State(state): State<AppState>, page: Page) -> Response {
+    let i18n = state.renderer.i18n();
+    let mut snippets = Vec::new();
+    for lang in [Lang::Ja, Lang::En] {
+        let (consent, _, _) = consent_text(&state, lang);
+        let action = state
+            .settings
+            .http
+            .base_url
+            .join(&format!("subscribe?lang={lang}"))
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let html = match state.renderer.html(
+            "pages/embed-snippet",
+            &json!({
+                "lang": lang.as_str(),
+                "action": action,
+                "newsletter": state.settings.newsletter.lang(lang).name,
+                "consent_text": consent,
+                "name_max": crate::domain::NAME_MAX_CHARS,
+                "lang_ja": lang == Lang::Ja,
+                "lang_en": lang == Lang::En,
+            }),
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render the embed snippet");
+                return page.unavailable(&state);
+            }
+        };
+        let label = i18n
+            .t(page.lang, &format!("embed-lang-{lang}"), &[])
+            .unwrap_or_default();
+        snippets.push(json!({"lang": lang.as_str(), "label": label, "html": html}));
+    }
+    page.render(
+        &state,
+        StatusCode::OK,
+        "embed",
+        "embed-title",
+        json!({
+            "origins": state.settings.subscribe.embed_origins,
+            "snippets": snippets,
+            "copy_label": i18n.t(page.lang, "embed-copy", &[]).unwrap_or_default(),
+        }),
     )
 }
 

@@ -36,6 +36,7 @@ macro_rules! both_backends {
 both_backends!(
     bots_get_the_same_page_and_nothing_is_stored_or_sent,
     confirmation_mails_per_address_and_sign_ups_per_domain_are_capped,
+    the_form_embedded_on_a_listed_site_is_accepted_and_other_sites_are_refused,
 );
 
 /// A stamp as our form carries it, served `secs_ago` seconds ago.
@@ -220,5 +221,149 @@ async fn confirmation_mails_per_address_and_sign_ups_per_domain_are_capped(db: T
     assert_eq!(count(&app).await, 6);
     exactly_mails(&app, 7).await;
     assert!(refused(&app, "domain_cap").await >= domain0 + 2.0);
+    app.stop().await;
+}
+
+const ORG: &str = "https://www.example.org";
+
+async fn post_from(
+    app: &App,
+    origin: Option<&str>,
+    referer: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut r = client().post(app.url("/subscribe?lang=ja")).form(fields);
+    if let Some(o) = origin {
+        r = r.header("Origin", o);
+    }
+    if let Some(o) = referer {
+        r = r.header("Referer", o);
+    }
+    r.send().await.unwrap()
+}
+
+async fn the_form_embedded_on_a_listed_site_is_accepted_and_other_sites_are_refused(db: TestDb) {
+    let app = App::start(
+        db,
+        &[
+            ("KAIRAN__SUBSCRIBE__MIN_FILL_TIME", "3s"),
+            (
+                "KAIRAN__SUBSCRIBE__EMBED_ORIGINS",
+                r#"["https://www.example.org"]"#,
+            ),
+            (
+                "KAIRAN__SUBSCRIBE__THANK_YOU_URL",
+                "https://www.example.org/thanks",
+            ),
+        ],
+    )
+    .await;
+    // The snippet, in both languages, posting here, with no script.
+    let embed = client()
+        .get(app.url("/subscribe/embed?lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embed.status(), 200);
+    let page = embed.text().await.unwrap();
+    assert!(page.contains("https://www.example.org") && page.contains("購読"));
+    let snippet = |lang: &str| {
+        let start = page
+            .find(&format!("<textarea id=\"snippet-{lang}\""))
+            .unwrap();
+        let body = &page[start..];
+        let body = &body[body.find('>').unwrap() + 1..body.find("</textarea>").unwrap()];
+        body.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&#x3D;", "=")
+            .replace("&#x60;", "`")
+            .replace("&amp;", "&")
+    };
+    for lang in ["ja", "en"] {
+        let html = snippet(lang);
+        let action = format!(r#"action="{}/subscribe?lang&#x3D;{lang}""#, app.base);
+        assert!(html.contains(&action), "{action} in {html}");
+        assert!(html.contains(&format!(r#"lang="{lang}""#)));
+        assert!(!html.to_lowercase().contains("<script"), "{html}");
+        for field in [
+            r#"name="email""#,
+            r#"name="name""#,
+            r#"name="lang""#,
+            r#"name="consent""#,
+            r#"name="homepage""#,
+            r#"name="embedded" value="1""#,
+        ] {
+            assert!(html.contains(field), "{field} in {html}");
+        }
+    }
+    assert!(snippet("ja").contains("購読") && snippet("en").contains("Subscribe"));
+    let foreign0 = refused(&app, "foreign_origin").await;
+
+    let fields = |email: &'static str| {
+        vec![
+            ("email", email),
+            ("lang", "ja"),
+            ("consent", "yes"),
+            ("embedded", "1"),
+        ]
+    };
+    // Another site: refused, nothing stored.
+    for (origin, referer) in [
+        (Some("https://evil.example"), None),
+        (Some("null"), None),
+        (None, Some("https://evil.example/page")),
+        (
+            Some("https://evil.example"),
+            Some("https://www.example.org/"),
+        ),
+    ] {
+        let r = post_from(&app, origin, referer, &fields("victim@example.jp")).await;
+        assert_eq!(r.status(), 403, "{origin:?} {referer:?}");
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("このサイトからは送信できません")
+        );
+    }
+    assert_eq!(count(&app).await, 0);
+    assert!(refused(&app, "foreign_origin").await >= foreign0 + 4.0);
+
+    // The organisation's site: a static copy has no stamp, so the form comes back filled in,
+    // on our page, to be sent once more; nothing is stored yet.
+    let r = post_from(&app, Some(ORG), None, &fields("yamada@example.jp")).await;
+    assert_eq!(r.status(), 200);
+    let again = r.text().await.unwrap();
+    assert!(again.contains(r#"value="yamada@example.jp""#) && again.contains("もう一度"));
+    assert!(again.contains(r#"name="embedded" value="1""#));
+    assert_eq!(count(&app).await, 0);
+    // Sent again from our page, a few seconds later: stored, and back to the thank-you page.
+    let mut f = fields("yamada@example.jp");
+    let s = stamp(&app, 5);
+    f.push(("stamp", &s));
+    let r = post_from(&app, Some(&app.base), None, &f).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "https://www.example.org/thanks");
+    assert_eq!(count(&app).await, 1);
+    // With a stamp (a form copied from our page) the listed origin goes straight through;
+    // the Referer stands in when a browser sends no Origin.
+    let mut f = fields("sato@example.jp");
+    f.push(("stamp", &s));
+    let r = post_from(&app, None, Some("https://www.example.org/news/join"), &f).await;
+    assert_eq!(r.status(), 303);
+    // Our own page, not embedded: the page, not the redirect.
+    let f = vec![
+        ("email", "own@example.jp"),
+        ("lang", "en"),
+        ("consent", "yes"),
+        ("stamp", s.as_str()),
+    ];
+    let r = post_from(&app, Some(&app.base), None, &f).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("メールをご確認ください"));
+    assert_eq!(count(&app).await, 3);
+    exactly_mails(&app, 3).await;
     app.stop().await;
 }

@@ -236,7 +236,7 @@ async fn the_pages_follow_the_language_choice_and_set_a_strict_policy(db: TestDb
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(csp.contains("form-action 'self'"), "{csp}");
     assert!(!csp.contains("unsafe"), "{csp}");
-    assert_eq!(ja.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(ja.headers()["referrer-policy"], "same-origin");
     let cookie = ja.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("kairan_lang=ja;"), "{cookie}");
     let body = ja.text().await.unwrap();
