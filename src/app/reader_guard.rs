@@ -20,10 +20,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
+use super::notify::Notifier;
 use super::ports::Store;
 use super::subscription::{self, Mail, Registered, Registration};
 use crate::config::SubscribeSettings;
-use crate::domain::{EmailAddress, MailKind, Signer, SubscriberId, SubscriberStatus};
+use crate::domain::{
+    EmailAddress, MailKind, NewMail, Recipient, Signer, SubscriberId, SubscriberStatus,
+};
 
 /// Metric: requests refused by a reader-side limit, by `reason`.
 pub const REFUSED: &str = "kairan_reader_refused_total";
@@ -137,7 +140,15 @@ pub async fn address_may_get_mail(
 ) -> anyhow::Result<bool> {
     let since = now - chrono::Duration::hours(24);
     let sent = store
-        .mails_queued_since(id, &[MailKind::Confirm, MailKind::UnsubscribeLink], since)
+        .mails_queued_since(
+            id,
+            &[
+                MailKind::Confirm,
+                MailKind::UnsubscribeLink,
+                MailKind::UnsubscribeRequested,
+            ],
+            since,
+        )
         .await?;
     Ok(sent < u64::from(limits.confirmations_per_address_per_day))
 }
@@ -201,6 +212,47 @@ pub async fn sign_up(
     }
     let done = subscription::register(store, reg, limits.resend_interval, mail, now).await?;
     Ok(ReaderSignUp::Registered(done))
+}
+
+/// "Send me an unsubscribe link" (the page a broken or old link leads to): queues the
+/// mail for `email` when it names a pending or active subscriber within the address cap.
+/// The caller answers the same in every case, so nothing tells whether the address is known.
+/// Returns whether a mail was queued.
+pub async fn request_unsubscribe_link(
+    store: &dyn Store,
+    limits: &SubscribeSettings,
+    notifier: &Notifier,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let Some(sub) = store.subscriber_by_email(email).await? else {
+        return Ok(false);
+    };
+    if !matches!(
+        sub.status,
+        SubscriberStatus::Pending | SubscriberStatus::Active
+    ) {
+        return Ok(false);
+    }
+    if !address_may_get_mail(store, limits, sub.id, now).await? {
+        count("address_cap");
+        tracing::info!(
+            subscriber_id = sub.id.get(),
+            "unsubscribe link not sent: address cap"
+        );
+        return Ok(false);
+    }
+    let mail = NewMail::new(MailKind::UnsubscribeRequested, sub.lang);
+    let id = store
+        .enqueue_mail(Recipient::Subscriber(sub.id), &mail, now)
+        .await?;
+    tracing::info!(
+        subscriber_id = sub.id.get(),
+        mail_id = id.get(),
+        "unsubscribe link queued on request"
+    );
+    notifier.wake();
+    Ok(true)
 }
 
 #[cfg(test)]

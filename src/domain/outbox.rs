@@ -23,7 +23,8 @@ text_enum!(
     MailKind, "mail kind", {
         Confirm => "confirm",
         Welcome => "welcome",
-        UnsubscribeLink => "unsubscribe-link"
+        UnsubscribeLink => "unsubscribe-link",
+        UnsubscribeRequested => "unsubscribe-request"
     }
 );
 

@@ -44,6 +44,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/subscribe/embed", get(embed_page))
         .route("/confirm/{token}", get(confirm_page).post(confirm_post))
         .route(
+            "/unsubscribe/request",
+            axum::routing::post(unsubscribe_request),
+        )
+        .route(
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe_post),
         )
@@ -224,28 +228,11 @@ async fn subscribe_post(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let now = Utc::now();
-    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let mut own = vec![state.settings.http.base_url.origin().ascii_serialization()];
-    if let Some(host) = header(header::HOST) {
-        own.push(format!("http://{host}"));
-        own.push(format!("https://{host}"));
-    }
-    let from = reader_guard::form_origin(
-        &state.settings.subscribe,
-        &own,
-        header(header::ORIGIN),
-        header(header::REFERER),
-    );
+    let from = form_origin(&state, &headers);
     if from == FormOrigin::Foreign {
         reader_guard::count("foreign_origin");
         tracing::info!("subscribe: form posted from a site not in subscribe.embed_origins");
-        return page.render(
-            &state,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "forbidden-title",
-            json!({}),
-        );
+        return forbidden(&state, &page);
     }
     if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
         tracing::warn!("subscribe: rate limit reached for a client address");
@@ -356,6 +343,33 @@ async fn subscribe_post(
     }
 }
 
+/// Where a form post comes from (`Origin`, else `Referer`), against our own origins and
+/// `subscribe.embed_origins`.
+fn form_origin(state: &AppState, headers: &HeaderMap) -> FormOrigin {
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut own = vec![state.settings.http.base_url.origin().ascii_serialization()];
+    if let Some(host) = header(header::HOST) {
+        own.push(format!("http://{host}"));
+        own.push(format!("https://{host}"));
+    }
+    reader_guard::form_origin(
+        &state.settings.subscribe,
+        &own,
+        header(header::ORIGIN),
+        header(header::REFERER),
+    )
+}
+
+fn forbidden(state: &AppState, page: &Page) -> Response {
+    page.render(
+        state,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "forbidden-title",
+        json!({}),
+    )
+}
+
 /// The one answer to every sign-up that got this far, whatever became of it: the "check your
 /// inbox" page, or for the organisation's embedded form the configured thank-you page.
 fn check_inbox(state: &AppState, page: &Page, embedded: bool) -> Response {
@@ -460,13 +474,123 @@ fn verify(state: &AppState, token: &str, purpose: Purpose) -> Option<SubscriberI
 }
 
 fn invalid_link(state: &AppState, page: &Page) -> Response {
-    page.render(
+    link_request_page(
         state,
+        page,
         StatusCode::BAD_REQUEST,
         "invalid-link",
         "invalid-link-title",
-        json!({}),
+        "",
+        "",
     )
+}
+
+/// A page with the "send me an unsubscribe link" form: the broken-link page, or the form
+/// again with an error in the address.
+fn link_request_page(
+    state: &AppState,
+    page: &Page,
+    status: StatusCode,
+    template: &str,
+    title_id: &str,
+    email: &str,
+    error: &str,
+) -> Response {
+    page.render(
+        state,
+        status,
+        template,
+        title_id,
+        json!({
+            "newsletter": state.settings.newsletter.lang(page.lang).name,
+            "contact": state.settings.newsletter.contact,
+            "email": email,
+            "error_email": error,
+        }),
+    )
+}
+
+/// `POST /unsubscribe/request`: "send me an unsubscribe link". The same answer whether the
+/// address is known or not; the mail goes through the outbox, within the address cap.
+async fn unsubscribe_request(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<RateLimiter>>,
+    page: Page,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let now = Utc::now();
+    if form_origin(&state, &headers) == FormOrigin::Foreign {
+        reader_guard::count("foreign_origin");
+        return forbidden(&state, &page);
+    }
+    if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
+        reader_guard::count("ip_rate");
+        let mut r = page.render(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many",
+            "too-many-title",
+            json!({}),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        return r;
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_refused(&state, &page, e),
+    };
+    let (mut email, mut homepage) = (String::new(), String::new());
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "email" => email = v.into_owned(),
+            "homepage" => homepage = v.into_owned(),
+            _ => {}
+        }
+    }
+    let sent_page = |state: &AppState| {
+        page.render(
+            state,
+            StatusCode::OK,
+            "link-requested",
+            "link-requested-title",
+            json!({ "contact": state.settings.newsletter.contact }),
+        )
+    };
+    if !homepage.trim().is_empty() {
+        reader_guard::count("honeypot");
+        return sent_page(&state);
+    }
+    let address = match EmailAddress::parse(&email) {
+        Ok(a) => a,
+        Err(e) => {
+            return link_request_page(
+                &state,
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-link",
+                "invalid-link-title",
+                &email,
+                email_error_id(&e),
+            );
+        }
+    };
+    match reader_guard::request_unsubscribe_link(
+        state.store.as_ref(),
+        &state.settings.subscribe,
+        &state.notifier,
+        &address,
+        now,
+    )
+    .await
+    {
+        Ok(_) => sent_page(&state),
+        Err(e) => {
+            tracing::error!(error = %e, "unsubscribe link request: database error");
+            page.unavailable(&state)
+        }
+    }
 }
 
 /// The hidden field a page form of a signed link carries: a MAC of the link's token, so a
@@ -662,7 +786,13 @@ async fn load(state: &AppState, id: SubscriberId) -> Result<Option<Subscriber>, 
     })
 }
 
-fn render_preferences(state: &AppState, page: &Page, sub: &Subscriber, saved: bool) -> Response {
+fn render_preferences(
+    state: &AppState,
+    page: &Page,
+    token: &str,
+    sub: &Subscriber,
+    saved: bool,
+) -> Response {
     let subscribed = matches!(
         sub.status,
         SubscriberStatus::Pending | SubscriberStatus::Active
@@ -680,6 +810,7 @@ fn render_preferences(state: &AppState, page: &Page, sub: &Subscriber, saved: bo
             "lang_ja": sub.lang == LangPref::Ja,
             "lang_en": sub.lang == LangPref::En,
             "lang_both": sub.lang == LangPref::Both,
+            "guard": form_guard(state, token),
         }),
     )
 }
@@ -693,7 +824,9 @@ async fn preferences_page(
         return invalid_link(&state, &page);
     };
     match load(&state, id).await {
-        Ok(Some(sub)) => render_preferences(&state, &page.for_reader(sub.lang), &sub, false),
+        Ok(Some(sub)) => {
+            render_preferences(&state, &page.for_reader(sub.lang), &token, &sub, false)
+        }
         Ok(None) => invalid_link(&state, &page),
         Err(r) => r,
     }
@@ -721,8 +854,18 @@ async fn preferences_post(
             _ => {}
         }
     }
-    if action == "unsubscribe" {
-        return do_unsubscribe(&state, &page, id, "preferences").await;
+    if !guard_ok(&state, &token, &body) {
+        tracing::info!(
+            subscriber_id = id.get(),
+            "preferences: form guard missing or wrong"
+        );
+        return forbidden(&state, &page);
+    }
+    match action.as_str() {
+        "unsubscribe" => return do_unsubscribe(&state, &page, id, "preferences").await,
+        "download" => return download(&state, &page, id).await,
+        "erase" => return erase(&state, &page, id).await,
+        _ => {}
     }
     let Ok(lang) = lang.parse::<LangPref>() else {
         return page.render(
@@ -740,10 +883,58 @@ async fn preferences_post(
     match load(&state, id).await {
         Ok(Some(sub)) => {
             tracing::info!(subscriber_id = id.get(), lang = %sub.lang, "preferences saved");
-            render_preferences(&state, &page, &sub, true)
+            render_preferences(&state, &page.for_reader(sub.lang), &token, &sub, true)
         }
         Ok(None) => invalid_link(&state, &page),
         Err(r) => r,
+    }
+}
+
+/// "Download my data": the subscriber record and every consent record, as JSON.
+async fn download(state: &AppState, page: &Page, id: SubscriberId) -> Response {
+    match subscription::export(state.store.as_ref(), id).await {
+        Ok(Some(data)) => {
+            tracing::info!(subscriber_id = id.get(), "data downloaded by the reader");
+            let mut r = axum::Json(data).into_response();
+            let h = r.headers_mut();
+            secure_headers(h);
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"my-newsletter-data.json\""),
+            );
+            r
+        }
+        Ok(None) => invalid_link(state, page),
+        Err(e) => {
+            tracing::error!(subscriber_id = id.get(), error = %e, "download: database error");
+            page.unavailable(state)
+        }
+    }
+}
+
+/// "Erase me": as `kairan subscribers erase`.
+async fn erase(state: &AppState, page: &Page, id: SubscriberId) -> Response {
+    let sub = match load(state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return invalid_link(state, page),
+        Err(r) => return r,
+    };
+    let page = &page.for_reader(sub.lang);
+    match subscription::erase(state.store.as_ref(), &sub, Utc::now()).await {
+        Ok(_) => {
+            tracing::info!(subscriber_id = id.get(), "erased on the reader's request");
+            page.render(
+                state,
+                StatusCode::OK,
+                "erased",
+                "erased-title",
+                json!({ "newsletter": state.settings.newsletter.lang(page.lang).name }),
+            )
+        }
+        Err(e) => {
+            tracing::error!(subscriber_id = id.get(), error = %e, "erase: database error");
+            page.unavailable(state)
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::Renderer;
 use crate::config::Settings;
-use crate::domain::{EmailAddress, LangPref, OutgoingMessage, Subscriber};
+use crate::domain::{EmailAddress, LangPref, OutgoingMessage, Subscriber, SubscriberStatus};
 
 /// A built message and what it was built for.
 #[derive(Debug, Clone)]
@@ -48,6 +48,7 @@ fn template(kind: MailKind) -> &'static str {
         MailKind::Confirm => "confirm",
         MailKind::Welcome => "welcome",
         MailKind::UnsubscribeLink => "unsubscribe-link",
+        MailKind::UnsubscribeRequested => "unsubscribe-request",
     }
 }
 
@@ -55,7 +56,7 @@ fn template(kind: MailKind) -> &'static str {
 fn auto_submitted(kind: MailKind) -> &'static str {
     match kind {
         MailKind::UnsubscribeLink => "auto-replied",
-        MailKind::Confirm | MailKind::Welcome => "auto-generated",
+        MailKind::Confirm | MailKind::Welcome | MailKind::UnsubscribeRequested => "auto-generated",
     }
 }
 
@@ -91,6 +92,9 @@ impl Mail<'_> {
         let ttl_days = (self.settings.subscribe.confirm_ttl.as_secs() / 86_400).max(1);
         let (confirm_url, unsubscribe_url, preferences_url) =
             (&links.confirm, &links.unsubscribe, &links.preferences);
+        // Reader-supplied text only once the address's owner confirmed: before, anyone could
+        // have typed it (spam through newsletter forms).
+        let named = kind != MailKind::Confirm && sub.status == SubscriberStatus::Active;
         let sections: Vec<_> = sub
             .lang
             .langs()
@@ -99,9 +103,7 @@ impl Mail<'_> {
                 let ls = n.lang(*l);
                 json!({
                     "lang": l.as_str(),
-                    // Reader-supplied text only once the address's owner confirmed: before,
-                    // anyone could have typed it (spam through newsletter forms).
-                    "name": if kind == MailKind::Confirm { String::new() } else { sub.name.clone().unwrap_or_default() },
+                    "name": if named { sub.name.clone().unwrap_or_default() } else { String::new() },
                     "newsletter": ls.name,
                     "sender": if ls.sender.is_empty() { n.from.name.clone().unwrap_or_default() } else { ls.sender.clone() },
                     "postal_address": ls.postal_address,
@@ -132,11 +134,7 @@ impl Mail<'_> {
         let mut builder = lettre::Message::builder()
             .from(to_lettre(&n.from.name, &n.from.address)?)
             .to(to_lettre(
-                if kind == MailKind::Confirm {
-                    &None
-                } else {
-                    &sub.name
-                },
+                if named { &sub.name } else { &None },
                 &sub.email,
             )?)
             .subject(subject.clone())
@@ -193,7 +191,9 @@ impl Mail<'_> {
         let id = match kind {
             MailKind::Confirm => "confirm-mail-subject",
             MailKind::Welcome => "welcome-mail-subject",
-            MailKind::UnsubscribeLink => "unsubscribe-link-mail-subject",
+            MailKind::UnsubscribeLink | MailKind::UnsubscribeRequested => {
+                "unsubscribe-link-mail-subject"
+            }
         };
         let parts: Result<Vec<String>, String> = lang
             .langs()

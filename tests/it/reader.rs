@@ -37,6 +37,8 @@ both_backends!(
     bots_get_the_same_page_and_nothing_is_stored_or_sent,
     confirmation_mails_per_address_and_sign_ups_per_domain_are_capped,
     the_form_embedded_on_a_listed_site_is_accepted_and_other_sites_are_refused,
+    a_broken_link_offers_an_unsubscribe_link_the_same_way_known_or_not,
+    the_preferences_page_downloads_the_data_and_erases_the_reader,
 );
 
 /// A stamp as our form carries it, served `secs_ago` seconds ago.
@@ -365,5 +367,208 @@ async fn the_form_embedded_on_a_listed_site_is_accepted_and_other_sites_are_refu
     assert!(r.text().await.unwrap().contains("メールをご確認ください"));
     assert_eq!(count(&app).await, 3);
     exactly_mails(&app, 3).await;
+    app.stop().await;
+}
+
+async fn a_broken_link_offers_an_unsubscribe_link_the_same_way_known_or_not(db: TestDb) {
+    let app = App::start(
+        db,
+        &[("KAIRAN__SUBSCRIBE__CONFIRMATIONS_PER_ADDRESS_PER_DAY", "2")],
+    )
+    .await;
+    // An active reader (added by an operator: no mail), and a broken link.
+    let reg = kairan::app::subscription::Registration {
+        email: kairan::domain::EmailAddress::parse("kept@example.jp").unwrap(),
+        name: Some("田中 一郎".into()),
+        lang: kairan::domain::LangPref::Ja,
+        by: kairan::app::subscription::Requester::Operator {
+            via: kairan::domain::SubscriptionSource::Api,
+            confirmed: true,
+        },
+    };
+    kairan::app::subscription::register(
+        app.store.as_ref(),
+        &reg,
+        Duration::from_secs(600),
+        kairan::app::subscription::Mail::Never,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let broken = client()
+        .get(app.url("/unsubscribe/AAAAbroken?lang=ja"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    let page = broken.text().await.unwrap();
+    assert!(page.contains("このリンクは無効です"), "{page}");
+    assert!(page.contains(r#"action="/unsubscribe/request?lang=ja""#));
+    assert!(
+        page.contains("mailto:info@example.org"),
+        "the contact address"
+    );
+
+    let (request_url, base) = (app.url("/unsubscribe/request?lang=ja"), app.base.clone());
+    let ask = |email: &'static str| {
+        let (request_url, base) = (request_url.clone(), base.clone());
+        async move {
+            let r = client()
+                .post(request_url)
+                .header("Origin", base)
+                .form(&[("email", email)])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let known = ask("Kept@Example.JP").await;
+    let unknown = ask("nobody@example.jp").await;
+    assert_eq!(known.0, 200);
+    assert_eq!(known, unknown, "the same answer, known or not");
+    assert!(known.1.contains("info@example.org"));
+    // The mail: through the outbox, in the reader's language, with a working link, and no
+    // name typed by anyone.
+    let mails = app.wait_for_mails(1).await;
+    let raw = std::fs::read(&mails[0]).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert!(
+        msg.subject().unwrap().contains("購読解除の方法"),
+        "{:?}",
+        msg.subject()
+    );
+    let text = msg.body_text(0).unwrap();
+    assert!(text.contains("配信停止用リンクのご依頼"), "{text}");
+    let link = crate::subscribe::link_in(&mails[0], "/unsubscribe/");
+    let page = client().get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    // Capped like confirmations: two a day, then the same answer and nothing sent.
+    let capped0 = refused(&app, "address_cap").await;
+    assert_eq!(ask("kept@example.jp").await, known);
+    app.wait_for_mails(2).await;
+    assert_eq!(ask("kept@example.jp").await, known);
+    exactly_mails(&app, 2).await;
+    assert!(refused(&app, "address_cap").await >= capped0 + 1.0);
+    // A bad address gets the form back with its error; another site is refused.
+    let (status, page) = ask("not an address").await;
+    assert_eq!(status, 422);
+    assert!(page.contains(r#"aria-invalid="true""#));
+    let r = client()
+        .post(app.url("/unsubscribe/request"))
+        .header("Origin", "https://evil.example")
+        .form(&[("email", "kept@example.jp")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    exactly_mails(&app, 2).await;
+    app.stop().await;
+}
+
+async fn the_preferences_page_downloads_the_data_and_erases_the_reader(db: TestDb) {
+    let app = App::start(db, &[]).await;
+    let (status, _) = post(
+        &app,
+        &[
+            ("email", "erase.me@example.jp"),
+            ("name", "消去 希望"),
+            ("lang", "ja"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sub = app
+        .store
+        .subscriber_by_email(&kairan::domain::EmailAddress::parse("erase.me@example.jp").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let token = app.signer.sign(
+        sub.id.get(),
+        kairan::domain::Purpose::Preferences,
+        chrono::Utc::now(),
+    );
+    let url = app.url(&format!("/preferences/{token}"));
+    let page = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("データをダウンロード") && page.contains("削除する"),
+        "{page}"
+    );
+    let guard = hidden_field(&page, "guard");
+
+    // Both need the page's guard.
+    for action in ["download", "erase"] {
+        let r = client()
+            .post(&url)
+            .form(&[("action", action)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{action}");
+    }
+    let r = client()
+        .post(&url)
+        .form(&[("action", "download"), ("guard", guard.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let data: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(data["subscriber"]["email"], "erase.me@example.jp");
+    assert_eq!(data["subscriber"]["name"], "消去 希望");
+    assert_eq!(data["subscriber"]["status"], "pending");
+    let consents = data["consents"].as_array().unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0]["ip"], "127.0.0.1");
+    assert!(
+        consents[0]["consent_text_sha256"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    let r = client()
+        .post(&url)
+        .form(&[("action", "erase"), ("guard", guard.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("データを削除しました"));
+    // As `subscribers erase`: the address is gone from the store.
+    assert!(
+        app.store
+            .subscriber_by_email(
+                &kairan::domain::EmailAddress::parse("erase.me@example.jp").unwrap()
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let after = app.store.subscriber(sub.id).await.unwrap().unwrap();
+    assert_eq!(after.status, SubscriberStatus::Unsubscribed);
+    assert_eq!(after.unsubscribe_method.as_deref(), Some("erased"));
+    assert!(after.name.is_none() && after.email.as_str().ends_with("@erased.invalid"));
     app.stop().await;
 }

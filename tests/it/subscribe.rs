@@ -675,10 +675,20 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
     assert_eq!(page.status(), 200);
     let body = page.text().await.unwrap();
     assert!(body.contains(r#"value="en" checked"#), "{body}");
-
+    let guard = hidden_field(&body, "guard");
+    let guard = guard.as_str();
+    // Without the page's guard (a forged cross-site post) nothing changes.
     let r = client()
         .post(&url)
         .form(&[("action", "save"), ("lang", "both")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let r = client()
+        .post(&url)
+        .form(&[("action", "save"), ("lang", "both"), ("guard", guard)])
         .send()
         .await
         .unwrap();
@@ -698,7 +708,7 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
     );
     let bad = client()
         .post(&url)
-        .form(&[("action", "save"), ("lang", "de")])
+        .form(&[("action", "save"), ("lang", "de"), ("guard", guard)])
         .send()
         .await
         .unwrap();
@@ -706,7 +716,7 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
 
     let r = client()
         .post(&url)
-        .form(&[("action", "unsubscribe")])
+        .form(&[("action", "unsubscribe"), ("guard", guard)])
         .send()
         .await
         .unwrap();
