@@ -38,3 +38,7 @@ data-erase-button = Erase me
 erased-title = Erased
 erased-heading = Your data was erased
 erased-text = Your address and name are no longer stored, and you will not receive { $newsletter } any more.
+footer-privacy = Privacy policy
+footer-contact = Contact:
+mail-footer-sender-only = Sent by { $sender }
+mail-footer-privacy = Privacy policy: { $url }

@@ -37,3 +37,7 @@ data-erase-button = 削除する
 erased-title = 削除しました
 erased-heading = データを削除しました
 erased-text = メールアドレスとお名前は保存されていません。今後{ $newsletter }は届きません。
+footer-privacy = プライバシーポリシー
+footer-contact = お問い合わせ：
+mail-footer-sender-only = 送信者：{ $sender }
+mail-footer-privacy = プライバシーポリシー：{ $url }

@@ -76,6 +76,11 @@ fn newsletter(r: &mut Reader) -> NewsletterSettings {
         values::mailbox,
     );
     let default_list_id = format!("newsletter.{}", from.address.domain());
+    let brand = Brand {
+        organisation: r.string_or("newsletter.organisation", "").trim().to_owned(),
+        website: r.opt_parse("newsletter.website", web_url),
+        privacy_url: r.opt_parse("newsletter.privacy_url", web_url),
+    };
     NewsletterSettings {
         reply_to: r.opt_parse("newsletter.reply_to", values::email_address),
         contact: r.string_or("newsletter.contact", ""),
@@ -93,18 +98,64 @@ fn newsletter(r: &mut Reader) -> NewsletterSettings {
             .into_iter()
             .map(|d| d.to_ascii_lowercase())
             .collect(),
-        ja: newsletter_lang(r, "ja", defaults::NEWSLETTER_JA_NAME),
-        en: newsletter_lang(r, "en", defaults::NEWSLETTER_EN_NAME),
+        ja: newsletter_lang(r, "ja", defaults::NEWSLETTER_JA_NAME, &brand),
+        en: newsletter_lang(r, "en", defaults::NEWSLETTER_EN_NAME, &brand),
+        logo_url: r.opt_parse("newsletter.logo_url", |s| {
+            let u = web_url(s)?;
+            if u.scheme() != "https" {
+                return Err("must be an https URL (mail clients and browsers block others)".into());
+            }
+            Ok(u)
+        }),
         from,
     }
 }
 
+/// The organisation settings of `[newsletter]`, the defaults of each language's.
+struct Brand {
+    organisation: String,
+    website: Option<url::Url>,
+    privacy_url: Option<url::Url>,
+}
+
+fn web_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(u.scheme(), "https" | "http") || u.host().is_none() {
+        return Err("must be an http(s) URL".into());
+    }
+    Ok(u)
+}
+
 /// `[newsletter.ja]` or `[newsletter.en]`.
-fn newsletter_lang(r: &mut Reader, lang: &str, default_name: &str) -> NewsletterLangSettings {
+fn newsletter_lang(
+    r: &mut Reader,
+    lang: &str,
+    default_name: &str,
+    brand: &Brand,
+) -> NewsletterLangSettings {
+    let organisation = r
+        .opt_string(&format!("newsletter.{lang}.organisation"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| brand.organisation.clone());
+    // No "Monthly newsletter" placeholder once the organisation is named.
+    let name = r
+        .opt_string(&format!("newsletter.{lang}.name"))
+        .unwrap_or_else(|| match (organisation.is_empty(), lang) {
+            (true, _) => default_name.to_owned(),
+            (false, "ja") => format!("{organisation} ニュースレター"),
+            (false, _) => format!("{organisation} newsletter"),
+        });
     NewsletterLangSettings {
-        name: r.string_or(&format!("newsletter.{lang}.name"), default_name),
+        name,
         sender: r.string_or(&format!("newsletter.{lang}.sender"), ""),
         postal_address: r.string_or(&format!("newsletter.{lang}.postal_address"), ""),
+        website: r
+            .opt_parse(&format!("newsletter.{lang}.website"), web_url)
+            .or_else(|| brand.website.clone()),
+        privacy_url: r
+            .opt_parse(&format!("newsletter.{lang}.privacy_url"), web_url)
+            .or_else(|| brand.privacy_url.clone()),
+        organisation,
     }
 }
 

@@ -140,6 +140,8 @@ pub struct NewsletterSettings {
     pub legacy_charset_domains: Vec<String>,
     pub ja: NewsletterLangSettings,
     pub en: NewsletterLangSettings,
+    /// The organisation's logo on pages and in mail (`newsletter.logo_url`, https only).
+    pub logo_url: Option<url::Url>,
 }
 
 impl NewsletterSettings {
@@ -182,6 +184,13 @@ pub struct NewsletterLangSettings {
     pub name: String,
     pub sender: String,
     pub postal_address: String,
+    /// The organisation's name in this language (`newsletter.{ja,en}.organisation`, else
+    /// `newsletter.organisation`); empty: not shown.
+    pub organisation: String,
+    /// Its website (`…website`); `None`: not shown.
+    pub website: Option<url::Url>,
+    /// Its privacy policy (`…privacy_url`); `None`: not shown.
+    pub privacy_url: Option<url::Url>,
 }
 
 #[derive(Debug, Clone)]

@@ -175,6 +175,9 @@ impl Page {
                         "other_lang": self.other_lang().as_str(),
                         "path": self.path,
                         "css_url": "/static/kairan.css",
+                        "brand": brand(state, self.lang),
+                        // `<link rel=alternate>`s a page asks for (the archive's feeds).
+                        "alternates": data.get("alternates").cloned().unwrap_or(json!([])),
                     }),
                 )
             });
@@ -192,6 +195,16 @@ impl Page {
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         secure_headers(h);
+        if let Some(logo) = &state.settings.newsletter.logo_url {
+            // The configured logo's origin, and nothing else, may serve an image.
+            let policy = CONTENT_SECURITY_POLICY.replace(
+                "img-src 'self'",
+                &format!("img-src 'self' {}", logo.origin().ascii_serialization()),
+            );
+            if let Ok(v) = HeaderValue::from_str(&policy) {
+                h.insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+        }
         h.insert(
             header::CONTENT_LANGUAGE,
             HeaderValue::from_static(self.lang.as_str()),
@@ -223,6 +236,21 @@ impl Page {
             json!({}),
         )
     }
+}
+
+/// The organisation's identity for the header and footer of every page (`[newsletter]`
+/// organisation, website, logo_url, privacy_url, contact); empty settings are left out.
+pub fn brand(state: &AppState, lang: Lang) -> Value {
+    let n = &state.settings.newsletter;
+    let l = n.lang(lang);
+    json!({
+        "organisation": l.organisation,
+        "newsletter": l.name,
+        "website": l.website.as_ref().map(|u| u.as_str()),
+        "privacy_url": l.privacy_url.as_ref().map(|u| u.as_str()),
+        "logo_url": n.logo_url.as_ref().map(|u| u.as_str()),
+        "contact": n.contact.trim(),
+    })
 }
 
 /// A path for logs: the token segment of `/confirm/…`, `/unsubscribe/…`, `/preferences/…`

@@ -101,7 +101,10 @@ impl Mail<'_> {
             .iter()
             .map(|l| {
                 let ls = n.lang(*l);
+                let footer = footer_lines(self.renderer, self.settings, *l);
                 json!({
+                    "footer": footer,
+                    "organisation": ls.organisation,
                     "lang": l.as_str(),
                     "name": if named { sub.name.clone().unwrap_or_default() } else { String::new() },
                     "newsletter": ls.name,
@@ -120,6 +123,8 @@ impl Mail<'_> {
             "confirm_url": confirm_url,
             "unsubscribe_url": unsubscribe_url,
             "preferences_url": preferences_url,
+            "organisation": n.lang(first).organisation,
+            "logo_url": n.logo_url.as_ref().map(|u| u.as_str()),
         });
         let name = template(kind);
         let html = self
@@ -207,6 +212,49 @@ impl Mail<'_> {
             .collect();
         Ok(parts?.join(" / "))
     }
+}
+
+/// The footer of a mail in `lang`, one line each: who sends it (and from where), whom to
+/// contact, the website, the privacy policy. A line whose setting is empty is left out,
+/// never sent as "Contact: " or "送信者：Newsletter（）".
+pub fn footer_lines(
+    renderer: &Renderer,
+    settings: &Settings,
+    lang: crate::domain::Lang,
+) -> Vec<String> {
+    let n = &settings.newsletter;
+    let ls = n.lang(lang);
+    let t = |id: &str, args: &[(&str, &str)]| renderer.i18n().t(lang, id, args).unwrap_or_default();
+    let sender = [
+        ls.sender.trim(),
+        ls.organisation.trim(),
+        n.from.name.as_deref().unwrap_or("").trim(),
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or("")
+    .to_owned();
+    let address = ls.postal_address.trim();
+    let mut lines = Vec::new();
+    match (sender.is_empty(), address.is_empty()) {
+        (false, false) => lines.push(t(
+            "mail-footer-sender",
+            &[("sender", &sender), ("address", address)],
+        )),
+        (false, true) => lines.push(t("mail-footer-sender-only", &[("sender", &sender)])),
+        (true, false) => lines.push(address.to_owned()),
+        (true, true) => {}
+    }
+    if !n.contact.trim().is_empty() {
+        lines.push(t("mail-footer-contact", &[("contact", n.contact.trim())]));
+    }
+    if let Some(w) = &ls.website {
+        lines.push(w.to_string());
+    }
+    if let Some(p) = &ls.privacy_url {
+        lines.push(t("mail-footer-privacy", &[("url", p.as_str())]));
+    }
+    lines
 }
 
 fn content_language(lang: LangPref) -> String {

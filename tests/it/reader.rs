@@ -39,6 +39,7 @@ both_backends!(
     the_form_embedded_on_a_listed_site_is_accepted_and_other_sites_are_refused,
     a_broken_link_offers_an_unsubscribe_link_the_same_way_known_or_not,
     the_preferences_page_downloads_the_data_and_erases_the_reader,
+    pages_and_mails_carry_the_organisation_and_leave_out_empty_footer_lines,
 );
 
 /// A stamp as our form carries it, served `secs_ago` seconds ago.
@@ -570,5 +571,87 @@ async fn the_preferences_page_downloads_the_data_and_erases_the_reader(db: TestD
     assert_eq!(after.status, SubscriberStatus::Unsubscribed);
     assert_eq!(after.unsubscribe_method.as_deref(), Some("erased"));
     assert!(after.name.is_none() && after.email.as_str().ends_with("@erased.invalid"));
+    app.stop().await;
+}
+
+async fn pages_and_mails_carry_the_organisation_and_leave_out_empty_footer_lines(db: TestDb) {
+    let app = App::start(
+        db,
+        &[
+            ("KAIRAN__NEWSLETTER__ORGANISATION", "NPO法人かいらん"),
+            ("KAIRAN__NEWSLETTER__EN__ORGANISATION", "Kairan NPO"),
+            ("KAIRAN__NEWSLETTER__WEBSITE", "https://www.example.org/"),
+            (
+                "KAIRAN__NEWSLETTER__LOGO_URL",
+                "https://cdn.example.org/logo.png",
+            ),
+            (
+                "KAIRAN__NEWSLETTER__PRIVACY_URL",
+                "https://www.example.org/privacy",
+            ),
+            // Empty settings: their footer lines are left out.
+            ("KAIRAN__NEWSLETTER__CONTACT", ""),
+            ("KAIRAN__NEWSLETTER__JA__POSTAL_ADDRESS", ""),
+        ],
+    )
+    .await;
+    for (lang, org, heading) in [
+        ("ja", "NPO法人かいらん", "NPO法人かいらん ニュースレター"),
+        ("en", "Kairan NPO", "Subscribe to Kairan NPO newsletter"),
+    ] {
+        let r = client()
+            .get(app.url(&format!("/subscribe?lang={lang}")))
+            .send()
+            .await
+            .unwrap();
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("img-src 'self' https://cdn.example.org;"),
+            "{csp}"
+        );
+        let page = r.text().await.unwrap();
+        assert!(page.contains(org) && page.contains(heading), "{page}");
+        assert!(!page.contains("Monthly newsletter") && !page.contains("月刊ニュースレター"));
+        assert!(page.contains(r#"<img src="https://cdn.example.org/logo.png""#));
+        assert!(page.contains(r#"href="https://www.example.org/privacy""#));
+        assert!(
+            !page.contains("mailto:"),
+            "no contact line without a contact"
+        );
+    }
+    let (status, _) = post(
+        &app,
+        &[
+            ("email", "brand@example.jp"),
+            ("lang", "both"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mails = app.wait_for_mails(1).await;
+    let raw = std::fs::read(&mails[0]).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let text = msg.body_text(0).unwrap();
+    let text = text.replace("\r\n", "\n");
+    assert!(text.contains("送信者：NPO法人かいらん\n"), "{text}");
+    assert!(text.contains("Sent by Kairan NPO"), "{text}");
+    assert!(text.contains("プライバシーポリシー：https://www.example.org/privacy"));
+    assert!(text.contains("https://www.example.org/\n"));
+    assert!(!text.contains("（）") && !text.contains("Contact:") && !text.contains("お問い合わせ"));
+    let html = msg.body_html(0).unwrap();
+    assert!(html.contains(r#"<img src="https://cdn.example.org/logo.png""#));
+    // The long confirm link wraps on a phone instead of running off the screen.
+    let shown: Vec<&str> = html
+        .split("<p")
+        .filter(|p| p.contains("/confirm/") && !p.contains("href"))
+        .collect();
+    assert!(!shown.is_empty(), "{html}");
+    for para in shown {
+        assert!(para.contains("overflow-wrap:anywhere"), "{para}");
+    }
     app.stop().await;
 }
