@@ -20,6 +20,7 @@ mod mail;
 mod outbox;
 mod postfix;
 mod reader;
+mod reader_journey;
 mod render;
 mod return_mail;
 mod storage;
