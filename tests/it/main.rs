@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod dispatch;
 mod dkim;
+mod faults;
 mod http;
 mod imap;
 mod issues;
