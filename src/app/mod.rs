@@ -19,6 +19,7 @@ pub mod keys;
 pub mod notify;
 pub mod ports;
 pub mod preview;
+pub mod reader_guard;
 pub mod scheduler;
 pub mod status;
 pub mod subscription;

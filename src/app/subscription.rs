@@ -425,6 +425,38 @@ pub async fn erase(
     Ok(store.erase_subscriber(sub.id, &hash, now).await?)
 }
 
+/// Everything stored about subscriber `id` that the reader may download: the record and
+/// every consent record (`None`: no such subscriber).
+pub async fn export(
+    store: &dyn Store,
+    id: SubscriberId,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(sub) = store.subscriber(id).await? else {
+        return Ok(None);
+    };
+    let consents: Vec<serde_json::Value> = store
+        .consents(id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            serde_json::json!({
+                "method": c.method,
+                "form_at": c.form_at,
+                "confirmed_at": c.confirmed_at,
+                "ip": c.ip,
+                "user_agent": c.user_agent,
+                "page_lang": c.page_lang.map(|l| l.as_str()),
+                "consent_text_sha256": c.text_hash,
+                "consent_text_version": c.text_version,
+            })
+        })
+        .collect();
+    Ok(Some(serde_json::json!({
+        "subscriber": SubscriberView::from(sub),
+        "consents": consents,
+    })))
+}
+
 /// A subscriber as the admin API and `kairan subscribers list --json` show it.
 #[derive(Debug, Serialize)]
 pub struct SubscriberView {

@@ -100,6 +100,11 @@ fn newsletter(r: &mut Reader) -> NewsletterSettings {
         values::mailbox,
     );
     let default_list_id = format!("newsletter.{}", from.address.domain());
+    let brand = Brand {
+        organisation: r.string_or("newsletter.organisation", "").trim().to_owned(),
+        website: r.opt_parse("newsletter.website", web_url),
+        privacy_url: r.opt_parse("newsletter.privacy_url", web_url),
+    };
     NewsletterSettings {
         reply_to: r.opt_parse("newsletter.reply_to", values::email_address),
         contact: r.string_or("newsletter.contact", ""),
@@ -117,18 +122,64 @@ fn newsletter(r: &mut Reader) -> NewsletterSettings {
             .into_iter()
             .map(|d| d.to_ascii_lowercase())
             .collect(),
-        ja: newsletter_lang(r, "ja", defaults::NEWSLETTER_JA_NAME),
-        en: newsletter_lang(r, "en", defaults::NEWSLETTER_EN_NAME),
+        ja: newsletter_lang(r, "ja", defaults::NEWSLETTER_JA_NAME, &brand),
+        en: newsletter_lang(r, "en", defaults::NEWSLETTER_EN_NAME, &brand),
+        logo_url: r.opt_parse("newsletter.logo_url", |s| {
+            let u = web_url(s)?;
+            if u.scheme() != "https" {
+                return Err("must be an https URL (mail clients and browsers block others)".into());
+            }
+            Ok(u)
+        }),
         from,
     }
 }
 
+/// The organisation settings of `[newsletter]`, the defaults of each language's.
+struct Brand {
+    organisation: String,
+    website: Option<url::Url>,
+    privacy_url: Option<url::Url>,
+}
+
+fn web_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(u.scheme(), "https" | "http") || u.host().is_none() {
+        return Err("must be an http(s) URL".into());
+    }
+    Ok(u)
+}
+
 /// `[newsletter.ja]` or `[newsletter.en]`.
-fn newsletter_lang(r: &mut Reader, lang: &str, default_name: &str) -> NewsletterLangSettings {
+fn newsletter_lang(
+    r: &mut Reader,
+    lang: &str,
+    default_name: &str,
+    brand: &Brand,
+) -> NewsletterLangSettings {
+    let organisation = r
+        .opt_string(&format!("newsletter.{lang}.organisation"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| brand.organisation.clone());
+    // No "Monthly newsletter" placeholder once the organisation is named.
+    let name = r
+        .opt_string(&format!("newsletter.{lang}.name"))
+        .unwrap_or_else(|| match (organisation.is_empty(), lang) {
+            (true, _) => default_name.to_owned(),
+            (false, "ja") => format!("{organisation} ニュースレター"),
+            (false, _) => format!("{organisation} newsletter"),
+        });
     NewsletterLangSettings {
-        name: r.string_or(&format!("newsletter.{lang}.name"), default_name),
+        name,
         sender: r.string_or(&format!("newsletter.{lang}.sender"), ""),
         postal_address: r.string_or(&format!("newsletter.{lang}.postal_address"), ""),
+        website: r
+            .opt_parse(&format!("newsletter.{lang}.website"), web_url)
+            .or_else(|| brand.website.clone()),
+        privacy_url: r
+            .opt_parse(&format!("newsletter.{lang}.privacy_url"), web_url)
+            .or_else(|| brand.privacy_url.clone()),
+        organisation,
     }
 }
 
@@ -355,6 +406,31 @@ fn paths(r: &mut Reader) -> PathsSettings {
     }
 }
 
+/// `subscribe.embed_origins`: each an origin as browsers send it (`https://host[:port]`, no
+/// path), kept in that serialised form.
+fn embed_origins(r: &mut Reader) -> Vec<String> {
+    let key = "subscribe.embed_origins";
+    let mut out = Vec::new();
+    for item in r.string_list_or(key, &[]) {
+        match url::Url::parse(&item) {
+            Ok(u)
+                if matches!(u.scheme(), "https" | "http")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && !item.trim_end_matches('/').ends_with(':') =>
+            {
+                out.push(u.origin().ascii_serialization());
+            }
+            _ => r.problem(
+                key,
+                format!("{item:?} is not an origin like https://www.example.org"),
+            ),
+        }
+    }
+    out
+}
+
 fn subscribe(r: &mut Reader) -> SubscribeSettings {
     let s = SubscribeSettings {
         confirm_ttl: r.duration_or("subscribe.confirm_ttl", defaults::SUBSCRIBE_CONFIRM_TTL),
@@ -372,7 +448,35 @@ fn subscribe(r: &mut Reader) -> SubscribeSettings {
             "subscribe.trust_forwarded_for",
             defaults::SUBSCRIBE_TRUST_FORWARDED_FOR,
         ),
+        min_fill_time: r.duration_or("subscribe.min_fill_time", defaults::SUBSCRIBE_MIN_FILL_TIME),
+        form_max_age: r.duration_or("subscribe.form_max_age", defaults::SUBSCRIBE_FORM_MAX_AGE),
+        confirmations_per_address_per_day: r.int_or(
+            "subscribe.confirmations_per_address_per_day",
+            defaults::SUBSCRIBE_CONFIRMATIONS_PER_ADDRESS_PER_DAY,
+            1,
+            1_000,
+        ) as u32,
+        pending_per_domain_per_hour: r.int_or(
+            "subscribe.pending_per_domain_per_hour",
+            defaults::SUBSCRIBE_PENDING_PER_DOMAIN_PER_HOUR,
+            1,
+            1_000_000,
+        ) as u32,
+        embed_origins: embed_origins(r),
+        thank_you_url: r.opt_parse("subscribe.thank_you_url", |s| {
+            let u = url::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+            if !matches!(u.scheme(), "https" | "http") {
+                return Err("must be an http(s) URL".into());
+            }
+            Ok(u)
+        }),
     };
+    if s.min_fill_time > Duration::from_secs(60) {
+        r.problem("subscribe.min_fill_time", "must be at most 1m".into());
+    }
+    if s.form_max_age < Duration::from_secs(600) {
+        r.problem("subscribe.form_max_age", "must be at least 10m".into());
+    }
     // A reader needs time to open the mail and click.
     if s.confirm_ttl < Duration::from_secs(60) {
         r.problem("subscribe.confirm_ttl", "must be at least 1m".into());
@@ -490,6 +594,43 @@ mod tests {
         .unwrap_err();
         assert_eq!(errs.0.len(), 1);
         assert_eq!(errs.0[0].message, "expected text, found array");
+    }
+
+    #[test]
+    fn reader_side_settings_have_defaults_and_name_the_key_when_bad() {
+        let (s, _) = parse("", "defaults", &[]).unwrap();
+        assert_eq!(s.subscribe.min_fill_time, Duration::from_secs(3));
+        assert_eq!(s.subscribe.confirmations_per_address_per_day, 5);
+        assert_eq!(s.subscribe.pending_per_domain_per_hour, 50);
+        assert!(s.subscribe.embed_origins.is_empty() && s.subscribe.thank_you_url.is_none());
+        let (s, _) = parse(
+            "[subscribe]\nembed_origins = [\"https://www.example.org\", \"http://127.0.0.1:8000/\"]\n\
+             thank_you_url = \"https://www.example.org/thanks\"\n",
+            "t",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.subscribe.embed_origins,
+            ["https://www.example.org", "http://127.0.0.1:8000"]
+        );
+        let err = parse(
+            "[subscribe]\nembed_origins = [\"https://www.example.org/form\"]\n\
+             thank_you_url = \"ftp://x\"\nmin_fill_time = \"5m\"\n\
+             pending_per_domain_per_hour = 0\n",
+            "t",
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<_> = err.0.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "subscribe.embed_origins",
+            "subscribe.thank_you_url",
+            "subscribe.min_fill_time",
+            "subscribe.pending_per_domain_per_hour",
+        ] {
+            assert!(keys.contains(&key), "{key} in {keys:?}");
+        }
     }
 
     #[test]

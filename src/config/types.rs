@@ -69,6 +69,10 @@ pub mod defaults {
     pub const SUBSCRIBE_RESEND_INTERVAL: &str = "10m";
     pub const SUBSCRIBE_RATE_LIMIT_PER_MINUTE: i64 = 10;
     pub const SUBSCRIBE_TRUST_FORWARDED_FOR: bool = false;
+    pub const SUBSCRIBE_MIN_FILL_TIME: &str = "3s";
+    pub const SUBSCRIBE_FORM_MAX_AGE: &str = "1d";
+    pub const SUBSCRIBE_CONFIRMATIONS_PER_ADDRESS_PER_DAY: i64 = 5;
+    pub const SUBSCRIBE_PENDING_PER_DOMAIN_PER_HOUR: i64 = 50;
 }
 
 /// A secret value (password, key, token): never shown by `Debug` or `Display`.
@@ -155,6 +159,8 @@ pub struct NewsletterSettings {
     pub legacy_charset_domains: Vec<String>,
     pub ja: NewsletterLangSettings,
     pub en: NewsletterLangSettings,
+    /// The organisation's logo on pages and in mail (`newsletter.logo_url`, https only).
+    pub logo_url: Option<url::Url>,
 }
 
 impl NewsletterSettings {
@@ -197,6 +203,13 @@ pub struct NewsletterLangSettings {
     pub name: String,
     pub sender: String,
     pub postal_address: String,
+    /// The organisation's name in this language (`newsletter.{ja,en}.organisation`, else
+    /// `newsletter.organisation`); empty: not shown.
+    pub organisation: String,
+    /// Its website (`…website`); `None`: not shown.
+    pub website: Option<url::Url>,
+    /// Its privacy policy (`…privacy_url`); `None`: not shown.
+    pub privacy_url: Option<url::Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -354,6 +367,19 @@ pub struct SubscribeSettings {
     /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse
     /// proxy that appends it), not from the TCP peer.
     pub trust_forwarded_for: bool,
+    /// A form sent sooner than this after it was served is a bot's (`0s`: no check).
+    pub min_fill_time: Duration,
+    /// A form older than this is served again with a fresh stamp.
+    pub form_max_age: Duration,
+    /// Confirmation (and unsubscribe-link) mails one address gets per 24 hours at most.
+    pub confirmations_per_address_per_day: u32,
+    /// New pending sign-ups per address domain per hour at most.
+    pub pending_per_domain_per_hour: u32,
+    /// Origins (`https://www.example.org`) whose pages may carry the subscribe form.
+    pub embed_origins: Vec<String>,
+    /// Where a form posted from a listed origin sends the reader afterwards (303); `None`:
+    /// the "check your inbox" page.
+    pub thank_you_url: Option<url::Url>,
 }
 
 #[derive(Debug, Clone)]

@@ -24,7 +24,8 @@ text_enum!(
         Confirm => "confirm",
         Welcome => "welcome",
         UnsubscribeLink => "unsubscribe-link",
-        UserSetup => "user-setup"
+        UserSetup => "user-setup",
+        UnsubscribeRequested => "unsubscribe-request"
     }
 );
 

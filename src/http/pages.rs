@@ -3,7 +3,7 @@
 //! client's address and user agent, rendering a `templates/pages/*.hbs` body inside
 //! `pages/layout.hbs` with a link to the other language, and strict security headers (a
 //! Content-Security-Policy that allows nothing but our own stylesheet and same-origin form
-//! posts; no referrer, since page URLs carry tokens; no caching).
+//! posts; no referrer to other sites, since page URLs carry tokens; no caching).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -36,6 +36,10 @@ pub struct Page {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
     secure: bool,
+    /// The language was chosen by this reader (`?lang=` or the cookie that choice set), not
+    /// guessed from `Accept-Language` or the default: a page about a subscriber shows the
+    /// subscriber's language unless this is set.
+    pub chosen_lang: bool,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -73,6 +77,7 @@ impl FromRequestParts<AppState> for Page {
             ip: client_ip(parts, state.settings.subscribe.trust_forwarded_for),
             user_agent,
             secure: state.settings.http.base_url.scheme() == "https",
+            chosen_lang: matches!(source, LangSource::Query | LangSource::Cookie),
         })
     }
 }
@@ -129,6 +134,16 @@ impl Page {
         self.secure
     }
 
+    /// The page for subscriber-specific content: in `pref`'s language unless the reader
+    /// chose one for this browser (a reader of both languages gets the negotiated one).
+    pub fn for_reader(&self, pref: crate::domain::LangPref) -> Page {
+        let mut p = self.clone();
+        if !self.chosen_lang && !pref.langs().contains(&self.lang) {
+            p.lang = pref.langs()[0];
+        }
+        p
+    }
+
     pub fn other_lang(&self) -> Lang {
         match self.lang {
             Lang::Ja => Lang::En,
@@ -179,6 +194,9 @@ impl Page {
                         "other_lang": self.other_lang().as_str(),
                         "path": self.path,
                         "css_url": "/static/kairan.css",
+                        "brand": brand(state, self.lang),
+                        // `<link rel=alternate>`s a page asks for (the archive's feeds).
+                        "alternates": data.get("alternates").cloned().unwrap_or(json!([])),
                     }),
                 )
             });
@@ -196,6 +214,16 @@ impl Page {
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         secure_headers(h);
+        if let Some(logo) = &state.settings.newsletter.logo_url {
+            // The configured logo's origin, and nothing else, may serve an image.
+            let policy = CONTENT_SECURITY_POLICY.replace(
+                "img-src 'self'",
+                &format!("img-src 'self' {}", logo.origin().ascii_serialization()),
+            );
+            if let Ok(v) = HeaderValue::from_str(&policy) {
+                h.insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+        }
         h.insert(
             header::CONTENT_LANGUAGE,
             HeaderValue::from_static(self.lang.as_str()),
@@ -229,6 +257,21 @@ impl Page {
     }
 }
 
+/// The organisation's identity for the header and footer of every page (`[newsletter]`
+/// organisation, website, logo_url, privacy_url, contact); empty settings are left out.
+pub fn brand(state: &AppState, lang: Lang) -> Value {
+    let n = &state.settings.newsletter;
+    let l = n.lang(lang);
+    json!({
+        "organisation": l.organisation,
+        "newsletter": l.name,
+        "website": l.website.as_ref().map(|u| u.as_str()),
+        "privacy_url": l.privacy_url.as_ref().map(|u| u.as_str()),
+        "logo_url": n.logo_url.as_ref().map(|u| u.as_str()),
+        "contact": n.contact.trim(),
+    })
+}
+
 /// A path for logs: the token segment of `/confirm/…`, `/unsubscribe/…`, `/preferences/…`
 /// replaced, so tokens never reach a log line.
 pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
@@ -257,7 +300,9 @@ pub fn secure_headers(h: &mut HeaderMap) {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Same-origin only: page URLs carry tokens, which never leave for another site; our
+        // own form posts keep their `Origin` (with `no-referrer` browsers send `null`).
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

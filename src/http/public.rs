@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Extension, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
+use crate::app::reader_guard::{self, FormOrigin, FormVerdict, ReaderSignUp};
 use crate::app::subscription::{self, Confirmation, Mail, Registration, Requester};
 use crate::domain::{
     EmailAddress, EmailError, Lang, LangPref, NameError, Purpose, Subscriber, SubscriberId,
@@ -40,7 +41,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     ));
     Router::new()
         .route("/subscribe", get(subscribe_form).post(subscribe_post))
-        .route("/confirm/{token}", get(confirm))
+        .route("/subscribe/embed", get(embed_page))
+        .route("/confirm/{token}", get(confirm_page).post(confirm_post))
+        .route(
+            "/unsubscribe/request",
+            axum::routing::post(unsubscribe_request),
+        )
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe_post),
@@ -86,6 +92,12 @@ struct SubscribeForm {
     name: String,
     lang: String,
     consent: bool,
+    /// The honeypot (hidden from people).
+    homepage: String,
+    /// When the form was served, signed (`app::reader_guard::form_stamp`).
+    stamp: String,
+    /// Sent from a copy of the form on the organisation's site (the embed snippet).
+    embedded: bool,
 }
 
 impl SubscribeForm {
@@ -97,6 +109,9 @@ impl SubscribeForm {
                 "name" => f.name = v.into_owned(),
                 "lang" => f.lang = v.into_owned(),
                 "consent" => f.consent = !v.is_empty(),
+                "homepage" => f.homepage = v.into_owned(),
+                "stamp" => f.stamp = v.into_owned(),
+                "embedded" => f.embedded = !v.is_empty(),
                 _ => {}
             }
         }
@@ -143,6 +158,18 @@ fn render_form(
     form: &SubscribeForm,
     errors: &[(&str, &str)],
 ) -> Response {
+    render_form_noting(state, page, status, form, errors, false)
+}
+
+/// The form, with a fresh stamp; `again`: the "please send it once more" notice.
+fn render_form_noting(
+    state: &AppState,
+    page: &Page,
+    status: StatusCode,
+    form: &SubscribeForm,
+    errors: &[(&str, &str)],
+    again: bool,
+) -> Response {
     let (consent, _, _) = consent_text(state, page.lang);
     let lang = if form.lang.is_empty() {
         page.lang.as_str().to_owned()
@@ -176,6 +203,9 @@ fn render_form(
             "error_lang": error("lang"),
             "error_consent": error("consent"),
             "name_max": crate::domain::NAME_MAX_CHARS,
+            "stamp": reader_guard::form_stamp(&state.signer, Utc::now()),
+            "embedded": form.embedded,
+            "again": again,
         }),
     )
 }
@@ -194,11 +224,19 @@ async fn subscribe_post(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<RateLimiter>>,
     page: Page,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let now = Utc::now();
+    let from = form_origin(&state, &headers);
+    if from == FormOrigin::Foreign {
+        reader_guard::count("foreign_origin");
+        tracing::info!("subscribe: form posted from a site not in subscribe.embed_origins");
+        return forbidden(&state, &page);
+    }
     if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
         tracing::warn!("subscribe: rate limit reached for a client address");
+        reader_guard::count("ip_rate");
         let mut r = page.render(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -214,7 +252,21 @@ async fn subscribe_post(
         Ok(b) => b,
         Err(e) => return body_refused(&state, &page, e),
     };
-    let form = SubscribeForm::parse(&body);
+    let mut form = SubscribeForm::parse(&body);
+    form.embedded |= from == FormOrigin::Embedded;
+    let verdict = reader_guard::judge_form(
+        &state.signer,
+        &state.settings.subscribe,
+        &form.homepage,
+        &form.stamp,
+        now,
+    );
+    if let FormVerdict::Bot(reason) = verdict {
+        // The page anyone gets; nothing is stored or sent.
+        reader_guard::count(reason);
+        tracing::info!(reason, "subscribe: form refused as a bot's");
+        return check_inbox(&state, &page, form.embedded);
+    }
     let mut errors: Vec<(&str, &str)> = Vec::new();
     let email = match EmailAddress::parse(&form.email) {
         Ok(e) => Some(e),
@@ -253,6 +305,9 @@ async fn subscribe_post(
             &errors,
         );
     };
+    if verdict == FormVerdict::Restamp {
+        return render_form_noting(&state, &page, StatusCode::OK, &form, &[], true);
+    }
     let (_, text_hash, text_version) = consent_text(&state, page.lang);
     let reg = Registration {
         email,
@@ -266,31 +321,123 @@ async fn subscribe_post(
             text_version,
         },
     };
-    match subscription::register(
+    match reader_guard::sign_up(
         state.store.as_ref(),
+        &state.settings.subscribe,
         &reg,
-        state.settings.subscribe.resend_interval,
         Mail::Later(&state.notifier),
         now,
     )
     .await
     {
-        Ok(done) => {
+        Ok(ReaderSignUp::Registered(done)) => {
             let outcome = &done.outcome;
             tracing::info!(subscriber_id = ?outcome.id().map(SubscriberId::get), outcome = outcome.name(), "subscribe form");
-            page.render(
-                &state,
-                StatusCode::OK,
-                "check-inbox",
-                "check-inbox-title",
-                json!({}),
-            )
+            check_inbox(&state, &page, form.embedded)
         }
+        Ok(ReaderSignUp::Limited(_)) => check_inbox(&state, &page, form.embedded),
         Err(e) => {
             tracing::error!(error = %e, "subscribe: cannot store the request");
             page.unavailable(&state)
         }
     }
+}
+
+/// Where a form post comes from (`Origin`, else `Referer`), against our own origins and
+/// `subscribe.embed_origins`.
+fn form_origin(state: &AppState, headers: &HeaderMap) -> FormOrigin {
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut own = vec![state.settings.http.base_url.origin().ascii_serialization()];
+    if let Some(host) = header(header::HOST) {
+        own.push(format!("http://{host}"));
+        own.push(format!("https://{host}"));
+    }
+    reader_guard::form_origin(
+        &state.settings.subscribe,
+        &own,
+        header(header::ORIGIN),
+        header(header::REFERER),
+    )
+}
+
+fn forbidden(state: &AppState, page: &Page) -> Response {
+    page.render(
+        state,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "forbidden-title",
+        json!({}),
+    )
+}
+
+/// The one answer to every sign-up that got this far, whatever became of it: the "check your
+/// inbox" page, or for the organisation's embedded form the configured thank-you page.
+fn check_inbox(state: &AppState, page: &Page, embedded: bool) -> Response {
+    if embedded && let Some(url) = &state.settings.subscribe.thank_you_url {
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        secure_headers(r.headers_mut());
+        return r;
+    }
+    page.render(
+        state,
+        StatusCode::OK,
+        "check-inbox",
+        "check-inbox-title",
+        json!({}),
+    )
+}
+
+/// `GET /subscribe/embed`: the subscribe form as HTML to paste into the organisation's own
+/// pages, in Japanese and in English (no JavaScript; it posts here).
+async fn embed_page(State(state): State<AppState>, page: Page) -> Response {
+    let i18n = state.renderer.i18n();
+    let mut snippets = Vec::new();
+    for lang in [Lang::Ja, Lang::En] {
+        let (consent, _, _) = consent_text(&state, lang);
+        let action = state
+            .settings
+            .http
+            .base_url
+            .join(&format!("subscribe?lang={lang}"))
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let html = match state.renderer.html(
+            "pages/embed-snippet",
+            &json!({
+                "lang": lang.as_str(),
+                "action": action,
+                "newsletter": state.settings.newsletter.lang(lang).name,
+                "consent_text": consent,
+                "name_max": crate::domain::NAME_MAX_CHARS,
+                "lang_ja": lang == Lang::Ja,
+                "lang_en": lang == Lang::En,
+            }),
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render the embed snippet");
+                return page.unavailable(&state);
+            }
+        };
+        let label = i18n
+            .t(page.lang, &format!("embed-lang-{lang}"), &[])
+            .unwrap_or_default();
+        snippets.push(json!({"lang": lang.as_str(), "label": label, "html": html}));
+    }
+    page.render(
+        &state,
+        StatusCode::OK,
+        "embed",
+        "embed-title",
+        json!({
+            "origins": state.settings.subscribe.embed_origins,
+            "snippets": snippets,
+            "copy_label": i18n.t(page.lang, "embed-copy", &[]).unwrap_or_default(),
+        }),
+    )
 }
 
 fn body_refused(state: &AppState, page: &Page, e: BytesRejection) -> Response {
@@ -327,19 +474,209 @@ fn verify(state: &AppState, token: &str, purpose: Purpose) -> Option<SubscriberI
 }
 
 fn invalid_link(state: &AppState, page: &Page) -> Response {
-    page.render(
+    link_request_page(
         state,
+        page,
         StatusCode::BAD_REQUEST,
         "invalid-link",
         "invalid-link-title",
-        json!({}),
+        "",
+        "",
     )
 }
 
-async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<String>) -> Response {
+/// A page with the "send me an unsubscribe link" form: the broken-link page, or the form
+/// again with an error in the address.
+fn link_request_page(
+    state: &AppState,
+    page: &Page,
+    status: StatusCode,
+    template: &str,
+    title_id: &str,
+    email: &str,
+    error: &str,
+) -> Response {
+    page.render(
+        state,
+        status,
+        template,
+        title_id,
+        json!({
+            "newsletter": state.settings.newsletter.lang(page.lang).name,
+            "contact": state.settings.newsletter.contact,
+            "email": email,
+            "error_email": error,
+        }),
+    )
+}
+
+/// `POST /unsubscribe/request`: "send me an unsubscribe link". The same answer whether the
+/// address is known or not; the mail goes through the outbox, within the address cap.
+async fn unsubscribe_request(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<RateLimiter>>,
+    page: Page,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let now = Utc::now();
+    if form_origin(&state, &headers) == FormOrigin::Foreign {
+        reader_guard::count("foreign_origin");
+        return forbidden(&state, &page);
+    }
+    if let Err(retry) = limiter.check(page.ip, now.timestamp()) {
+        reader_guard::count("ip_rate");
+        let mut r = page.render(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many",
+            "too-many-title",
+            json!({}),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        return r;
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_refused(&state, &page, e),
+    };
+    let (mut email, mut homepage) = (String::new(), String::new());
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "email" => email = v.into_owned(),
+            "homepage" => homepage = v.into_owned(),
+            _ => {}
+        }
+    }
+    let sent_page = |state: &AppState| {
+        page.render(
+            state,
+            StatusCode::OK,
+            "link-requested",
+            "link-requested-title",
+            json!({ "contact": state.settings.newsletter.contact }),
+        )
+    };
+    if !homepage.trim().is_empty() {
+        reader_guard::count("honeypot");
+        return sent_page(&state);
+    }
+    let address = match EmailAddress::parse(&email) {
+        Ok(a) => a,
+        Err(e) => {
+            return link_request_page(
+                &state,
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-link",
+                "invalid-link-title",
+                &email,
+                email_error_id(&e),
+            );
+        }
+    };
+    match reader_guard::request_unsubscribe_link(
+        state.store.as_ref(),
+        &state.settings.subscribe,
+        &state.notifier,
+        &address,
+        now,
+    )
+    .await
+    {
+        Ok(_) => sent_page(&state),
+        Err(e) => {
+            tracing::error!(error = %e, "unsubscribe link request: database error");
+            page.unavailable(&state)
+        }
+    }
+}
+
+/// The hidden field a page form of a signed link carries: a MAC of the link's token, so a
+/// POST made without loading our page (a scanner "clicking" blindly) is refused.
+pub(crate) fn form_guard(state: &AppState, token: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(state.signer.tag("page-form", token.as_bytes()))
+}
+
+fn guard_ok(state: &AppState, token: &str, body: &[u8]) -> bool {
+    use base64::Engine as _;
+    let given = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "guard")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(given.as_bytes())
+        .is_ok_and(|tag| {
+            state
+                .signer
+                .verify_tag("page-form", token.as_bytes(), &tag, Utc::now())
+        })
+}
+
+/// `GET /confirm/{token}`: never changes state (link scanners fetch every link in a mail);
+/// a page in the reader's language with one button that POSTs.
+async fn confirm_page(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Response {
     let Some(id) = verify(&state, &token, Purpose::Confirm) else {
         return invalid_link(&state, &page);
     };
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return invalid_link(&state, &page),
+        Err(r) => return r,
+    };
+    let page = page.for_reader(sub.lang);
+    match sub.status {
+        SubscriberStatus::Pending => page.render(
+            &state,
+            StatusCode::OK,
+            "confirm",
+            "confirm-title",
+            json!({
+                "newsletter": state.settings.newsletter.lang(page.lang).name,
+                "action": page.path,
+                "guard": form_guard(&state, &token),
+            }),
+        ),
+        SubscriberStatus::Active => confirmed_page(&state, &page, &sub),
+        _ => invalid_link(&state, &page),
+    }
+}
+
+/// `POST /confirm/{token}` (the button of [`confirm_page`]): activates and records the
+/// confirmation.
+async fn confirm_post(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(id) = verify(&state, &token, Purpose::Confirm) else {
+        return invalid_link(&state, &page);
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_refused(&state, &page, e),
+    };
+    if !guard_ok(&state, &token, &body) {
+        tracing::info!(
+            subscriber_id = id.get(),
+            "confirm: form guard missing or wrong"
+        );
+        return page.render(
+            &state,
+            StatusCode::FORBIDDEN,
+            "bad-request",
+            "bad-request-title",
+            json!({}),
+        );
+    }
     let now = Utc::now();
     let sub =
         match subscription::confirm(state.store.as_ref(), id, now, Mail::Later(&state.notifier))
@@ -352,14 +689,18 @@ async fn confirm(State(state): State<AppState>, page: Page, Path(token): Path<St
                 return page.unavailable(&state);
             }
         };
+    confirmed_page(&state, &page.for_reader(sub.lang), &sub)
+}
+
+fn confirmed_page(state: &AppState, page: &Page, sub: &Subscriber) -> Response {
     page.render(
-        &state,
+        state,
         StatusCode::OK,
         "confirmed",
         "confirmed-title",
         json!({
             "newsletter": state.settings.newsletter.lang(page.lang).name,
-            "preferences_path": local(&state.notifier.preferences_url(sub.id, now)),
+            "preferences_path": local(&state.notifier.preferences_url(sub.id, Utc::now())),
         }),
     )
 }
@@ -377,9 +718,14 @@ async fn unsubscribe_page(
     Path(token): Path<String>,
 ) -> Response {
     // Never changes state: mail scanners prefetch GET links.
-    if verify(&state, &token, Purpose::Unsubscribe).is_none() {
+    let Some(id) = verify(&state, &token, Purpose::Unsubscribe) else {
         return invalid_link(&state, &page);
-    }
+    };
+    let page = match load(&state, id).await {
+        Ok(Some(sub)) => page.for_reader(sub.lang),
+        Ok(None) => page,
+        Err(r) => return r,
+    };
     page.render(
         &state,
         StatusCode::OK,
@@ -440,7 +786,13 @@ async fn load(state: &AppState, id: SubscriberId) -> Result<Option<Subscriber>, 
     })
 }
 
-fn render_preferences(state: &AppState, page: &Page, sub: &Subscriber, saved: bool) -> Response {
+fn render_preferences(
+    state: &AppState,
+    page: &Page,
+    token: &str,
+    sub: &Subscriber,
+    saved: bool,
+) -> Response {
     let subscribed = matches!(
         sub.status,
         SubscriberStatus::Pending | SubscriberStatus::Active
@@ -458,6 +810,7 @@ fn render_preferences(state: &AppState, page: &Page, sub: &Subscriber, saved: bo
             "lang_ja": sub.lang == LangPref::Ja,
             "lang_en": sub.lang == LangPref::En,
             "lang_both": sub.lang == LangPref::Both,
+            "guard": form_guard(state, token),
         }),
     )
 }
@@ -471,7 +824,9 @@ async fn preferences_page(
         return invalid_link(&state, &page);
     };
     match load(&state, id).await {
-        Ok(Some(sub)) => render_preferences(&state, &page, &sub, false),
+        Ok(Some(sub)) => {
+            render_preferences(&state, &page.for_reader(sub.lang), &token, &sub, false)
+        }
         Ok(None) => invalid_link(&state, &page),
         Err(r) => r,
     }
@@ -499,8 +854,18 @@ async fn preferences_post(
             _ => {}
         }
     }
-    if action == "unsubscribe" {
-        return do_unsubscribe(&state, &page, id, "preferences").await;
+    if !guard_ok(&state, &token, &body) {
+        tracing::info!(
+            subscriber_id = id.get(),
+            "preferences: form guard missing or wrong"
+        );
+        return forbidden(&state, &page);
+    }
+    match action.as_str() {
+        "unsubscribe" => return do_unsubscribe(&state, &page, id, "preferences").await,
+        "download" => return download(&state, &page, id).await,
+        "erase" => return erase(&state, &page, id).await,
+        _ => {}
     }
     let Ok(lang) = lang.parse::<LangPref>() else {
         return page.render(
@@ -518,10 +883,58 @@ async fn preferences_post(
     match load(&state, id).await {
         Ok(Some(sub)) => {
             tracing::info!(subscriber_id = id.get(), lang = %sub.lang, "preferences saved");
-            render_preferences(&state, &page, &sub, true)
+            render_preferences(&state, &page.for_reader(sub.lang), &token, &sub, true)
         }
         Ok(None) => invalid_link(&state, &page),
         Err(r) => r,
+    }
+}
+
+/// "Download my data": the subscriber record and every consent record, as JSON.
+async fn download(state: &AppState, page: &Page, id: SubscriberId) -> Response {
+    match subscription::export(state.store.as_ref(), id).await {
+        Ok(Some(data)) => {
+            tracing::info!(subscriber_id = id.get(), "data downloaded by the reader");
+            let mut r = axum::Json(data).into_response();
+            let h = r.headers_mut();
+            secure_headers(h);
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"my-newsletter-data.json\""),
+            );
+            r
+        }
+        Ok(None) => invalid_link(state, page),
+        Err(e) => {
+            tracing::error!(subscriber_id = id.get(), error = %e, "download: database error");
+            page.unavailable(state)
+        }
+    }
+}
+
+/// "Erase me": as `kairan subscribers erase`.
+async fn erase(state: &AppState, page: &Page, id: SubscriberId) -> Response {
+    let sub = match load(state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return invalid_link(state, page),
+        Err(r) => return r,
+    };
+    let page = &page.for_reader(sub.lang);
+    match subscription::erase(state.store.as_ref(), &sub, Utc::now()).await {
+        Ok(_) => {
+            tracing::info!(subscriber_id = id.get(), "erased on the reader's request");
+            page.render(
+                state,
+                StatusCode::OK,
+                "erased",
+                "erased-title",
+                json!({ "newsletter": state.settings.newsletter.lang(page.lang).name }),
+            )
+        }
+        Err(e) => {
+            tracing::error!(subscriber_id = id.get(), error = %e, "erase: database error");
+            page.unavailable(state)
+        }
     }
 }
 

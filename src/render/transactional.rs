@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::Renderer;
 use crate::config::Settings;
-use crate::domain::{EmailAddress, LangPref, OutgoingMessage, Subscriber};
+use crate::domain::{EmailAddress, LangPref, OutgoingMessage, Subscriber, SubscriberStatus};
 
 /// A built message and what it was built for.
 #[derive(Debug, Clone)]
@@ -50,6 +50,7 @@ fn template(kind: MailKind) -> &'static str {
         MailKind::UnsubscribeLink => "unsubscribe-link",
         // A console account's mail, built by `render::account_mail`; never a subscriber's.
         MailKind::UserSetup => "user-setup",
+        MailKind::UnsubscribeRequested => "unsubscribe-request",
     }
 }
 
@@ -57,7 +58,10 @@ fn template(kind: MailKind) -> &'static str {
 fn auto_submitted(kind: MailKind) -> &'static str {
     match kind {
         MailKind::UnsubscribeLink => "auto-replied",
-        MailKind::Confirm | MailKind::Welcome | MailKind::UserSetup => "auto-generated",
+        MailKind::Confirm
+        | MailKind::Welcome
+        | MailKind::UserSetup
+        | MailKind::UnsubscribeRequested => "auto-generated",
     }
 }
 
@@ -93,15 +97,21 @@ impl Mail<'_> {
         let ttl_days = (self.settings.subscribe.confirm_ttl.as_secs() / 86_400).max(1);
         let (confirm_url, unsubscribe_url, preferences_url) =
             (&links.confirm, &links.unsubscribe, &links.preferences);
+        // Reader-supplied text only once the address's owner confirmed: before, anyone could
+        // have typed it (spam through newsletter forms).
+        let named = kind != MailKind::Confirm && sub.status == SubscriberStatus::Active;
         let sections: Vec<_> = sub
             .lang
             .langs()
             .iter()
             .map(|l| {
                 let ls = n.lang(*l);
+                let footer = footer_lines(self.renderer, self.settings, *l);
                 json!({
+                    "footer": footer,
+                    "organisation": ls.organisation,
                     "lang": l.as_str(),
-                    "name": sub.name.clone().unwrap_or_default(),
+                    "name": if named { sub.name.clone().unwrap_or_default() } else { String::new() },
                     "newsletter": ls.name,
                     "sender": if ls.sender.is_empty() { n.from.name.clone().unwrap_or_default() } else { ls.sender.clone() },
                     "postal_address": ls.postal_address,
@@ -118,6 +128,8 @@ impl Mail<'_> {
             "confirm_url": confirm_url,
             "unsubscribe_url": unsubscribe_url,
             "preferences_url": preferences_url,
+            "organisation": n.lang(first).organisation,
+            "logo_url": n.logo_url.as_ref().map(|u| u.as_str()),
         });
         let name = template(kind);
         let html = self
@@ -131,7 +143,10 @@ impl Mail<'_> {
         let subject = self.subject(kind, sub.lang)?;
         let mut builder = lettre::Message::builder()
             .from(to_lettre(&n.from.name, &n.from.address)?)
-            .to(to_lettre(&sub.name, &sub.email)?)
+            .to(to_lettre(
+                if named { &sub.name } else { &None },
+                &sub.email,
+            )?)
             .subject(subject.clone())
             .date(now.into())
             .message_id(Some(format!("<{message_id}>")))
@@ -186,8 +201,10 @@ impl Mail<'_> {
         let id = match kind {
             MailKind::Confirm => "confirm-mail-subject",
             MailKind::Welcome => "welcome-mail-subject",
-            MailKind::UnsubscribeLink => "unsubscribe-link-mail-subject",
             MailKind::UserSetup => "user-setup-mail-subject",
+            MailKind::UnsubscribeLink | MailKind::UnsubscribeRequested => {
+                "unsubscribe-link-mail-subject"
+            }
         };
         let parts: Result<Vec<String>, String> = lang
             .langs()
@@ -201,6 +218,49 @@ impl Mail<'_> {
             .collect();
         Ok(parts?.join(" / "))
     }
+}
+
+/// The footer of a mail in `lang`, one line each: who sends it (and from where), whom to
+/// contact, the website, the privacy policy. A line whose setting is empty is left out,
+/// never sent as "Contact: " or "送信者：Newsletter（）".
+pub fn footer_lines(
+    renderer: &Renderer,
+    settings: &Settings,
+    lang: crate::domain::Lang,
+) -> Vec<String> {
+    let n = &settings.newsletter;
+    let ls = n.lang(lang);
+    let t = |id: &str, args: &[(&str, &str)]| renderer.i18n().t(lang, id, args).unwrap_or_default();
+    let sender = [
+        ls.sender.trim(),
+        ls.organisation.trim(),
+        n.from.name.as_deref().unwrap_or("").trim(),
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or("")
+    .to_owned();
+    let address = ls.postal_address.trim();
+    let mut lines = Vec::new();
+    match (sender.is_empty(), address.is_empty()) {
+        (false, false) => lines.push(t(
+            "mail-footer-sender",
+            &[("sender", &sender), ("address", address)],
+        )),
+        (false, true) => lines.push(t("mail-footer-sender-only", &[("sender", &sender)])),
+        (true, false) => lines.push(address.to_owned()),
+        (true, true) => {}
+    }
+    if !n.contact.trim().is_empty() {
+        lines.push(t("mail-footer-contact", &[("contact", n.contact.trim())]));
+    }
+    if let Some(w) = &ls.website {
+        lines.push(w.to_string());
+    }
+    if let Some(p) = &ls.privacy_url {
+        lines.push(t("mail-footer-privacy", &[("url", p.as_str())]));
+    }
+    lines
 }
 
 fn content_language(lang: LangPref) -> String {

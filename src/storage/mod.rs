@@ -18,6 +18,7 @@ use crate::app::ports::{Store, StoreError};
 mod keys;
 mod outbox;
 mod postgres;
+mod reader_limits;
 mod rows;
 mod sqlite;
 mod users;

@@ -181,3 +181,4 @@ outbox_impl!(PgStore, sqlx::Postgres, claim {
 super::webhooks::webhook_store_impl!(PgStore);
 
 super::users::user_store_impl!(PgStore, sqlx::Postgres);
+super::reader_limits::reader_limit_store_impl!(PgStore);

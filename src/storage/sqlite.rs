@@ -186,3 +186,4 @@ outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
 super::webhooks::webhook_store_impl!(SqliteStore);
 
 super::users::user_store_impl!(SqliteStore, sqlx::Sqlite);
+super::reader_limits::reader_limit_store_impl!(SqliteStore);

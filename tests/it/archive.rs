@@ -108,3 +108,143 @@ fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
     assert_eq!(d.problems(), [], "the fixture is a valid issue");
     d.content
 }
+
+/// Issue 13: per-language Atom feeds with the full content of every sent issue, `xml:lang`,
+/// stable ids, announced by `<link rel=alternate>` on the archive pages; parsed as XML.
+async fn the_archive_has_an_atom_feed_per_language(db: TestDb) {
+    let app = TestApp::spawn(db, &[]).await;
+    let f = crate::helpers::fixture_dir();
+    let content = |file: &str| {
+        kairan::app::editorial::parse_source(file, &std::fs::read(f.join(file)).unwrap())
+            .map(valid)
+            .unwrap()
+    };
+    let (ja, en) = (content("ja.md"), content("en.md"));
+    let new = |slug: &str| kairan::domain::NewIssue {
+        slug: slug.into(),
+        state: IssueState::Queued,
+        send_at: None,
+        ja: ja.clone(),
+        en: en.clone(),
+        now: now(),
+    };
+    for slug in ["2026-11", "2026-12"] {
+        let id = app.store.insert_issue(&new(slug)).await.unwrap();
+        app.store.start_campaign(id, now()).await.unwrap();
+    }
+    app.store.insert_issue(&new("2027-01")).await.unwrap();
+    let c = reqwest::Client::new();
+    let list = c
+        .get(app.url("/archive?lang=ja"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for lang in ["ja", "en"] {
+        assert!(
+            list.contains(&format!(
+                r#"<link rel="alternate" type="application/atom+xml" href="/archive/{lang}.atom" hreflang="{lang}""#
+            )),
+            "{list}"
+        );
+    }
+    let mut ids = Vec::new();
+    for (lang, subject, body) in [
+        (
+            "ja",
+            "十二月号：技能実習生の権利を守るために",
+            "今年の主な相談内容",
+        ),
+        ("en", "A year of our help desk", "A year of our help desk"),
+    ] {
+        let r = c
+            .get(app.url(&format!("/archive/{lang}.atom")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/atom+xml")
+        );
+        let text = r.text().await.unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let feed = doc.root_element();
+        assert_eq!(feed.tag_name().name(), "feed");
+        assert_eq!(
+            feed.tag_name().namespace(),
+            Some("http://www.w3.org/2005/Atom")
+        );
+        assert_eq!(
+            feed.attribute(("http://www.w3.org/XML/1998/namespace", "lang")),
+            Some(lang)
+        );
+        let entries: Vec<_> = feed
+            .children()
+            .filter(|n| n.has_tag_name("entry"))
+            .collect();
+        assert_eq!(entries.len(), 2, "the two sent issues, not the queued one");
+        let child = |n: roxmltree::Node, name: &str| {
+            n.children()
+                .find(|c| c.has_tag_name(name))
+                .and_then(|c| c.text())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        for e in &entries {
+            assert!(child(*e, "title").contains(subject) || lang == "en");
+            let html = child(*e, "content");
+            assert!(html.contains(body), "full content: {html}");
+            assert!(html.contains("<h2>"), "as HTML: {html}");
+            ids.push(child(*e, "id"));
+        }
+        assert!(!text.contains("2027-01"));
+    }
+    // Stable, distinct ids: one per issue, the same in both languages and on every fetch.
+    assert!(ids[0].ends_with("/archive/2026-12") || ids[0].ends_with("/archive/2026-11"));
+    assert_eq!(ids[..2], ids[2..]);
+    assert_ne!(ids[0], ids[1]);
+    let again = c
+        .get(app.url("/archive/ja.atom"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains(&format!("<id>{}</id>", ids[0])));
+    // The heading scale of an issue: `#` larger than `##` larger than `###`.
+    let css = c
+        .get(app.url("/static/kairan.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let size = |sel: &str| -> f64 {
+        let rule = css
+            .lines()
+            .rev()
+            .find(|l| l.starts_with(&format!("{sel} {{")))
+            .unwrap_or_else(|| panic!("no {sel} rule"));
+        let v = rule.split("font-size:").nth(1).unwrap();
+        v.trim().split("rem").next().unwrap().parse().unwrap()
+    };
+    assert!(size(".issue h1") > size(".issue h2") && size(".issue h2") > size(".issue h3"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_archive_has_an_atom_feed_per_language_on_sqlite() {
+    the_archive_has_an_atom_feed_per_language(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_archive_has_an_atom_feed_per_language_on_postgres() {
+    the_archive_has_an_atom_feed_per_language(TestDb::postgres().await).await;
+}

@@ -24,6 +24,8 @@ mod layers;
 mod mail;
 mod outbox;
 mod postfix;
+mod reader;
+mod reader_journey;
 mod render;
 mod return_mail;
 mod storage;

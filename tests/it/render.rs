@@ -268,3 +268,44 @@ fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
     assert_eq!(d.problems(), [], "the fixture is a valid issue");
     d.content
 }
+
+/// Issue 13: the organisation's identity in campaign mail, when configured; the golden files
+/// (without it) show that nothing changes when it is not.
+#[test]
+fn the_organisation_website_and_privacy_policy_are_in_issue_mail_when_set() {
+    let text = r#"
+        [http]
+        base_url = "https://news.example.org"
+        [newsletter]
+        from = "回覧板 <news@example.org>"
+        contact = "info@example.org"
+        organisation = "特定非営利活動法人 回覧板"
+        website = "https://www.example.org/"
+        privacy_url = "https://www.example.org/privacy"
+        [newsletter.ja]
+        sender = "特定非営利活動法人 回覧板"
+        postal_address = "〒160-0022 東京都新宿区新宿1-2-3"
+        [newsletter.en]
+        organisation = "Kairan NPO"
+        sender = "Kairan NPO"
+        postal_address = "1-2-3 Shinjuku, Tokyo 160-0022, Japan"
+    "#;
+    let settings = kairan::config::parse(text, "test", &[]).unwrap().0;
+    let renderer = kairan::startup::load_renderer(&settings).unwrap();
+    let p = Prepared::new(&renderer, &settings, &fixture_issue(), LangPref::Both).unwrap();
+    let (text, html) = p.parts(&recipient("a@example.jp", None, false));
+    for needle in [
+        "特定非営利活動法人 回覧板 ニュースレター",
+        "Kairan NPO newsletter",
+        "https://www.example.org/",
+        "プライバシーポリシー：https://www.example.org/privacy",
+        "Privacy policy: https://www.example.org/privacy",
+    ] {
+        assert!(text.contains(needle), "text lacks {needle:?}:\n{text}");
+    }
+    assert!(!text.contains("Monthly newsletter") && !text.contains("月刊ニュースレター"));
+    assert!(
+        html.contains(r#"href="https://www.example.org/privacy""#),
+        "{html}"
+    );
+}

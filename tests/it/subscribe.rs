@@ -62,6 +62,9 @@ impl App {
     pub async fn start(db: TestDb, env: &[(&str, &str)]) -> App {
         let outbox = tempfile::tempdir().unwrap();
         let mut all = vec![
+            // Tests that post the form without loading it first; the fill-time check has
+            // tests of its own (`tests/it/reader.rs`).
+            ("KAIRAN__SUBSCRIBE__MIN_FILL_TIME", "0s"),
             ("KAIRAN__ADMIN__TOKEN", ADMIN_TOKEN),
             ("KAIRAN__NEWSLETTER__FROM", "回覧板 <news@example.org>"),
             ("KAIRAN__NEWSLETTER__CONTACT", "info@example.org"),
@@ -168,7 +171,32 @@ pub fn link_in(eml: &Path, prefix: &str) -> String {
     text[begin..end].to_owned()
 }
 
-fn client() -> reqwest::Client {
+/// The value of the hidden form field `name` in a page.
+pub fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in:\n{page}"))
+        + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+/// What a reader does with a confirmation link: opens it (a page, nothing changes), then
+/// presses the button. Returns the answer to the button.
+pub async fn confirm_by_button(url: &str) -> reqwest::Response {
+    let page = client().get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{url}");
+    let page = page.text().await.unwrap();
+    let guard = hidden_field(&page, "guard");
+    client()
+        .post(url)
+        .form(&[("guard", guard.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -208,7 +236,7 @@ async fn the_pages_follow_the_language_choice_and_set_a_strict_policy(db: TestDb
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(csp.contains("form-action 'self'"), "{csp}");
     assert!(!csp.contains("unsafe"), "{csp}");
-    assert_eq!(ja.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(ja.headers()["referrer-policy"], "same-origin");
     let cookie = ja.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("kairan_lang=ja;"), "{cookie}");
     let body = ja.text().await.unwrap();
@@ -307,10 +335,21 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_with_one_click(db: TestDb
     assert!(msg.message_id().is_some() && msg.date().is_some());
     let text = msg.body_text(0).unwrap();
     let (ja_at, en_at) = (
-        text.find("山田 花子 様").unwrap(),
-        text.find("Hello 山田 花子").unwrap(),
+        text.find("こんにちは。").unwrap(),
+        text.find("Hello,").unwrap(),
     );
     assert!(ja_at < en_at, "{text}");
+    // The name typed into the form is not in any mail before the address is confirmed:
+    // neither the greeting, nor the To header, nor the HTML part.
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("山田") && !text.contains("山田"),
+        "{text}"
+    );
+    assert!(!msg.body_html(0).unwrap().contains("山田"));
+    assert!(
+        !msg.header_raw("To").unwrap().contains('='),
+        "no encoded name in To"
+    );
     assert!(text.contains("東京都新宿区西新宿1-2-3") && text.contains("info@example.org"));
     assert!(msg.body_html(0).unwrap().contains("/confirm/"));
     assert!(!String::from_utf8_lossy(&raw).contains("List-Unsubscribe:"));
@@ -320,7 +359,21 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_with_one_click(db: TestDb
         "the token carries no address: {confirm}"
     );
 
+    // Opening the link (as a link scanner does) changes nothing: a page in the reader's
+    // language (both: the page's) with one button.
     let r = client().get(&confirm).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.contains(r#"method="post""#) && body.contains("confirm-button"));
+    let still = app.store.subscriber(sub.id).await.unwrap().unwrap();
+    assert_eq!(still.status, SubscriberStatus::Pending);
+    // A POST without the page's form guard (a scanner posting blindly) changes nothing.
+    let r = client().post(&confirm).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let still = app.store.subscriber(sub.id).await.unwrap().unwrap();
+    assert_eq!(still.status, SubscriberStatus::Pending);
+    assert!(still.confirmed_at.is_none());
+    let r = confirm_by_button(&confirm).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("You are subscribed"));
     let sub = app.store.subscriber(sub.id).await.unwrap().unwrap();
@@ -332,7 +385,9 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_with_one_click(db: TestDb
             .is_some()
     );
     // A second click changes nothing and sends nothing.
-    assert_eq!(client().get(&confirm).send().await.unwrap().status(), 200);
+    let again = client().get(&confirm).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("You are subscribed"));
 
     // The welcome mail, with RFC 8058 headers.
     let mails = app.wait_for_mails(2).await;
@@ -341,6 +396,10 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_with_one_click(db: TestDb
     let raw = std::fs::read(&mails[1]).unwrap();
     let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
     assert!(msg.subject().unwrap().contains("へようこそ"));
+    assert!(
+        msg.body_text(0).unwrap().contains("山田 花子 様"),
+        "the name, once confirmed"
+    );
     let lu = msg.header_raw("List-Unsubscribe").unwrap();
     assert!(
         lu.contains("/unsubscribe/") && lu.contains("mailto:"),
@@ -493,7 +552,7 @@ async fn known_and_unknown_addresses_get_the_same_page_and_resends_are_bounded(d
 
     // Active: the same page, nothing sent.
     let confirm = link_in(&app.mails()[1], "/confirm/");
-    client().get(&confirm).send().await.unwrap();
+    confirm_by_button(&confirm).await;
     app.wait_for_mails(3).await; // the welcome
     let (_, active) = subscribe(&app, "en", &form("reader@example.jp")).await;
     assert_eq!(active, first);
@@ -576,13 +635,23 @@ async fn bad_altered_expired_and_misused_tokens_get_400_and_change_nothing(db: T
     }
     let unchanged = app.store.subscriber(sub.id).await.unwrap().unwrap();
     assert_eq!(unchanged.status, SubscriberStatus::Pending);
-    // The good one still works.
+    // The page of a Japanese reader is in Japanese, whatever the browser says.
     let r = client()
         .get(app.url(&format!("/confirm/{good}")))
+        .header("Accept-Language", "en-US,en;q=0.9")
         .send()
         .await
         .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(r#"<html lang="ja">"#) && body.contains("購読の確認"),
+        "{body}"
+    );
+    // The good one still works.
+    let r = confirm_by_button(&app.url(&format!("/confirm/{good}"))).await;
     assert_eq!(r.status(), 200);
+    let done = app.store.subscriber(sub.id).await.unwrap().unwrap();
+    assert_eq!(done.status, SubscriberStatus::Active);
     app.stop().await;
 }
 
@@ -606,10 +675,20 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
     assert_eq!(page.status(), 200);
     let body = page.text().await.unwrap();
     assert!(body.contains(r#"value="en" checked"#), "{body}");
-
+    let guard = hidden_field(&body, "guard");
+    let guard = guard.as_str();
+    // Without the page's guard (a forged cross-site post) nothing changes.
     let r = client()
         .post(&url)
         .form(&[("action", "save"), ("lang", "both")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let r = client()
+        .post(&url)
+        .form(&[("action", "save"), ("lang", "both"), ("guard", guard)])
         .send()
         .await
         .unwrap();
@@ -629,7 +708,7 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
     );
     let bad = client()
         .post(&url)
-        .form(&[("action", "save"), ("lang", "de")])
+        .form(&[("action", "save"), ("lang", "de"), ("guard", guard)])
         .send()
         .await
         .unwrap();
@@ -637,7 +716,7 @@ async fn preferences_change_the_language_or_unsubscribe(db: TestDb) {
 
     let r = client()
         .post(&url)
-        .form(&[("action", "unsubscribe")])
+        .form(&[("action", "unsubscribe"), ("guard", guard)])
         .send()
         .await
         .unwrap();

@@ -219,7 +219,7 @@ impl Notifier {
         let applies = match mail.kind {
             MailKind::Confirm => sub.status == SubscriberStatus::Pending,
             MailKind::Welcome => sub.status == SubscriberStatus::Active,
-            MailKind::UnsubscribeLink => matches!(
+            MailKind::UnsubscribeLink | MailKind::UnsubscribeRequested => matches!(
                 sub.status,
                 SubscriberStatus::Pending | SubscriberStatus::Active
             ),

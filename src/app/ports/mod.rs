@@ -18,6 +18,7 @@ pub mod issues;
 pub mod keys;
 pub mod mail;
 pub mod outbox;
+pub mod reader_limits;
 pub mod subscribers;
 pub mod users;
 pub mod webhooks;
@@ -29,6 +30,7 @@ pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
 pub use outbox::{MailLeaseHolder, MailRecord, OutboxStore};
+pub use reader_limits::ReaderLimitStore;
 pub use subscribers::{Changed, SubscriberQuery, SubscriberStore};
 pub use users::UserStore;
 pub use webhooks::WebhookStore;
@@ -70,6 +72,7 @@ pub trait Store:
     + OutboxStore
     + WebhookStore
     + UserStore
+    + ReaderLimitStore
     + 'static
 {
     /// `sqlite` or `postgres`.
