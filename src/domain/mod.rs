@@ -9,6 +9,7 @@
 //! (`as_str` / `FromStr`), so SQL never carries loose strings.
 
 pub mod bounce;
+pub mod consistency;
 pub mod delivery;
 pub mod email;
 pub mod ids;
