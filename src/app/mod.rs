@@ -11,7 +11,9 @@
 //! adapters implement the ports or call the use cases (`docs/architecture.md`).
 
 pub mod bounces;
+pub mod checks;
 pub mod dispatch;
+pub mod drafts;
 pub mod editorial;
 pub mod import;
 pub mod keys;

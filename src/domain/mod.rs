@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod email;
 pub mod ids;
 pub mod issue;
+pub mod legacy_charset;
 pub mod message;
 pub mod message_id;
 pub mod negotiate;

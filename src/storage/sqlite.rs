@@ -180,3 +180,4 @@ outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
 });
 
 super::webhooks::webhook_store_impl!(SqliteStore);
+super::editorial::editorial_store_impl!(SqliteStore);
