@@ -491,10 +491,27 @@ pub fn check_content(
             ),
         ));
     }
+    sort(&mut report.items);
     report
-        .items
-        .sort_by_key(|i| (i.lang.map(|l| l == Lang::En), i.field != Field::FrontMatter));
-    report
+}
+
+/// The order the editor reads them in: the issue as a whole, then Japanese, then English;
+/// within a language front matter, subject, preheader, body, each by line and column.
+pub fn sort(items: &mut [CheckItem]) {
+    items.sort_by_key(|i| {
+        (
+            i.lang.map(|l| l == Lang::En),
+            match i.field {
+                Field::Issue => 0,
+                Field::FrontMatter => 1,
+                Field::Subject => 2,
+                Field::Preheader => 3,
+                Field::Body => 4,
+            },
+            i.line,
+            i.column,
+        )
+    });
 }
 
 /// Checks two drafts read from files: their format problems (front matter lines are the
@@ -516,9 +533,7 @@ pub fn check_drafts(
     }
     items.append(&mut report.items);
     report.items = items;
-    report
-        .items
-        .sort_by_key(|i| (i.lang.map(|l| l == Lang::En), i.field != Field::FrontMatter));
+    sort(&mut report.items);
     report
 }
 

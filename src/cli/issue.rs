@@ -276,7 +276,7 @@ async fn run_with(
                     }
                 }
             };
-            report.items.sort_by_key(|i| i.lang.map(|l| l == Lang::En));
+            checks::sort(&mut report.items);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
