@@ -17,6 +17,7 @@ pub mod drafts;
 pub mod editorial;
 pub mod import;
 pub mod keys;
+pub mod media;
 pub mod notify;
 pub mod ports;
 pub mod preview;

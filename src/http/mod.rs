@@ -28,6 +28,7 @@ pub mod admin;
 mod api_bounces;
 mod api_issues;
 mod archive;
+mod media;
 mod ops;
 pub mod pages;
 pub mod public;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(public::routes(&state))
         .merge(archive::routes())
+        .merge(media::routes())
         .merge(webhooks::routes(&state));
     if state.settings.admin.token.is_some() {
         app = app.nest(

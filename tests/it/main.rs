@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod dispatch;
 mod dkim;
+mod editorial;
 mod editorial_cli;
 mod http;
 mod imap;
