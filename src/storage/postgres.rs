@@ -179,4 +179,4 @@ outbox_impl!(PgStore, sqlx::Postgres, claim {
 });
 
 super::webhooks::webhook_store_impl!(PgStore);
-super::editorial::editorial_store_impl!(PgStore);
+super::editorial::editorial_store_impl!(PgStore, "split_part(email_key, '@', 2)");

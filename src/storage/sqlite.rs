@@ -180,4 +180,7 @@ outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
 });
 
 super::webhooks::webhook_store_impl!(SqliteStore);
-super::editorial::editorial_store_impl!(SqliteStore);
+super::editorial::editorial_store_impl!(
+    SqliteStore,
+    "substr(email_key, instr(email_key, '@') + 1)"
+);
