@@ -279,6 +279,36 @@ pub fn preview_content(
     preview::preview(renderer, settings, &issue)
 }
 
+/// Who a campaign started now would go to: active subscribers by language preference, as
+/// the console's "Send now" confirmation states them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Audience {
+    pub ja: u64,
+    pub en: u64,
+    pub both: u64,
+}
+
+impl Audience {
+    pub fn total(&self) -> u64 {
+        self.ja + self.en + self.both
+    }
+}
+
+pub async fn audience(store: &dyn Store) -> Result<Audience, StoreError> {
+    let mut a = Audience::default();
+    for (status, lang, n) in store.subscriber_counts().await? {
+        if !status.receives_mail() {
+            continue;
+        }
+        match lang {
+            LangPref::Ja => a.ja += n,
+            LangPref::En => a.en += n,
+            LangPref::Both => a.both += n,
+        }
+    }
+    Ok(a)
+}
+
 /// Where one test message went.
 #[derive(Debug, Clone)]
 pub struct TestSent {

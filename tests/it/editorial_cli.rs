@@ -78,6 +78,12 @@ async fn editor_journey(db: TestDb) {
         ));
     }
 
+    // "Send now" states the audience by language.
+    let a = kairan::app::drafts::audience(db.store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!((a.ja, a.en, a.both, a.total()), (0, 2, 1, 3));
+
     // One round: the front matter, the relative link, the date, the en dash.
     std::fs::write(&ja, ja_source(true)).unwrap();
     std::fs::write(&en, en_source(true, 24)).unwrap();
