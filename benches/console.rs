@@ -145,8 +145,13 @@ async fn main() {
     let renderer = kairan::startup::load_renderer(&settings).expect("renderer");
     let last = IssueId::new(ISSUES);
 
-    time("issue list (list_issues)", || async {
+    time("all issues with bodies (list_issues)", || async {
         let list = store.list_issues().await.expect("list");
+        assert_eq!(list.len() as i64, ISSUES);
+    })
+    .await;
+    time("issue list page (issue_summaries)", || async {
+        let list = store.issue_summaries().await.expect("summaries");
         assert_eq!(list.len() as i64, ISSUES);
     })
     .await;

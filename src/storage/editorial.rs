@@ -116,6 +116,47 @@ macro_rules! editorial_store_impl {
                     data,
                 }))
             }
+
+            async fn issue_summaries(
+                &self,
+            ) -> Result<Vec<$crate::app::ports::IssueSummary>, StoreError> {
+                type Row = (
+                    i64,
+                    String,
+                    String,
+                    Option<DateTime<Utc>>,
+                    Option<DateTime<Utc>>,
+                    Option<DateTime<Utc>>,
+                    DateTime<Utc>,
+                    Option<String>,
+                    Option<String>,
+                );
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT i.id, i.slug, i.state, i.send_at, i.started_at, i.finished_at, i.updated_at,
+                            ja.subject, en.subject
+                     FROM issues i
+                     LEFT JOIN issue_contents ja ON ja.issue_id = i.id AND ja.lang = 'ja'
+                     LEFT JOIN issue_contents en ON en.issue_id = i.id AND en.lang = 'en'
+                     ORDER BY i.id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok($crate::app::ports::IssueSummary {
+                            id: IssueId::new(r.0),
+                            slug: r.1,
+                            state: r.2.parse::<IssueState>()?,
+                            send_at: r.3,
+                            started_at: r.4,
+                            finished_at: r.5,
+                            updated_at: r.6,
+                            ja_subject: r.7.unwrap_or_default(),
+                            en_subject: r.8.unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            }
         }
     };
 }

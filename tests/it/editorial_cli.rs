@@ -227,6 +227,15 @@ async fn editor_journey(db: TestDb) {
     ));
     assert_eq!(db.store.issue(id).await.unwrap().unwrap().slug, "2027-01");
 
+    // The console's list: no bodies, newest first.
+    let list = db.store.issue_summaries().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].id, list[0].slug.as_str(), list[0].state),
+        (id, "2027-01", IssueState::Draft)
+    );
+    assert_eq!(list[0].ja_subject, "一月号：公開セミナーのご案内");
+
     // Queued: the message names the date in the schedule's zone.
     let text = ok(&kairan(d, &url, &["issue", "queue-draft", "2027-01"]));
     assert!(

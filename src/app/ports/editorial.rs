@@ -5,7 +5,21 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::domain::IssueId;
+use crate::domain::{IssueId, IssueState};
+
+/// One row of the console's issue list: no Markdown bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueSummary {
+    pub id: IssueId,
+    pub slug: String,
+    pub state: IssueState,
+    pub send_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub ja_subject: String,
+    pub en_subject: String,
+}
 
 /// An uploaded image, content-addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,4 +53,6 @@ pub trait EditorialStore: Send + Sync {
     /// Stores an image unless one with its hash is there. Returns whether it was new.
     async fn put_media(&self, m: &Media, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn media(&self, hash: &str) -> Result<Option<Media>, StoreError>;
+    /// Every issue, newest first, without its bodies (the console's list).
+    async fn issue_summaries(&self) -> Result<Vec<IssueSummary>, StoreError>;
 }

@@ -23,7 +23,7 @@ pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
 pub use deliveries::DeliveryStore;
-pub use editorial::{EditorialStore, Media};
+pub use editorial::{EditorialStore, IssueSummary, Media};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
