@@ -14,6 +14,7 @@ mod dispatch;
 mod dkim;
 mod editorial;
 mod editorial_cli;
+mod faults;
 mod http;
 mod imap;
 mod issues;

@@ -14,6 +14,7 @@
 pub mod bounces;
 pub mod deliveries;
 pub mod editorial;
+pub mod host;
 pub mod issues;
 pub mod keys;
 pub mod mail;
@@ -22,8 +23,9 @@ pub mod subscribers;
 pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
-pub use deliveries::DeliveryStore;
+pub use deliveries::{DeliveryStore, Instance};
 pub use editorial::{EditorialStore, IssueSummary, Media};
+pub use host::{NoProcesses, Processes};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
