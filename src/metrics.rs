@@ -19,6 +19,8 @@ pub const CONSOLE_LOGINS: &str = "kairan_console_logins_total";
 pub const CONSOLE_REFUSED: &str = "kairan_console_refused_total";
 /// 1 while a sending task waits for the database, else 0.
 pub const DB_UNAVAILABLE: &str = "kairan_db_unavailable";
+/// `GET /media/…` requests for a name that is not a stored image (probes, typos).
+pub const MEDIA_NOT_FOUND: &str = "kairan_media_not_found_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static STARTED: OnceLock<f64> = OnceLock::new();

@@ -12,10 +12,13 @@
 
 pub mod accounts;
 pub mod bounces;
+pub mod checks;
 pub mod dispatch;
+pub mod drafts;
 pub mod editorial;
 pub mod import;
 pub mod keys;
+pub mod media;
 pub mod notify;
 pub mod ports;
 pub mod preview;

@@ -10,11 +10,12 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
+use crate::app::checks::{self, CheckContext, Severity};
 use crate::app::editorial::{self, Control, Draft, QueueRequest, SourceProblem};
 use crate::app::ports::Store;
 use crate::config::{Loaded, Settings};
-use crate::domain::Issue;
 use crate::domain::LangPref;
+use crate::domain::{Issue, IssueState, Lang};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -32,7 +33,53 @@ pub enum Command {
         /// When to send (RFC 3339); default: the next cron tick
         #[arg(long, value_name = "RFC3339")]
         send_at: Option<String>,
-        /// Replace characters ISO-2022-JP cannot carry with 〓 for legacy-charset recipients
+        /// Send characters ISO-2022-JP cannot carry and that have no stand-in as 〓 to
+        /// legacy-charset recipients (those with one, – → - or ① → (1), never refuse)
+        #[arg(long)]
+        allow_lossy: bool,
+        /// Save as a draft (never sent, nothing checked but the slug; queue it later with
+        /// `kairan issue queue-draft`)
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Report every problem and warning of two sources at once (exit 0 when they could be
+    /// queued): front matter, subject, links, legal footer, legacy-charset stand-ins, and
+    /// dates, times, amounts, URLs and structure that differ between ja and en
+    Check {
+        #[arg(long, value_name = "JA.md")]
+        ja: PathBuf,
+        #[arg(long, value_name = "EN.md")]
+        en: PathBuf,
+        /// Also check a slug
+        #[arg(long)]
+        slug: Option<String>,
+        /// As `issue queue --allow-lossy`: characters without a stand-in are warnings
+        #[arg(long)]
+        allow_lossy: bool,
+        /// Rewrite the files with the stand-ins legacy-charset readers get (– → -, ① → (1))
+        #[arg(long)]
+        accept_replacements: bool,
+        /// Print the report as JSON (messages in Japanese and English)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace an issue's text (and optionally its send time, or a draft's slug) until
+    /// sending starts; a queued issue is checked first and keeps its slug
+    Edit {
+        issue: String,
+        #[arg(long, value_name = "JA.md")]
+        ja: PathBuf,
+        #[arg(long, value_name = "EN.md")]
+        en: PathBuf,
+        #[arg(long, value_name = "RFC3339")]
+        send_at: Option<String>,
+        /// A new slug (drafts only)
+        #[arg(long)]
+        slug: Option<String>,
+    },
+    /// Queue a draft after checking it
+    QueueDraft {
+        issue: String,
         #[arg(long)]
         allow_lossy: bool,
     },
@@ -46,9 +93,15 @@ pub enum Command {
     Resume { issue: String },
     /// Cancel an issue; its unsent deliveries are skipped
     Cancel { issue: String },
-    /// Write ja.eml, en.eml, both.eml and their .html / .txt as a subscriber receives them
+    /// Write ja.eml, en.eml, both.eml and their .html / .txt as a subscriber receives them,
+    /// of a stored issue or of two source files (then nothing is stored or opened)
     Preview {
-        issue: String,
+        #[arg(required_unless_present_all = ["ja", "en"], conflicts_with_all = ["ja", "en"])]
+        issue: Option<String>,
+        #[arg(long, value_name = "JA.md", requires = "en")]
+        ja: Option<PathBuf>,
+        #[arg(long, value_name = "EN.md", requires = "ja")]
+        en: Option<PathBuf>,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
@@ -81,6 +134,25 @@ impl From<LangArg> for LangPref {
 
 pub async fn run(cmd: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let settings = &loaded.settings;
+    // A preview of files touches no database.
+    if let Command::Preview {
+        issue: None,
+        ja: Some(ja),
+        en: Some(en),
+        out,
+    } = &cmd
+    {
+        let (ja, en) = read_both(ja, en).map_err(|p| refusal(&p, "previewed"))?;
+        let renderer = crate::startup::load_renderer(settings)?;
+        let files = crate::app::drafts::preview_content(
+            &renderer,
+            settings,
+            ja.content,
+            en.content,
+            Utc::now(),
+        )?;
+        return write_previews(files, out);
+    }
     let store = crate::startup::open_store(settings).await?;
     let result = run_with(cmd, settings, store.clone()).await;
     store.close().await;
@@ -100,19 +172,35 @@ async fn run_with(
             en,
             send_at,
             allow_lossy,
+            draft,
         } => {
             let send_at = send_at.map(|s| parse_send_at(&s)).transpose()?;
-            let (ja, en) = match (read_source(&ja), read_source(&en)) {
-                (Ok(ja), Ok(en)) => (ja, en),
-                // A file that cannot be read is refused with what is wrong with the other.
-                (ja, en) => {
-                    let problems: Vec<SourceProblem> = [ja, en]
-                        .into_iter()
-                        .flat_map(|r| r.map_or_else(|p| p, |d| d.problems()))
-                        .collect();
-                    return refuse(&problems);
-                }
+            let (ja, en) = match read_both(&ja, &en) {
+                Ok(d) => d,
+                Err(problems) => return refuse(&problems),
             };
+            if draft {
+                let id = crate::app::drafts::create_draft(
+                    store.as_ref(),
+                    &slug,
+                    send_at,
+                    ja.content,
+                    en.content,
+                    now,
+                )
+                .await?;
+                println!("saved draft {id}; it is not sent until `kairan issue queue-draft {id}`");
+                println!("{id}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Warnings (stand-ins, ja/en differences) are shown; they do not stop it.
+            let ctx = CheckContext {
+                slug: None,
+                updated: None,
+                legacy_readers: checks::legacy_readers(store.as_ref(), settings).await?,
+                allow_lossy,
+            };
+            let report = checks::check_drafts(settings, &ja, &en, &ctx);
             let req = QueueRequest {
                 slug,
                 send_at,
@@ -122,13 +210,144 @@ async fn run_with(
             };
             match editorial::queue(store.as_ref(), settings, req, now).await {
                 Ok(id) => {
-                    let when = send_at
-                        .map(|t| format!("at {}", t.with_timezone(&settings.schedule.timezone)))
-                        .unwrap_or_else(|| {
-                            format!("at the next tick of `{}`", settings.schedule.cron_text)
-                        });
-                    println!("queued issue {id}; it goes out {when}");
+                    for w in report
+                        .items
+                        .iter()
+                        .filter(|i| i.severity == Severity::Warning)
+                    {
+                        println!("{w}");
+                    }
+                    println!(
+                        "queued issue {id}; it goes out {}",
+                        when(settings, send_at, now)
+                    );
                     println!("{id}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(editorial::EditorialError::Invalid(problems)) => refuse(&problems),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Check {
+            ja,
+            en,
+            slug,
+            allow_lossy,
+            accept_replacements,
+            json,
+        } => {
+            let legacy_readers = checks::legacy_readers(store.as_ref(), settings).await?;
+            let ctx = CheckContext {
+                slug,
+                updated: None,
+                legacy_readers,
+                allow_lossy,
+            };
+            let mut report = match (read_source(&ja), read_source(&en)) {
+                (Ok(j), Ok(e)) => {
+                    if accept_replacements {
+                        for path in [&ja, &en] {
+                            let n = rewrite_with_stand_ins(path)?;
+                            if n > 0 {
+                                eprintln!("{}: {n} characters replaced", path.display());
+                            }
+                        }
+                        let (j, e) = read_both(&ja, &en).map_err(|p| refusal(&p, "checked"))?;
+                        checks::check_drafts(settings, &j, &e, &ctx)
+                    } else {
+                        checks::check_drafts(settings, &j, &e, &ctx)
+                    }
+                }
+                (j, e) => {
+                    // A file that cannot be read: its problems, and the other's content.
+                    let mut items = Vec::new();
+                    for (lang, r) in [(Lang::Ja, j), (Lang::En, e)] {
+                        match r {
+                            Err(p) => items.extend(checks::unreadable(lang, &p)),
+                            Ok(d) => {
+                                items.extend(checks::unreadable(lang, d.format_problems()));
+                                items.extend(checks::content_items(lang, &d.content));
+                            }
+                        }
+                    }
+                    checks::CheckReport {
+                        items,
+                        ..checks::CheckReport::default()
+                    }
+                }
+            };
+            checks::sort(&mut report.items);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for i in &report.items {
+                    println!("{i}");
+                }
+                println!(
+                    "{} error{}, {} warning{}{}",
+                    report.errors(),
+                    if report.errors() == 1 { "" } else { "s" },
+                    report.warnings(),
+                    if report.warnings() == 1 { "" } else { "s" },
+                    if report.can_queue() {
+                        "; it can be queued"
+                    } else {
+                        "; it cannot be queued yet"
+                    }
+                );
+            }
+            Ok(if report.can_queue() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Edit {
+            issue,
+            ja,
+            en,
+            send_at,
+            slug,
+        } => {
+            let i = find(store.as_ref(), &issue).await?;
+            let (ja, en) = match read_both(&ja, &en) {
+                Ok(d) => d,
+                Err(problems) => return refuse_edit(&problems),
+            };
+            let send_at = match send_at {
+                Some(s) => Some(parse_send_at(&s)?),
+                None => i.send_at,
+            };
+            let save = crate::app::drafts::Save {
+                slug,
+                send_at,
+                ja: ja.content,
+                en: en.content,
+            };
+            match crate::app::drafts::save(store.as_ref(), settings, i.id, save, now).await {
+                Ok(state) => {
+                    println!("saved issue {} ({state})", i.id);
+                    if state == IssueState::Queued {
+                        println!("it goes out {}", when(settings, send_at, now));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(editorial::EditorialError::Invalid(problems)) => refuse_edit(&problems),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::QueueDraft { issue, allow_lossy } => {
+            let i = find(store.as_ref(), &issue).await?;
+            match crate::app::drafts::queue_draft(store.as_ref(), settings, i.id, allow_lossy, now)
+                .await
+            {
+                Ok(_) => {
+                    println!(
+                        "queued issue {}; it goes out {}",
+                        i.id,
+                        when(settings, i.send_at, now)
+                    );
+                    println!("{}", i.id);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(editorial::EditorialError::Invalid(problems)) => refuse(&problems),
@@ -181,27 +400,11 @@ async fn run_with(
         Command::Pause { issue } => control(store.as_ref(), &issue, Control::Pause, now).await,
         Command::Resume { issue } => control(store.as_ref(), &issue, Control::Resume, now).await,
         Command::Cancel { issue } => control(store.as_ref(), &issue, Control::Cancel, now).await,
-        Command::Preview { issue, out } => {
-            let i = find(store.as_ref(), &issue).await?;
+        Command::Preview { issue, out, .. } => {
+            let key = issue.context("give an issue, or --ja and --en")?;
+            let i = find(store.as_ref(), &key).await?;
             let renderer = crate::startup::load_renderer(settings)?;
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("cannot create {}", out.display()))?;
-            for f in crate::app::preview::preview(&renderer, settings, &i)? {
-                for (ext, bytes) in [
-                    ("eml", f.eml),
-                    ("txt", f.text.into_bytes()),
-                    ("html", f.html.into_bytes()),
-                ] {
-                    let path = out.join(format!("{}.{ext}", f.pref));
-                    std::fs::write(&path, bytes)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                }
-            }
-            println!(
-                "wrote ja, en and both (.eml, .html, .txt) to {}",
-                out.display()
-            );
-            Ok(ExitCode::SUCCESS)
+            write_previews(crate::app::preview::preview(&renderer, settings, &i)?, &out)
         }
         Command::SendTest { issue, to, lang } => {
             let address = crate::domain::EmailAddress::parse(&to)
@@ -227,6 +430,87 @@ async fn run_with(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn write_previews(
+    files: Vec<crate::app::preview::PreviewFiles>,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for f in files {
+        for (ext, bytes) in [
+            ("eml", f.eml),
+            ("txt", f.text.into_bytes()),
+            ("html", f.html.into_bytes()),
+        ] {
+            let path = out.join(format!("{}.{ext}", f.pref));
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    println!(
+        "wrote ja, en and both (.eml, .html, .txt) to {}",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// When an issue goes out, as a date and time in `schedule.timezone` and how far away.
+fn when(settings: &Settings, send_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match crate::app::drafts::next_send_time(settings, send_at, now) {
+        Some(t) => {
+            let (_, en) = crate::app::drafts::describe_time(t, settings.schedule.timezone, now);
+            format!("on {en}")
+        }
+        None => format!(
+            "at the next tick of `{}`, which never comes",
+            settings.schedule.cron_text
+        ),
+    }
+}
+
+/// Both sources read; a file that cannot be read is refused with what is wrong with the
+/// other.
+fn read_both(ja: &Path, en: &Path) -> Result<(Draft, Draft), Vec<SourceProblem>> {
+    match (read_source(ja), read_source(en)) {
+        (Ok(ja), Ok(en)) => Ok((ja, en)),
+        (ja, en) => Err([ja, en]
+            .into_iter()
+            .flat_map(|r| r.map_or_else(|p| p, |d| d.problems()))
+            .collect()),
+    }
+}
+
+/// Rewrites a source file with the legacy-charset stand-ins, keeping its front matter
+/// lines; returns how many characters changed.
+fn rewrite_with_stand_ins(path: &Path) -> anyhow::Result<usize> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (fixed, n) = checks::accept_replacements(&crate::domain::IssueContent {
+        subject: text,
+        preheader: None,
+        markdown: String::new(),
+    });
+    if n > 0 {
+        std::fs::write(path, fixed.subject)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(n)
+}
+
+fn refusal(problems: &[SourceProblem], what: &str) -> anyhow::Error {
+    for p in problems {
+        println!("{p}");
+    }
+    anyhow::anyhow!(
+        "nothing was {what}: {} problem{}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )
+}
+
+fn refuse_edit(problems: &[SourceProblem]) -> anyhow::Result<ExitCode> {
+    Err(refusal(problems, "saved"))
 }
 
 /// One language's source file, read (its content is checked by `editorial::queue`).

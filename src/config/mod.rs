@@ -18,10 +18,10 @@ pub use load::{
     ConfigErrors, ConfigProblem, DEFAULT_CONFIG_FILE, ENV_PREFIX, Loaded, load, load_from, parse,
 };
 pub use types::{
-    AdminSettings, BounceSettings, DatabaseSettings, DispatchSettings, DkimSettings, HttpSettings,
-    ImapSettings, MailgunWebhookSettings, NewsletterLangSettings, NewsletterSettings,
-    OutboxSettings, PathsSettings, PostmarkWebhookSettings, ScheduleSettings, Secret,
-    SecretsSettings, SendgridWebhookSettings, SesWebhookSettings, Settings, SmtpSettings, SmtpTls,
-    SmtpUrl, SubscribeSettings, WebhookSettings,
+    AdminSettings, BounceSettings, ConsoleMediaSettings, DatabaseSettings, DispatchSettings,
+    DkimSettings, HttpSettings, ImapSettings, MailgunWebhookSettings, NewsletterLangSettings,
+    NewsletterSettings, OutboxSettings, PathsSettings, PostmarkWebhookSettings, ScheduleSettings,
+    Secret, SecretsSettings, SendgridWebhookSettings, SesWebhookSettings, Settings, SmtpSettings,
+    SmtpTls, SmtpUrl, SubscribeSettings, WebhookSettings,
 };
 pub use values::{parse_cron, parse_duration};

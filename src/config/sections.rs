@@ -28,6 +28,19 @@ pub(super) fn read_settings(r: &mut Reader) -> Settings {
         paths: paths(r),
         subscribe: subscribe(r),
         console: console(r),
+        console_media: console_media(r),
+    }
+}
+
+/// `console.max_image_bytes`: 1 KiB to 100 MiB, default 5 MiB.
+fn console_media(r: &mut Reader) -> ConsoleMediaSettings {
+    ConsoleMediaSettings {
+        max_image_bytes: r.int_or(
+            "console.max_image_bytes",
+            defaults::CONSOLE_MAX_IMAGE_BYTES,
+            1024,
+            100 * 1024 * 1024,
+        ) as u64,
     }
 }
 

@@ -66,6 +66,7 @@ pub mod defaults {
     pub const IMAP_INTERVAL: &str = "60s";
 
     pub const SUBSCRIBE_CONFIRM_TTL: &str = "7d";
+    pub const CONSOLE_MAX_IMAGE_BYTES: i64 = 5 * 1024 * 1024;
     pub const SUBSCRIBE_RESEND_INTERVAL: &str = "10m";
     pub const SUBSCRIBE_RATE_LIMIT_PER_MINUTE: i64 = 10;
     pub const SUBSCRIBE_TRUST_FORWARDED_FOR: bool = false;
@@ -111,6 +112,15 @@ pub struct Settings {
     pub paths: PathsSettings,
     pub subscribe: SubscribeSettings,
     pub console: ConsoleSettings,
+    /// `console.max_image_bytes` (the editors' image uploads).
+    pub console_media: ConsoleMediaSettings,
+}
+
+/// The editors' console's image uploads.
+#[derive(Debug, Clone)]
+pub struct ConsoleMediaSettings {
+    /// The largest image accepted, in bytes.
+    pub max_image_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -9,10 +9,12 @@
 //! (`as_str` / `FromStr`), so SQL never carries loose strings.
 
 pub mod bounce;
+pub mod consistency;
 pub mod delivery;
 pub mod email;
 pub mod ids;
 pub mod issue;
+pub mod legacy_charset;
 pub mod message;
 pub mod message_id;
 pub mod negotiate;

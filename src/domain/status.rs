@@ -112,7 +112,7 @@ impl SubscriberStatus {
 }
 
 text_enum!(
-    /// `draft` → `queued` → `sending` → `sent`; `paused` ⇄ `sending`; `cancelled`.
+    /// `draft` ⇄ `queued` → `sending` → `sent`; `paused` ⇄ `sending`; `cancelled`.
     IssueState, "issue state", {
         Draft => "draft",
         Queued => "queued",
@@ -134,6 +134,7 @@ impl IssueState {
                 | (Queued, Sending)
                 | (Queued, Paused)
                 | (Queued, Cancelled)
+                | (Queued, Draft)
                 | (Sending, Sent)
                 | (Sending, Paused)
                 | (Sending, Cancelled)

@@ -30,6 +30,7 @@ mod api_bounces;
 mod api_issues;
 mod archive;
 pub mod console;
+mod media;
 mod ops;
 pub mod pages;
 pub mod public;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::routes(&state))
         .merge(archive::routes())
         .merge(console::routes())
+        .merge(media::routes())
         .merge(webhooks::routes(&state));
     // Mounted always: personal API tokens (issue 14) work without `admin.token`; the gate
     // answers 404 when neither is in play.

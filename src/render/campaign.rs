@@ -243,6 +243,7 @@ impl Prepared {
         let data = |sections: Vec<serde_json::Value>| {
             json!({
                 "lang": langs[0].as_str(),
+                "jump": pref == LangPref::Both,
                 "title": subject,
                 "preheader": if preheader.is_empty() { serde_json::Value::Null } else { preheader.clone().into() },
                 "sections": sections,

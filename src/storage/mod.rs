@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::app::ports::{Store, StoreError};
 
+mod editorial;
 mod keys;
 mod outbox;
 mod postgres;
@@ -457,7 +458,7 @@ macro_rules! storage_impl {
                     other => other,
                 })?;
                 let id = IssueId::new(id);
-                write_contents(&mut tx, id, &i.ja, &i.en).await?;
+                write_contents(&mut tx, id, &i.ja, &i.en, i.now).await?;
                 tx.commit().await?;
                 Ok(id)
             }
@@ -558,7 +559,7 @@ macro_rules! storage_impl {
                 .rows_affected()
                     == 1;
                 if changed {
-                    write_contents(&mut tx, id, ja, en).await?;
+                    write_contents(&mut tx, id, ja, en, now).await?;
                 }
                 tx.commit().await?;
                 Ok(changed)
@@ -1144,24 +1145,33 @@ macro_rules! storage_impl {
         }
 
         /// Both languages' content of an issue, inserted or replaced, in the caller's
-        /// transaction.
+        /// transaction. A language's `updated_at` moves only when its text changes (the
+        /// stale-translation warning compares them).
         async fn write_contents(
             tx: &mut sqlx::Transaction<'_, $db>,
             id: IssueId,
             ja: &IssueContent,
             en: &IssueContent,
+            now: DateTime<Utc>,
         ) -> Result<(), StoreError> {
             for (lang, c) in [(Lang::Ja, ja), (Lang::En, en)] {
                 sqlx::query(
-                    "INSERT INTO issue_contents (issue_id, lang, subject, preheader, markdown) VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO issue_contents (issue_id, lang, subject, preheader, markdown, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (issue_id, lang) DO UPDATE
-                     SET subject = excluded.subject, preheader = excluded.preheader, markdown = excluded.markdown",
+                     SET subject = excluded.subject, preheader = excluded.preheader, markdown = excluded.markdown,
+                         updated_at = excluded.updated_at
+                     WHERE issue_contents.subject <> excluded.subject
+                        OR issue_contents.markdown <> excluded.markdown
+                        OR COALESCE(issue_contents.preheader, '') <> COALESCE(excluded.preheader, '')
+                        OR issue_contents.updated_at IS NULL",
                 )
                 .bind(id.get())
                 .bind(lang.as_str())
                 .bind(&c.subject)
                 .bind(c.preheader.as_deref())
                 .bind(&c.markdown)
+                .bind(now)
                 .execute(&mut **tx)
                 .await?;
             }

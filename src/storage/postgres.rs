@@ -182,3 +182,4 @@ super::webhooks::webhook_store_impl!(PgStore);
 
 super::users::user_store_impl!(PgStore, sqlx::Postgres);
 super::reader_limits::reader_limit_store_impl!(PgStore);
+super::editorial::editorial_store_impl!(PgStore, "split_part(email_key, '@', 2)");

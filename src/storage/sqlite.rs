@@ -187,3 +187,7 @@ super::webhooks::webhook_store_impl!(SqliteStore);
 
 super::users::user_store_impl!(SqliteStore, sqlx::Sqlite);
 super::reader_limits::reader_limit_store_impl!(SqliteStore);
+super::editorial::editorial_store_impl!(
+    SqliteStore,
+    "substr(email_key, instr(email_key, '@') + 1)"
+);

@@ -16,6 +16,8 @@ mod console_login;
 mod crash;
 mod dispatch;
 mod dkim;
+mod editorial;
+mod editorial_cli;
 mod faults;
 mod http;
 mod imap;

@@ -13,6 +13,7 @@
 
 pub mod bounces;
 pub mod deliveries;
+pub mod editorial;
 pub mod host;
 pub mod issues;
 pub mod keys;
@@ -25,6 +26,7 @@ pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
 pub use deliveries::{DeliveryStore, Instance};
+pub use editorial::{EditorialStore, IssueSummary, Media};
 pub use host::{NoProcesses, Processes};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
@@ -73,6 +75,7 @@ pub trait Store:
     + WebhookStore
     + UserStore
     + ReaderLimitStore
+    + EditorialStore
     + 'static
 {
     /// `sqlite` or `postgres`.

@@ -128,7 +128,9 @@ fn fate(c: char) -> Fate {
 }
 
 /// Map `text` to characters that encode cleanly, collecting the problems.
-/// Lost characters become [`SUBSTITUTE`]; converted ones their conversion.
+/// Lost characters become their stand-in from `domain::legacy_charset` (– → -,
+/// ① → (1), emoji dropped) or, without one, [`SUBSTITUTE`]; converted ones their
+/// conversion.
 fn prepare(text: &str) -> (String, Vec<Unencodable>) {
     let mut out = String::with_capacity(text.len());
     let mut problems = Vec::new();
@@ -148,7 +150,18 @@ fn prepare(text: &str) -> (String, Vec<Unencodable>) {
                     continue;
                 }
                 Fate::Converted(m) => m,
-                Fate::Lost => SUBSTITUTE,
+                Fate::Lost => match crate::domain::legacy_charset::replacement(c) {
+                    Some(r) => {
+                        problems.push(Unencodable {
+                            line: line_no + 1,
+                            col: col + 1,
+                            ch: c,
+                        });
+                        out.push_str(&r);
+                        continue;
+                    }
+                    None => SUBSTITUTE,
+                },
             };
             problems.push(Unencodable {
                 line: line_no + 1,
@@ -200,11 +213,23 @@ pub fn to_iso2022jp(text: &str) -> Result<Vec<u8>, Vec<Unencodable>> {
 }
 
 /// Encode `text` as ISO-2022-JP whatever it contains: characters that
-/// cannot be carried become [`SUBSTITUTE`] (`〓`), half-width katakana
+/// cannot be carried become their stand-in (`domain::legacy_charset`) or,
+/// without one, [`SUBSTITUTE`] (`〓`), half-width katakana
 /// become full-width.  Returns the bytes and what was replaced.
 pub fn lossy_iso2022jp(text: &str) -> (Vec<u8>, Vec<Unencodable>) {
     let (prepared, problems) = prepare(text);
     (encode_prepared(&prepared), problems)
+}
+
+/// What a reader who gets ISO-2022-JP sees instead of `c`: `c` itself when it is
+/// carried, its conversion (half-width katakana), its stand-in from
+/// `domain::legacy_charset` (possibly empty: dropped), or `None` for 〓.
+pub fn legacy_stand_in(c: char) -> Option<String> {
+    match fate(c) {
+        Fate::Carried(_) => Some(c.to_string()),
+        Fate::Converted(m) => Some(m.to_string()),
+        Fate::Lost => crate::domain::legacy_charset::replacement(c),
+    }
 }
 
 /// The text after lossy substitution (what [`lossy_iso2022jp`] encodes),
@@ -313,12 +338,30 @@ mod tests {
 
     #[test]
     fn lossy_substitutes_geta() {
-        let (bytes, errs) = lossy_iso2022jp("会議は①から😀\x1B");
-        assert_eq!(decode(&bytes), "会議は〓から〓〓");
-        assert_eq!(errs.iter().map(|e| e.ch).collect::<String>(), "①😀\x1B");
+        let (bytes, errs) = lossy_iso2022jp("会議は①から😀\x1B–ꙮ㈱");
+        assert_eq!(decode(&bytes), "会議は(1)から〓-〓(株)");
+        assert_eq!(errs.iter().map(|e| e.ch).collect::<String>(), "①😀\x1B–ꙮ㈱");
         let (bytes, errs) = lossy_iso2022jp(NEWS);
         assert!(errs.is_empty());
         assert_eq!(decode(&bytes), NEWS);
+    }
+
+    #[test]
+    fn every_stand_in_is_carried() {
+        let mut replaced = 0;
+        for u in (0x80u32..0x3_0000).chain(0xE_0020..0xE_0080) {
+            let Some(c) = char::from_u32(u) else { continue };
+            if let Some(r) = crate::domain::legacy_charset::replacement(c) {
+                assert!(
+                    to_iso2022jp(&r).is_ok(),
+                    "stand-in {r:?} for {c:?} is not carried"
+                );
+                if fate(c) == Fate::Lost {
+                    replaced += 1;
+                }
+            }
+        }
+        assert!(replaced > 1000, "{replaced}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod rfc2047;
 pub mod wrap;
 
 pub use self::iso2022jp::{
-    SUBSTITUTE, Unencodable, check_iso2022jp, lossy_iso2022jp, to_iso2022jp,
+    SUBSTITUTE, Unencodable, check_iso2022jp, legacy_stand_in, lossy_iso2022jp, to_iso2022jp,
 };
 pub use self::markdown::{
     LinkProblem, LinkProblemKind, check_links, markdown_to_html, markdown_to_text,
@@ -62,6 +62,9 @@ mod tests {
         assert_eq!(found, [(4, 1, '①'), (4, 8, '㈱'), (4, 15, '😀')]);
         let (bytes, _) = lossy_iso2022jp(&text);
         let (decoded, _) = encoding_rs::ISO_2022_JP.decode_without_bom_handling(&bytes);
-        assert!(decoded.contains("〓賃金未払い、〓〇〇の事例 〓"));
+        assert!(
+            decoded.contains("(1)賃金未払い、(株)〇〇の事例 "),
+            "{decoded}"
+        );
     }
 }
