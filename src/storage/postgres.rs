@@ -179,3 +179,5 @@ outbox_impl!(PgStore, sqlx::Postgres, claim {
 });
 
 super::webhooks::webhook_store_impl!(PgStore);
+
+super::import::import_store_impl!(PgStore, sqlx::Postgres, "BEGIN");

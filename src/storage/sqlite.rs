@@ -180,3 +180,5 @@ outbox_impl!(SqliteStore, sqlx::Sqlite, claim {
 });
 
 super::webhooks::webhook_store_impl!(SqliteStore);
+
+super::import::import_store_impl!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

@@ -14,6 +14,7 @@ mod dispatch;
 mod dkim;
 mod http;
 mod imap;
+mod import;
 mod issues;
 mod layers;
 mod mail;

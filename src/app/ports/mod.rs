@@ -13,6 +13,7 @@
 
 pub mod bounces;
 pub mod deliveries;
+pub mod import;
 pub mod issues;
 pub mod keys;
 pub mod mail;
@@ -22,6 +23,7 @@ pub mod webhooks;
 
 pub use bounces::{BounceStore, CounterStep};
 pub use deliveries::DeliveryStore;
+pub use import::{BatchOutcome, BatchRow, ImportStore};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
@@ -65,6 +67,7 @@ pub trait Store:
     + KeyStore
     + OutboxStore
     + WebhookStore
+    + ImportStore
     + 'static
 {
     /// `sqlite` or `postgres`.
