@@ -146,7 +146,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { passive } => serve(loaded, passive).await,
         Command::Migrate => {
-            let store = crate::startup::open_store(&loaded.settings).await?;
+            let store = crate::startup::open_or_create_store(&loaded.settings).await?;
             println!(
                 "migrations applied ({} at {})",
                 store.backend(),
@@ -197,16 +197,18 @@ fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
         }
         Err(p) => problems.extend(p),
     }
-    for key in loaded.settings.newsletter.missing_legal_settings() {
-        problems.push(format!(
-            "{key}: is empty; issues cannot be queued until the legal footer is complete"
-        ));
-    }
+    // Fit to send real mail: with smtp.url set, each of these blocks (EX_CONFIG).
+    let readiness = crate::app::readiness::assess(&loaded.settings);
+    let blocking = readiness.sends_mail && !readiness.problems.is_empty();
+    problems.extend(readiness.problems);
     let source = loaded
         .file
         .as_ref()
         .map(|f| f.display().to_string())
         .unwrap_or_else(|| "built-in defaults".into());
+    for w in &readiness.warnings {
+        println!("warning: {w}");
+    }
     if problems.is_empty() {
         println!("configuration OK ({source})");
         Ok(ExitCode::SUCCESS)
@@ -215,11 +217,20 @@ fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
             println!("{p}");
         }
         eprintln!(
-            "kairan: error: {} problem{} found ({source})",
+            "kairan: error: {} problem{} found ({source}){}",
             problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            if problems.len() == 1 { "" } else { "s" },
+            if blocking {
+                "; smtp.url is set, so mail would really be sent"
+            } else {
+                ""
+            }
         );
-        Ok(ExitCode::FAILURE)
+        Ok(if blocking {
+            ExitCode::from(78)
+        } else {
+            ExitCode::FAILURE
+        })
     }
 }
 

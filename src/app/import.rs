@@ -324,12 +324,7 @@ type RowSink<'a> = dyn FnMut(&[String], Result<ImportRow, BadRow>) + 'a;
 
 /// Reads the records after the header, each as a good row or a bad one, up to `limit`
 /// non-blank records.
-fn rows(
-    text: &str,
-    mapping: &Mapping,
-    limit: Option<usize>,
-    each: &mut RowSink<'_>,
-) {
+fn rows(text: &str, mapping: &Mapping, limit: Option<usize>, each: &mut RowSink<'_>) {
     let mut reader = reader(text);
     let ncols = mapping.headers.len();
     let email_col = mapping.column(Field::Email);

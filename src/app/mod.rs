@@ -18,6 +18,7 @@ pub mod keys;
 pub mod notify;
 pub mod ports;
 pub mod preview;
+pub mod readiness;
 pub mod scheduler;
 pub mod status;
 pub mod subscription;

@@ -18,6 +18,7 @@ mod import;
 mod issues;
 mod layers;
 mod mail;
+mod operating;
 mod outbox;
 mod postfix;
 mod render;

@@ -1,0 +1,176 @@
+//! Operating kairan as a new user would (issue 16), through the real binary: `kairan check`
+//! refuses a configuration that would really send mail from an example domain, with loopback
+//! links or an incomplete legal footer (exit 78, each problem named), and warns when the base
+//! URL is not https; commands other than `serve` and `migrate` never create a database.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::helpers::{LEGAL, create_pg_database, drop_pg_database, kairan_cmd};
+
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    kairan_cmd(dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_refuses_to_send_real_mail_from_an_example_domain_with_loopback_links() {
+    let dir = tempfile::tempdir().unwrap();
+    // The defaults plus a real relay: From newsletter@example.org, http://127.0.0.1:8080/,
+    // no legal footer.
+    let out = run(
+        dir.path(),
+        &[("KAIRAN__SMTP__URL", "smtp://127.0.0.1:2525")],
+        &["check"],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(78), "{stdout}");
+    assert!(stdout.contains("newsletter.from:"), "{stdout}");
+    assert!(stdout.contains("example.org"), "{stdout}");
+    assert!(
+        stdout.contains("http.base_url: `http://127.0.0.1:8080/` is a loopback address"),
+        "{stdout}"
+    );
+    for key in [
+        "newsletter.ja.sender",
+        "newsletter.ja.postal_address",
+        "newsletter.en.sender",
+        "newsletter.en.postal_address",
+    ] {
+        assert!(
+            stdout.contains(&format!("{key}: is empty")),
+            "{key}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("warning: http.base_url"), "{stdout}");
+    assert!(!stdout.contains("configuration OK"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("smtp.url is set, so mail would really be sent"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Each problem on its own: the footer complete, From still on example.org.
+    let mut env: Vec<(&str, &str)> = LEGAL.to_vec();
+    env.push(("KAIRAN__SMTP__URL", "smtp://127.0.0.1:2525"));
+    env.push(("KAIRAN__HTTP__BASE_URL", "https://news.kairan.jp/"));
+    let out = run(dir.path(), &env, &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(78), "{stdout}");
+    assert!(stdout.contains("newsletter.from:"), "{stdout}");
+    assert!(!stdout.contains("http.base_url"), "{stdout}");
+    assert!(!stdout.contains("is empty"), "{stdout}");
+
+    // A real deployment: a real From domain, the public https URL. OK, no warning.
+    env.push(("KAIRAN__NEWSLETTER__FROM", "回覧板 <news@kairan.jp>"));
+    let out = run(dir.path(), &env, &["check"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    assert!(!stdout.contains("warning"), "{stdout}");
+
+    // Plain http on a public host: a warning, not a failure.
+    env.push(("KAIRAN__HTTP__BASE_URL", "http://news.kairan.jp/"));
+    let out = run(dir.path(), &env, &["check"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning: http.base_url: `http://news.kairan.jp/` is not https"),
+        "{stdout}"
+    );
+
+    // Without smtp.url (mail to the outbox directory) the example defaults are fine for
+    // trying kairan out; only the footer is reported, as before (exit 1).
+    let out = run(dir.path(), &[], &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("newsletter.from:"));
+    assert!(
+        !dir.path().join("kairan.db").exists(),
+        "check opens no database"
+    );
+}
+
+#[test]
+fn commands_in_the_wrong_directory_do_not_create_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["subscribers", "list"][..],
+        &["status"],
+        &["status", "--json"],
+        &["issue", "list"],
+        &["send", "1"],
+        &["subscribers", "export"],
+    ] {
+        let out = run(dir.path(), LEGAL, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no database at kairan.db: run `kairan migrate`, or pass --config"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!text(&out.stdout).contains("no subscribers"), "{args:?}");
+        assert!(
+            !dir.path().join("kairan.db").exists(),
+            "{args:?} created kairan.db"
+        );
+    }
+    // An absolute path is named as it is.
+    let url = format!("sqlite://{}", dir.path().join("sub/news.db").display());
+    let out = run(
+        dir.path(),
+        &[("KAIRAN__DATABASE__URL", url.as_str())],
+        &["subscribers", "list"],
+    );
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "no database at {}",
+            dir.path().join("sub/news.db").display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    // `migrate` creates it; then the commands work on it.
+    let out = run(dir.path(), &[], &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(dir.path(), &[], &["subscribers", "list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("(no subscribers)"));
+}
+
+#[tokio::test]
+async fn a_missing_postgres_database_is_named_and_not_created() {
+    let url = create_pg_database().await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    drop_pg_database(&name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[("KAIRAN__DATABASE__URL", url.as_str())],
+        &["subscribers", "list"],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("database \"{name}\" does not exist")),
+        "{stderr}"
+    );
+    // Still missing.
+    let admin = sqlx::PgPool::connect(&crate::helpers::pg_admin_url())
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    admin.close().await;
+}
