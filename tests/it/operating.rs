@@ -174,3 +174,104 @@ async fn a_missing_postgres_database_is_named_and_not_created() {
     assert_eq!(n, 0);
     admin.close().await;
 }
+
+/// A campaign sent by `kairan send` (another process) and subscribers loaded by an import
+/// show in the daemon's `/metrics`: the gauges are read from the database at scrape.
+async fn work_of_other_processes_shows_in_the_daemons_metrics(db: crate::helpers::TestDb) {
+    use kairan::app::import::{self, ImportRow};
+    use kairan::app::subscription::Mail;
+    use kairan::domain::{EmailAddress, LangPref};
+    let rows: Vec<ImportRow> = (0..60)
+        .map(|i| ImportRow {
+            line: i + 2,
+            email: EmailAddress::parse(&format!("reader{i}@example.jp")).unwrap(),
+            name: Some(format!("読者{i}")),
+            lang: [LangPref::Ja, LangPref::En, LangPref::Both][i as usize % 3],
+        })
+        .collect();
+    import::load(
+        db.store.as_ref(),
+        &rows,
+        true,
+        Mail::Never,
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let url = db.url.clone();
+    let app = crate::helpers::TestApp::spawn(db, LEGAL).await;
+    let scrape = || async {
+        reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let has = |m: &str, line: &str| m.lines().any(|l| l == line);
+    let m = scrape().await;
+    for line in [
+        "kairan_subscribers{status=\"active\",lang=\"ja\"} 20",
+        "kairan_subscribers{status=\"active\",lang=\"both\"} 20",
+        "kairan_campaigns{state=\"sent\"} 0",
+    ] {
+        assert!(has(&m, line), "{line} in\n{m}");
+    }
+
+    let sink = crate::helpers::SmtpSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = crate::helpers::fixture_dir();
+    let mut env: Vec<(&str, String)> = LEGAL.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    env.push(("KAIRAN__DATABASE__URL", url.clone()));
+    env.push(("KAIRAN__SMTP__URL", sink.url()));
+    let cli = |args: &[&str]| {
+        let out = kairan_cmd(dir.path())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    cli(&[
+        "issue",
+        "queue",
+        "--slug",
+        "2026-12",
+        "--ja",
+        f.join("ja.md").to_str().unwrap(),
+        "--en",
+        f.join("en.md").to_str().unwrap(),
+        "--send-at",
+        "2099-12-01T09:00:00+09:00",
+    ]);
+    let m = scrape().await;
+    assert!(has(&m, "kairan_campaigns{state=\"queued\"} 1"), "{m}");
+    cli(&["send", "2026-12"]);
+    let m = scrape().await;
+    for line in [
+        "kairan_campaigns{state=\"sent\"} 1",
+        "kairan_campaign_deliveries{issue=\"2026-12\",state=\"sent\"} 60",
+        "kairan_campaign_deliveries{issue=\"2026-12\",state=\"failed\"} 0",
+        "kairan_outbox_mails{state=\"pending\"} 0",
+    ] {
+        assert!(has(&m, line), "{line} in\n{m}");
+    }
+    assert_eq!(
+        m.matches("# TYPE kairan_campaign_deliveries gauge").count(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn work_of_other_processes_shows_in_the_daemons_metrics_sqlite() {
+    work_of_other_processes_shows_in_the_daemons_metrics(crate::helpers::TestDb::sqlite().await)
+        .await;
+}
+
+#[tokio::test]
+async fn work_of_other_processes_shows_in_the_daemons_metrics_postgres() {
+    work_of_other_processes_shows_in_the_daemons_metrics(crate::helpers::TestDb::postgres().await)
+        .await;
+}
