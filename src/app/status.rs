@@ -320,12 +320,12 @@ pub async fn gauges(store: &dyn Store) -> Result<Vec<crate::metrics::Gauge>, Sto
                 labels: vec![("issue", issue.slug.clone())],
                 value: rate as f64,
             });
-            if rate > 0 {
+            if let Some(eta) = (d.open() * 60).checked_div(rate) {
                 out.push(Gauge {
                     name: "kairan_campaign_eta_seconds",
                     help: "Seconds until a campaign's open deliveries are done at the last minute's rate.",
                     labels: vec![("issue", issue.slug.clone())],
-                    value: (d.open() * 60 / rate) as f64,
+                    value: eta as f64,
                 });
             }
         }
