@@ -75,6 +75,13 @@ pub enum Command {
     /// Manage subscribers: add, import, export, list, unsubscribe, erase
     #[command(subcommand)]
     Subscribers(subscribers::Command),
+    /// Copy the SQLite database while it runs, with its signing key file (FILE and FILE.key);
+    /// PostgreSQL: use pg_dump (docs/operating.md)
+    Backup {
+        /// The backup file to write (must not exist)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// Parses arguments, runs the command, and turns the result into an exit code.
@@ -161,6 +168,7 @@ async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Bounce(cmd) => bounce::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
         Command::Subscribers(command) => subscribers::run(command, &loaded).await,
+        Command::Backup { out } => backup(&loaded, &out).await,
     }
 }
 
@@ -232,6 +240,30 @@ fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         })
     }
+}
+
+async fn backup(loaded: &Loaded, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use crate::app::backup::SigningKey;
+    let store = crate::startup::open_store(&loaded.settings).await?;
+    let done = crate::app::backup::backup(store.as_ref(), &loaded.settings, out).await;
+    store.close().await;
+    let done = done.context("backup failed")?;
+    println!(
+        "database copied to {} (owner-only)",
+        done.written.database.display()
+    );
+    match (&done.signing_key, &done.written.key_file) {
+        (SigningKey::InBackup, Some(key)) => println!(
+            "signing key copied to {}: restore both together (docs/operating.md)",
+            key.display()
+        ),
+        (SigningKey::InConfiguration, _) => println!(
+            "the signing key is secrets.signing_key in the configuration: keep the \
+             configuration with this backup"
+        ),
+        _ => println!("no signing key generated yet: nothing to copy"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<ExitCode> {

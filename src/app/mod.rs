@@ -10,6 +10,7 @@
 //! `startup` or `cli`, nor on sqlx, axum or lettre — `tests/it/layers.rs` checks it. The
 //! adapters implement the ports or call the use cases (`docs/architecture.md`).
 
+pub mod backup;
 pub mod bounces;
 pub mod dispatch;
 pub mod editorial;

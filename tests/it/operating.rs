@@ -275,3 +275,173 @@ async fn work_of_other_processes_shows_in_the_daemons_metrics_postgres() {
     work_of_other_processes_shows_in_the_daemons_metrics(crate::helpers::TestDb::postgres().await)
         .await;
 }
+
+fn status_subscribers(dir: &Path, url: &str) -> serde_json::Value {
+    let out = run(
+        dir,
+        &[("KAIRAN__DATABASE__URL", url)],
+        &["status", "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["subscribers"].clone()
+}
+
+/// `kairan backup --out FILE` while the database is open, restored into another directory
+/// as docs/operating.md says: the same subscribers, and a link signed before still valid.
+#[tokio::test]
+async fn a_sqlite_backup_restores_with_its_signing_key() {
+    use kairan::domain::Purpose;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kairan.db").display());
+    let env = [("KAIRAN__DATABASE__URL", url.as_str())];
+    assert!(run(dir.path(), &env, &["migrate"]).status.success());
+    std::fs::write(
+        dir.path().join("list.csv"),
+        "メール,名前,言語\ntaro@example.jp,山田 太郎,日本語\nann@example.org,Ann,English\nken@example.jp,佐藤 健,両方\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &env,
+        &["subscribers", "import", "list.csv", "--confirmed"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A link signed with the generated key (created next to the database on first use),
+    // with the database open in this process (an online backup).
+    let store = kairan::storage::connect(&url, 2).await.unwrap();
+    let settings = crate::helpers::settings_for(&url, &dir.path().join("outbox"));
+    let signer = kairan::app::keys::signer(&settings, store.as_ref())
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let token = signer.sign(2, Purpose::Unsubscribe, now);
+    let before = status_subscribers(dir.path(), &url);
+
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("kairan-2026-12-01.db");
+    let out = run(
+        dir.path(),
+        &env,
+        &["backup", "--out", file.to_str().unwrap()],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("database copied to"), "{stdout}");
+    assert!(stdout.contains("kairan-2026-12-01.db.key"), "{stdout}");
+    let key = backups.path().join("kairan-2026-12-01.db.key");
+    #[cfg(unix)]
+    for f in [&file, &key] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", f.display());
+    }
+    // A second backup to the same name is refused, the first left as it was.
+    let size = std::fs::metadata(&file).unwrap().len();
+    let out = run(
+        dir.path(),
+        &env,
+        &["backup", "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
+    store.close().await;
+
+    // Restore on another machine: the pair copied to the database path and path.key.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(&file, restored.path().join("kairan.db")).unwrap();
+    std::fs::copy(&key, restored.path().join("kairan.db.key")).unwrap();
+    let r_url = format!("sqlite://{}", restored.path().join("kairan.db").display());
+    assert_eq!(status_subscribers(restored.path(), &r_url), before);
+    assert_eq!(before.as_array().unwrap().len(), 3, "{before}");
+    let r_store = kairan::storage::connect(&r_url, 1).await.unwrap();
+    let r_settings = crate::helpers::settings_for(&r_url, &restored.path().join("outbox"));
+    let r_signer = kairan::app::keys::signer(&r_settings, r_store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        r_signer
+            .verify(&token, Purpose::Unsubscribe, now, None)
+            .ok(),
+        Some(2)
+    );
+    r_store.close().await;
+}
+
+/// PostgreSQL: `kairan backup` says to use pg_dump; the documented pg_dump / pg_restore pair
+/// restores the list and the generated key (kept in the database).
+#[tokio::test]
+async fn a_postgres_database_is_backed_up_with_pg_dump_as_documented() {
+    use kairan::domain::Purpose;
+    let db = crate::helpers::TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("KAIRAN__DATABASE__URL", db.url.as_str())];
+    std::fs::write(
+        dir.path().join("list.csv"),
+        "email,name,lang\ntaro@example.jp,山田 太郎,ja\nann@example.org,Ann,en\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &env,
+        &["subscribers", "import", "list.csv", "--confirmed"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(dir.path(), &env, &["backup", "--out", "x.db"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("pg_dump"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("x.db").exists());
+
+    let settings = crate::helpers::settings_for(&db.url, &dir.path().join("outbox"));
+    let signer = kairan::app::keys::signer(&settings, db.store.as_ref())
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let token = signer.sign(1, Purpose::Unsubscribe, now);
+    let before = status_subscribers(dir.path(), &db.url);
+
+    // As docs/operating.md says.
+    let dump = dir.path().join("kairan.dump");
+    let out = std::process::Command::new("pg_dump")
+        .args(["--format=custom", "--file", dump.to_str().unwrap(), &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let target = create_pg_database().await;
+    let out = std::process::Command::new("pg_restore")
+        .args([
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--dbname",
+            &target,
+            dump.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(status_subscribers(dir.path(), &target), before);
+    let r_store = kairan::storage::connect(&target, 1).await.unwrap();
+    let r_settings = crate::helpers::settings_for(&target, &dir.path().join("outbox"));
+    let r_signer = kairan::app::keys::signer(&r_settings, r_store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        r_signer
+            .verify(&token, Purpose::Unsubscribe, now, None)
+            .ok(),
+        Some(1)
+    );
+    r_store.close().await;
+    drop_pg_database(target.rsplit('/').next().unwrap()).await;
+    db.cleanup().await;
+}

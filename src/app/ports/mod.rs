@@ -11,6 +11,7 @@
 //! Depends on the domain only. [`StoreError`] knows nothing of the database library: the
 //! storage adapter turns its errors into these variants (`docs/architecture.md`).
 
+pub mod backup;
 pub mod bounces;
 pub mod deliveries;
 pub mod import;
@@ -21,6 +22,7 @@ pub mod outbox;
 pub mod subscribers;
 pub mod webhooks;
 
+pub use backup::{BackupStore, BackupWritten};
 pub use bounces::{BounceStore, CounterStep};
 pub use deliveries::DeliveryStore;
 pub use import::{BatchOutcome, BatchRow, ImportStore};
@@ -68,6 +70,7 @@ pub trait Store:
     + OutboxStore
     + WebhookStore
     + ImportStore
+    + BackupStore
     + 'static
 {
     /// `sqlite` or `postgres`.
