@@ -12,6 +12,8 @@
 
 pub mod backup;
 pub mod bounces;
+pub mod dashboard;
+pub mod directory;
 pub mod dispatch;
 pub mod editorial;
 pub mod import;

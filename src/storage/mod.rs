@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::app::ports::{Store, StoreError};
 
+mod console;
 mod import;
 mod keys;
 mod outbox;

@@ -198,3 +198,5 @@ impl crate::app::ports::BackupStore for PgStore {
         )))
     }
 }
+
+super::console::console_store_impl!(PgStore);

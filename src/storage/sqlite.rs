@@ -256,3 +256,5 @@ impl crate::app::ports::BackupStore for SqliteStore {
         })
     }
 }
+
+super::console::console_store_impl!(SqliteStore);

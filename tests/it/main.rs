@@ -9,6 +9,7 @@ mod bounce_robustness;
 mod bounces;
 mod browser;
 mod cli;
+mod console;
 mod crash;
 mod dispatch;
 mod dkim;

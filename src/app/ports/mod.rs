@@ -13,23 +13,27 @@
 
 pub mod backup;
 pub mod bounces;
+pub mod console;
 pub mod deliveries;
 pub mod import;
 pub mod issues;
 pub mod keys;
 pub mod mail;
 pub mod outbox;
+pub mod probe;
 pub mod subscribers;
 pub mod webhooks;
 
 pub use backup::{BackupStore, BackupWritten};
 pub use bounces::{BounceStore, CounterStep};
+pub use console::{ConsoleStore, DeliveryHistory, Growth, SubscriberSearch};
 pub use deliveries::DeliveryStore;
 pub use import::{BatchOutcome, BatchRow, ImportStore};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
 pub use outbox::{MailLeaseHolder, MailRecord, OutboxStore};
+pub use probe::MailProbes;
 pub use subscribers::{Changed, SubscriberQuery, SubscriberStore};
 pub use webhooks::WebhookStore;
 
@@ -71,6 +75,7 @@ pub trait Store:
     + WebhookStore
     + ImportStore
     + BackupStore
+    + ConsoleStore
     + 'static
 {
     /// `sqlite` or `postgres`.
