@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::ports::{DeliveryHistory, Store, StoreError, SubscriberSearch};
 use super::subscription::SubscriberView;
-use crate::domain::{BounceRecord, Consent, SubscriberId};
+use crate::domain::{BounceRecord, Consent, EmailAddress, SubscriberId};
 
 /// Rows on a page of search results.
 pub const PAGE: u32 = 50;
@@ -24,6 +24,22 @@ pub struct Page {
 /// A page of `q` (its `limit` is the page size; 0 means [`PAGE`]).
 pub async fn search(store: &dyn Store, q: &SubscriberSearch) -> Result<Page, StoreError> {
     let limit = if q.limit == 0 { PAGE } else { q.limit.min(500) };
+    // A whole address (pasted from a reader's mail) is found by its unique index; only a
+    // part of one needs the scan.
+    if let Some(email) = q
+        .text
+        .as_deref()
+        .filter(|t| t.contains('@') && q.after_id.is_none())
+        .and_then(|t| EmailAddress::parse(t.trim()).ok())
+        && let Some(sub) = store.subscriber_by_email(&email).await?
+        && q.status.is_none_or(|s| s == sub.status)
+        && q.lang.is_none_or(|l| l == sub.lang)
+    {
+        return Ok(Page {
+            subscribers: vec![sub.into()],
+            next_after: None,
+        });
+    }
     // One more than shown: whether a next page exists, without a count.
     let mut found = store
         .search_subscribers(&SubscriberSearch {
