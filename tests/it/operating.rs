@@ -445,3 +445,22 @@ async fn a_postgres_database_is_backed_up_with_pg_dump_as_documented() {
     drop_pg_database(target.rsplit('/').next().unwrap()).await;
     db.cleanup().await;
 }
+
+/// `scripts/bench-import` runs end to end (small, on the test build): it imports, re-imports
+/// without change, and measures sqlite3's `.import` of the same file in the same run.
+#[test]
+fn the_import_benchmark_runs_and_compares_with_sqlite3() {
+    let out = std::process::Command::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-import"),
+    )
+    .args(["--rows", "3000", "--binary", env!("CARGO_BIN_EXE_kairan")])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 3000, "{v}");
+    assert_eq!(v["backend"], "sqlite", "{v}");
+    assert!(v["kairan_rows_per_s"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["sqlite3_rows_per_s"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["reimport_seconds"].as_f64().unwrap() > 0.0, "{v}");
+}
