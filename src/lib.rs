@@ -16,6 +16,7 @@ pub mod bounce;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod host;
 pub mod http;
 pub mod mail;
 pub mod metrics;

@@ -58,14 +58,16 @@ pub fn load_renderer(settings: &Settings) -> anyhow::Result<crate::render::Rende
 }
 
 /// Who this process's dispatch workers lease deliveries as: the host name (from the kernel,
-/// `kairan` when it cannot be read), the process id and a random tag.
+/// `kairan` when it cannot be read), the process id and its start time (`host::ProcFs`).
 pub fn lease_owner() -> crate::app::dispatch::LeaseOwner {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kairan".into());
-    crate::app::dispatch::LeaseOwner::new(&host, std::process::id(), rand::random())
+    use crate::app::ports::Processes;
+    let p = crate::host::ProcFs::new();
+    crate::app::dispatch::LeaseOwner::new(p.host(), std::process::id(), &p.start_of_self())
+}
+
+/// The host adapter the dispatcher asks whether a lease's owner is still running.
+pub fn processes() -> Arc<dyn crate::app::ports::Processes> {
+    Arc::new(crate::host::ProcFs::new())
 }
 
 /// A database URL without its password, for messages and logs.
@@ -194,6 +196,7 @@ impl Application {
             settings.clone(),
             self.state.signer.clone(),
             self.owner.clone(),
+            processes(),
         );
         let workers = (!self.passive).then(|| {
             (

@@ -3,29 +3,39 @@
 //!
 //! Each worker loops: claim a batch (a lease in the database), and for each delivery skip it
 //! if the subscriber left, defer it if its domain is throttled (the worker moves on to other
-//! domains instead of sleeping on a connection), take a send from the campaign-wide
-//! per-minute budget, personalise the pre-rendered message, send, and classify the reply.
-//! Outcomes are recorded in small transactions (every [`FLUSH_EVERY`] messages or
-//! [`FLUSH_INTERVAL`]), always before the lease runs out; a reply of 250 is never lost by a
-//! clean shutdown, since shutdown only stops the loop between messages and then records.
-//! What a worker cannot finish (pause, cancel, shutdown, a lease about to run out) it hands
-//! back as deferred. After `kill -9` the unrecorded rows come back when their lease expires
-//! and are re-sent with the same Message-ID: duplicates are at most the messages in flight.
+//! domains instead of sleeping on a connection), take a slot on the campaign-wide rate
+//! schedule, personalise the pre-rendered message, send, and classify the reply.
 //!
-//! Depends on the domain, the ports (issues, deliveries, outbound mail), the settings and
-//! render; the lease owner's name (host, process) comes from the caller.
+//! The ledger: every outcome goes to one recorder task per run, which commits whatever all
+//! workers handed it since its last commit in one transaction (group commit). A worker keeps
+//! a window of two: it may not start message N+2 before N's outcome is durable, so after
+//! `kill -9` at most two messages per worker were sent and not recorded (the duplicates, each
+//! re-sent with the same Message-ID). A database error stops the workers from sending more
+//! (their windows fill) while the recorder keeps the outcomes it holds and retries with
+//! backoff up to `dispatch.db_patience`; rows with unrecorded sends are never handed back.
+//! Every other database call of the run rides out an outage the same way ([`DbHealth`]).
+//!
+//! Leases are short (`dispatch.lease`) and renewed by a heartbeat while the run lives; a
+//! lease whose owner is a process of this host that is gone (`Processes`) is taken back at
+//! once, so a restart after a crash resumes in seconds. What a worker cannot finish (pause,
+//! cancel, shutdown) it hands back as deferred through the same ledger.
+//!
+//! Depends on the domain, the ports (issues, deliveries, outbound mail, host), the settings
+//! and render; the lease owner's name (host, process) comes from the caller.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    DeliveryStore, MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage, Store, StoreError,
+    Instance, MailSession, Mailer, OutgoingMessage, Processes, SendOutcome, SmtpStage, Store,
+    StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
@@ -35,10 +45,14 @@ use crate::domain::{DeliveryId, IssueId, IssueState, LangPref, SubscriberId, Sub
 use crate::render::Renderer;
 use crate::render::campaign::{Prepared, Recipient};
 
-/// Outcomes are recorded after this many messages…
-pub const FLUSH_EVERY: usize = 32;
+/// Pause, cancel and readers who left are looked at after this many messages…
+pub const CHECK_EVERY: usize = 32;
 /// …or this long, whichever comes first.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// Outcomes a worker may have sent but not yet recorded (the duplicates after `kill -9`).
+pub const WINDOW: usize = 2;
+/// The most outcomes the recorder commits in one transaction.
+const GROUP_MAX: usize = 2048;
 
 /// Counts one runner reports as it goes (for `kairan send`'s progress line and logs).
 #[derive(Debug, Default)]
@@ -48,6 +62,8 @@ pub struct Progress {
     pub retried: AtomicU64,
     pub skipped: AtomicU64,
     pub deferred: AtomicU64,
+    /// What the run waits for when it has nothing to send (another process's leases).
+    pub waiting: std::sync::Mutex<Option<String>>,
 }
 
 impl Progress {
@@ -60,6 +76,10 @@ impl Progress {
             DeliveryOutcome::Deferred { .. } => &self.deferred,
         };
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn wait_for(&self, what: Option<String>) {
+        *self.waiting.lock().expect("not poisoned") = what;
     }
 }
 
@@ -74,19 +94,114 @@ pub enum RunEnd {
     Shutdown,
 }
 
-/// Names the leases of one process's workers: its host, process id and a random tag (a
-/// restarted process with a reused pid does not inherit the old leases). The process knows
-/// its host; the composition root builds this and passes it in.
+/// Names the leases of one process's workers: `host:pid:start`, the start time telling a
+/// process from a later one that reused its pid. The composition root builds this (the host
+/// adapter knows the start time) and passes it in; workers add `:wN`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseOwner(String);
 
 impl LeaseOwner {
-    pub fn new(host: &str, pid: u32, tag: u16) -> Self {
-        LeaseOwner(format!("{host}:{pid}:{tag:04x}"))
+    pub fn new(host: &str, pid: u32, start: &str) -> Self {
+        LeaseOwner(format!("{host}:{pid}:{start}"))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The host, pid and start time of a lease owner as stored (a worker's `:wN` ignored).
+    pub fn parse(owner: &str) -> Option<(&str, u32, &str)> {
+        let base = match owner.rsplit_once(':') {
+            Some((base, w)) if w.starts_with('w') && w[1..].parse::<u32>().is_ok() => base,
+            _ => owner,
+        };
+        let (rest, start) = base.rsplit_once(':')?;
+        let (host, pid) = rest.rsplit_once(':')?;
+        Some((host, pid.parse().ok()?, start))
+    }
+}
+
+/// How the database has been answering this process's sending tasks: outages ridden out,
+/// retries and the time spent waiting (for `kairan status`, the `instances` row and logs).
+#[derive(Debug, Default)]
+pub struct DbHealth {
+    since: std::sync::Mutex<Option<Instant>>,
+    pub outages: AtomicU64,
+    pub retries: AtomicU64,
+    pub wait_ms: AtomicU64,
+    /// The last outage's length, in milliseconds.
+    pub last_outage_ms: AtomicU64,
+}
+
+impl DbHealth {
+    /// How long the current outage has lasted, if the database is not answering.
+    pub fn outage(&self) -> Option<Duration> {
+        self.since
+            .lock()
+            .expect("not poisoned")
+            .map(|t| t.elapsed())
+    }
+
+    /// Runs `f` until it succeeds, retrying with backoff while the database is unavailable,
+    /// for at most `patience` from the first failure. Other errors are returned at once.
+    pub async fn patient<T, F, Fut>(
+        &self,
+        patience: Duration,
+        what: &str,
+        mut f: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut wait = Duration::from_millis(50);
+        let mut first: Option<Instant> = None;
+        loop {
+            match f().await {
+                Ok(v) => {
+                    if first.is_some() {
+                        self.back();
+                    }
+                    return Ok(v);
+                }
+                Err(StoreError::Unavailable(e)) => {
+                    let t0 = *first.get_or_insert_with(Instant::now);
+                    if t0.elapsed() >= patience {
+                        tracing::error!(task = what, error = %e, ?patience, "the database stayed unavailable past dispatch.db_patience; giving up");
+                        return Err(StoreError::Unavailable(e));
+                    }
+                    self.down(what, &*e);
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn down(&self, what: &str, e: &(dyn std::error::Error + Send + Sync)) {
+        let mut since = self.since.lock().expect("not poisoned");
+        if since.is_none() {
+            *since = Some(Instant::now());
+            self.outages.fetch_add(1, Ordering::Relaxed);
+            metrics::gauge!(crate::metrics::DB_UNAVAILABLE).set(1.0);
+            tracing::warn!(task = what, error = %e, "the database is unavailable: sending paused, unrecorded outcomes kept; retrying up to dispatch.db_patience");
+        }
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(crate::metrics::DB_RETRIES, "task" => "dispatch").increment(1);
+    }
+
+    fn back(&self) {
+        if let Some(t) = self.since.lock().expect("not poisoned").take() {
+            let ms = t.elapsed().as_millis() as u64;
+            self.wait_ms.fetch_add(ms, Ordering::Relaxed);
+            self.last_outage_ms.store(ms, Ordering::Relaxed);
+            metrics::gauge!(crate::metrics::DB_UNAVAILABLE).set(0.0);
+            tracing::info!(
+                outage_ms = ms,
+                "the database answers again; sending continues"
+            );
+        }
     }
 }
 
@@ -97,9 +212,13 @@ pub struct Dispatcher {
     pub renderer: Arc<Renderer>,
     pub settings: Arc<Settings>,
     pub signer: Arc<Signer>,
+    /// How the database answers (shared by every run of this process).
+    pub health: Arc<DbHealth>,
     domains: DomainLimiter,
     /// Names this process's leases.
     owner: LeaseOwner,
+    processes: Arc<dyn Processes>,
+    started_at: DateTime<Utc>,
 }
 
 impl Dispatcher {
@@ -110,6 +229,7 @@ impl Dispatcher {
         settings: Arc<Settings>,
         signer: Arc<Signer>,
         owner: LeaseOwner,
+        processes: Arc<dyn Processes>,
     ) -> Arc<Self> {
         Arc::new(Dispatcher {
             domains: DomainLimiter::new(settings.dispatch.domain_limits.clone()),
@@ -118,7 +238,10 @@ impl Dispatcher {
             renderer,
             settings,
             signer,
+            health: Arc::new(DbHealth::default()),
             owner,
+            processes,
+            started_at: Utc::now(),
         })
     }
 
@@ -130,6 +253,45 @@ impl Dispatcher {
         }
     }
 
+    /// A store call that rides out an outage up to `dispatch.db_patience`.
+    async fn patient<T, F, Fut>(&self, what: &str, f: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        self.health
+            .patient(self.settings.dispatch.db_patience, what, f)
+            .await
+    }
+
+    /// This process as its heartbeat records it (`kairan status` lists them).
+    fn instance(&self) -> Instance {
+        let h = &self.health;
+        let (host, pid) = match LeaseOwner::parse(self.owner.as_str()) {
+            Some((host, pid, _)) => (host.to_owned(), i64::from(pid)),
+            None => (self.processes.host().to_owned(), 0),
+        };
+        let last = h.last_outage_ms.load(Ordering::Relaxed);
+        Instance {
+            owner: self.owner.as_str().to_owned(),
+            host,
+            pid,
+            command: std::env::args().nth(1).unwrap_or_default(),
+            started_at: self.started_at,
+            heartbeat_at: Utc::now(),
+            db_outages: h.outages.load(Ordering::Relaxed) as i64,
+            db_retries: h.retries.load(Ordering::Relaxed) as i64,
+            db_wait_ms: h.wait_ms.load(Ordering::Relaxed) as i64,
+            last_outage_ms: (last > 0).then_some(last as i64),
+        }
+    }
+
+    fn lease_until(&self) -> DateTime<Utc> {
+        Utc::now()
+            + chrono::Duration::from_std(self.settings.dispatch.lease)
+                .unwrap_or(chrono::Duration::seconds(30))
+    }
+
     /// Sends issue `id` until it is done, stopped, or `shutdown` is cancelled.
     pub async fn run(
         self: &Arc<Self>,
@@ -138,10 +300,11 @@ impl Dispatcher {
         progress: Arc<Progress>,
     ) -> anyhow::Result<RunEnd> {
         let issue = self
-            .store
-            .issue(id)
+            .patient("load issue", || self.store.issue(id))
             .await?
             .ok_or_else(|| anyhow::anyhow!("issue {id} not found"))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record(self.clone(), rx));
         let run = Arc::new(Run {
             d: self.clone(),
             issue,
@@ -152,7 +315,15 @@ impl Dispatcher {
             ),
             progress,
             shutdown,
+            ledger: tx,
+            looked_for_dead: std::sync::Mutex::new(None),
         });
+        // Leases left by a process of this host that is gone come back before the first claim.
+        if let Err(e) = run.take_back_from_the_dead().await {
+            tracing::warn!(error = %e, "cannot look for leases of stopped processes");
+        }
+        let beat = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat(self.clone(), id, beat.clone()));
         let mut workers = Vec::new();
         for w in 0..self.settings.dispatch.concurrency {
             let run = run.clone();
@@ -171,10 +342,83 @@ impl Dispatcher {
                 Err(e) => error = Some(anyhow::anyhow!("a dispatch worker panicked: {e}")),
             }
         }
+        // The last sender of the ledger goes with the run: the recorder commits what it
+        // holds and ends; the heartbeat keeps the leases alive until then.
+        drop(run);
+        match recorder.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error = Some(e),
+            Err(e) => error = Some(anyhow::anyhow!("the outcome recorder panicked: {e}")),
+        }
+        beat.cancel();
+        let _ = heartbeat.await;
         if let Some(e) = error {
             return Err(e);
         }
         Ok(end)
+    }
+}
+
+/// One outcome for the recorder, and who to tell when it is durable.
+type Entry = (DeliveryId, DeliveryOutcome, oneshot::Sender<()>);
+
+/// The recorder (group commit): takes everything the workers handed in since the last
+/// commit and records it in one transaction, retrying through an outage up to
+/// `dispatch.db_patience`, then tells each worker its outcomes are durable. Ends when every
+/// worker is gone and everything is recorded; an error means outcomes were lost (their rows
+/// stay leased and come back when the lease runs out).
+async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> anyhow::Result<()> {
+    let mut group: Vec<Entry> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        group.push(first);
+        while group.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(e) => group.push(e),
+                Err(_) => break,
+            }
+        }
+        let outcomes: Vec<(DeliveryId, DeliveryOutcome)> =
+            group.iter().map(|(id, o, _)| (*id, o.clone())).collect();
+        let recorded = d
+            .patient("record outcomes", || {
+                d.store.record_outcomes(&outcomes, Utc::now())
+            })
+            .await;
+        if let Err(e) = recorded {
+            let sent = outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, DeliveryOutcome::Sent { .. }))
+                .count();
+            tracing::error!(error = %e, outcomes = outcomes.len(), sent, "outcomes could not be recorded; their deliveries come back when the lease runs out and may be sent again");
+            return Err(anyhow::anyhow!("cannot record delivery outcomes: {e}"));
+        }
+        for (_, _, ack) in group.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+    Ok(())
+}
+
+/// Renews this process's leases on the issue every third of `dispatch.lease` until `stop`,
+/// so a live run's leases never lapse however long a batch takes.
+async fn heartbeat(d: Arc<Dispatcher>, issue: IssueId, stop: CancellationToken) {
+    let lease = d.settings.dispatch.lease;
+    let prefix = format!("{}:", d.owner.as_str());
+    loop {
+        if let Err(e) = d.store.beat_instance(&d.instance()).await {
+            tracing::debug!(error = %e, "cannot record this instance's heartbeat");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {
+                // The run's last figures (an outage it rode out) stay visible.
+                let _ = d.store.beat_instance(&d.instance()).await;
+                return;
+            }
+            _ = tokio::time::sleep(lease / 3) => {}
+        }
+        if let Err(e) = d.store.renew_leases(issue, &prefix, d.lease_until()).await {
+            tracing::warn!(error = %e, "cannot renew leases; retrying");
+        }
     }
 }
 
@@ -186,7 +430,12 @@ struct Run {
     budget: CampaignBudget,
     progress: Arc<Progress>,
     shutdown: CancellationToken,
+    ledger: mpsc::UnboundedSender<Entry>,
+    looked_for_dead: std::sync::Mutex<Option<Instant>>,
 }
+
+/// How often a worker with nothing to claim looks for leases of stopped processes.
+const LOOK_FOR_DEAD: Duration = Duration::from_secs(1);
 
 impl Run {
     async fn prepared(&self, pref: LangPref) -> anyhow::Result<Arc<Prepared>> {
@@ -207,10 +456,88 @@ impl Run {
     async fn state(&self) -> Result<IssueState, StoreError> {
         Ok(self
             .d
-            .store
-            .issue_state(self.issue.id)
+            .patient("read issue state", || {
+                self.d.store.issue_state(self.issue.id)
+            })
             .await?
             .unwrap_or(IssueState::Cancelled))
+    }
+
+    /// Hands an outcome to the recorder; the receiver resolves once it is durable.
+    fn submit(&self, id: DeliveryId, outcome: DeliveryOutcome) -> oneshot::Receiver<()> {
+        let (ack, durable) = oneshot::channel();
+        // A closed recorder drops `ack`: the worker sees it when it waits on `durable`.
+        let _ = self.ledger.send((id, outcome, ack));
+        durable
+    }
+
+    /// Ends the leases of this host's processes that are gone, so their deliveries are
+    /// claimed now; returns the other holders (alive, or on another host) with their counts.
+    async fn take_back_from_the_dead(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let id = self.issue.id;
+        let holders = self
+            .d
+            .patient("read leases", || self.d.store.lease_holders(id, Utc::now()))
+            .await?;
+        let mine = format!("{}:", self.d.owner.as_str());
+        let probe = &self.d.processes;
+        let mut others = Vec::new();
+        for (owner, n) in holders {
+            if owner.starts_with(&mine) {
+                continue;
+            }
+            match LeaseOwner::parse(&owner) {
+                Some((host, pid, start)) if host == probe.host() && probe.is_gone(pid, start) => {
+                    let taken = self
+                        .d
+                        .patient("take back leases", || {
+                            self.d.store.expire_leases(id, &owner, Utc::now())
+                        })
+                        .await?;
+                    tracing::info!(
+                        issue_id = id.get(),
+                        owner,
+                        deliveries = taken,
+                        "took back the leases of a stopped process"
+                    );
+                }
+                _ => others.push((owner, n)),
+            }
+        }
+        Ok(others)
+    }
+
+    /// Looks for dead holders (at most every [`LOOK_FOR_DEAD`]) and says what the run waits
+    /// for.
+    async fn look_around(&self) -> Result<(), StoreError> {
+        {
+            let mut at = self.looked_for_dead.lock().expect("not poisoned");
+            if at.is_some_and(|t| t.elapsed() < LOOK_FOR_DEAD) {
+                return Ok(());
+            }
+            *at = Some(Instant::now());
+        }
+        let others = self.take_back_from_the_dead().await?;
+        let lease = self.d.settings.dispatch.lease;
+        let here = self.d.processes.host().to_owned();
+        let what = others
+            .iter()
+            .map(|(owner, n)| match LeaseOwner::parse(owner) {
+                Some((host, pid, _)) if host == here => format!(
+                    "{n} deliveries leased to process {pid} on this host, which is running"
+                ),
+                Some((host, pid, _)) => format!(
+                    "{n} deliveries leased to process {pid} on {host}; they come back at most {lease:?} after it stops"
+                ),
+                None => format!("{n} deliveries leased to {owner}"),
+            })
+            .collect::<Vec<_>>();
+        self.progress.wait_for(if what.is_empty() {
+            None
+        } else {
+            Some(format!("waiting for {}", what.join("; ")))
+        });
+        Ok(())
     }
 
     async fn worker(self: Arc<Self>, n: u32) -> anyhow::Result<RunEnd> {
@@ -218,17 +545,13 @@ impl Run {
         let mut session = self.d.mailer.session().await;
         let result = self.work(&owner, session.as_mut()).await;
         session.close().await;
-        // Anything still leased to this worker (an error path) goes back to the pool.
-        if let Err(e) = self.d.store.release_leases(&owner).await {
-            tracing::warn!(error = %e, "could not release leases");
-        }
         result
     }
 
     async fn work(&self, owner: &str, session: &mut dyn MailSession) -> anyhow::Result<RunEnd> {
         let store = &self.d.store;
         let id = self.issue.id;
-        let lease = self.d.settings.dispatch.lease;
+        let batch_size = self.d.settings.dispatch.batch_size;
         loop {
             if self.shutdown.is_cancelled() {
                 return Ok(RunEnd::Shutdown);
@@ -236,89 +559,118 @@ impl Run {
             if let Some(end) = end_for(self.state().await?) {
                 return Ok(end);
             }
-            let now = Utc::now();
-            let lease_until =
-                now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-            let batch = store
-                .claim_deliveries(
-                    id,
-                    owner,
-                    self.d.settings.dispatch.batch_size,
-                    now,
-                    lease_until,
-                )
+            let batch = self
+                .d
+                .patient("claim deliveries", || {
+                    store.claim_deliveries(id, owner, batch_size, Utc::now(), self.d.lease_until())
+                })
                 .await?;
             if batch.is_empty() {
-                if store.delivery_counts(id).await?.open() == 0 {
-                    if store.finish_issue_if_done(id, Utc::now()).await? {
+                let counts = self
+                    .d
+                    .patient("count deliveries", || store.delivery_counts(id))
+                    .await?;
+                if counts.open() == 0 {
+                    let finished = self
+                        .d
+                        .patient("finish issue", || {
+                            store.finish_issue_if_done(id, Utc::now())
+                        })
+                        .await?;
+                    if finished {
                         tracing::info!(issue_id = id.get(), "campaign finished");
                     }
+                    self.progress.wait_for(None);
                     return Ok(RunEnd::Finished);
                 }
-                // Others hold leases, or retries are not due yet.
+                // Others hold leases (perhaps a process that is gone), or retries are not due.
+                self.look_around().await?;
                 tokio::select! {
                     _ = self.shutdown.cancelled() => return Ok(RunEnd::Shutdown),
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => continue,
                 }
             }
-            // Stop early enough to record everything before the lease runs out.
-            let margin = (lease / 5).min(Duration::from_secs(30));
-            let deadline = Instant::now() + lease.saturating_sub(margin);
-            if let Some(end) = self.batch(owner, session, batch, deadline).await? {
+            self.progress.wait_for(None);
+            if let Some(end) = self.batch(owner, session, batch).await? {
                 return Ok(end);
             }
         }
     }
 
-    /// Sends one claimed batch. Returns `Some` when the run must end (pause, shutdown).
+    /// Sends one claimed batch. Returns `Some` when the run must end (pause, shutdown). On
+    /// an error, what was not attempted is handed back and what was is still recorded.
     async fn batch(
         &self,
         owner: &str,
         session: &mut dyn MailSession,
         batch: Vec<ClaimedDelivery>,
-        deadline: Instant,
     ) -> anyhow::Result<Option<RunEnd>> {
         let started = Instant::now();
         let total = batch.len();
-        let mut outcomes: Vec<(DeliveryId, DeliveryOutcome)> = Vec::with_capacity(FLUSH_EVERY);
-        let mut last_flush = Instant::now();
+        let mut window: VecDeque<oneshot::Receiver<()>> = VecDeque::with_capacity(WINDOW + 1);
+        let mut since_check = 0usize;
+        let mut checked = Instant::now();
         let mut stop: Option<RunEnd> = None;
+        let mut failure: Option<anyhow::Error> = None;
         let mut counts = [0u32; 5];
-        let mut queue: std::collections::VecDeque<ClaimedDelivery> = batch.into();
+        let mut queue: VecDeque<ClaimedDelivery> = batch.into();
         while let Some(d) = queue.pop_front() {
             if self.shutdown.is_cancelled() {
                 stop = Some(RunEnd::Shutdown);
             }
-            if stop.is_some() || Instant::now() > deadline {
+            if stop.is_some() {
                 queue.push_front(d);
                 break;
             }
-            let outcome = self.one(session, &d, deadline).await?;
+            // The window: message N+2 waits until N's outcome is durable.
+            while window.len() >= WINDOW {
+                let durable = window.pop_front().expect("not empty");
+                if durable.await.is_err() {
+                    return Err(anyhow::anyhow!(
+                        "delivery outcomes could not be recorded; stopping"
+                    ));
+                }
+            }
+            let outcome = match self.one(session, &d).await {
+                Ok(Some(o)) => o,
+                Ok(None) => {
+                    // Shutdown while waiting for a send slot.
+                    queue.push_front(d);
+                    stop = Some(RunEnd::Shutdown);
+                    break;
+                }
+                Err(e) => {
+                    queue.push_front(d);
+                    failure = Some(e);
+                    break;
+                }
+            };
             counts[slot(&outcome)] += 1;
             self.progress.count(&outcome);
-            outcomes.push((d.id, outcome));
-            if outcomes.len() >= FLUSH_EVERY || last_flush.elapsed() >= FLUSH_INTERVAL {
-                self.d.store.record_outcomes(&outcomes, Utc::now()).await?;
-                outcomes.clear();
-                last_flush = Instant::now();
-                // Pause and cancel take effect within a batch…
-                if let Some(end) = end_for(self.state().await?) {
-                    stop = Some(end);
-                }
-                // …and a reader who left meanwhile is dropped from it (the store skipped
-                // their delivery when they unsubscribed).
-                let ids: Vec<DeliveryId> = queue.iter().map(|d| d.id).collect();
-                let left = self.d.store.skipped_among(&ids).await?;
-                if !left.is_empty() {
-                    queue.retain(|d| !left.contains(&d.id));
-                    counts[3] += left.len() as u32;
+            window.push_back(self.submit(d.id, outcome));
+            since_check += 1;
+            if since_check >= CHECK_EVERY || checked.elapsed() >= CHECK_INTERVAL {
+                since_check = 0;
+                checked = Instant::now();
+                if let Err(e) = self.check(&mut queue, &mut counts, &mut stop).await {
+                    failure = Some(e.into());
+                    break;
                 }
             }
         }
         for d in queue {
-            outcomes.push((d.id, deferred("handed back unsent")));
+            window.push_back(self.submit(d.id, deferred("handed back unsent")));
         }
-        self.d.store.record_outcomes(&outcomes, Utc::now()).await?;
+        for durable in window {
+            if durable.await.is_err() {
+                return Err(failure.unwrap_or_else(|| {
+                    anyhow::anyhow!("delivery outcomes could not be recorded; stopping")
+                }));
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         let secs = started.elapsed().as_secs_f64().max(0.001);
         tracing::info!(
             issue_id = self.issue.id.get(),
@@ -335,32 +687,52 @@ impl Run {
         Ok(stop)
     }
 
-    /// One delivery: skip, defer, or send and classify.
+    /// Pause and cancel take effect within a batch, and a reader who left meanwhile is
+    /// dropped from it (the store skipped their delivery when they unsubscribed).
+    async fn check(
+        &self,
+        queue: &mut VecDeque<ClaimedDelivery>,
+        counts: &mut [u32; 5],
+        stop: &mut Option<RunEnd>,
+    ) -> Result<(), StoreError> {
+        if let Some(end) = end_for(self.state().await?) {
+            *stop = Some(end);
+        }
+        let ids: Vec<DeliveryId> = queue.iter().map(|d| d.id).collect();
+        let left = self
+            .d
+            .patient("look for readers who left", || {
+                self.d.store.skipped_among(&ids)
+            })
+            .await?;
+        if !left.is_empty() {
+            queue.retain(|d| !left.contains(&d.id));
+            counts[3] += left.len() as u32;
+        }
+        Ok(())
+    }
+
+    /// One delivery: skip, defer, or send and classify. `None`: shutdown came first.
     async fn one(
         &self,
         session: &mut dyn MailSession,
         d: &ClaimedDelivery,
-        deadline: Instant,
-    ) -> anyhow::Result<DeliveryOutcome> {
+    ) -> anyhow::Result<Option<DeliveryOutcome>> {
         if d.subscriber_status != SubscriberStatus::Active {
-            return Ok(DeliveryOutcome::Skipped {
+            return Ok(Some(DeliveryOutcome::Skipped {
                 reason: format!("subscriber {}", d.subscriber_status),
-            });
+            }));
         }
         // Normalised (lower-case, IDNA) when the address was parsed.
         let domain = d.email.domain();
         if let Err(not_before) = self.d.domains.try_acquire(domain) {
-            return Ok(DeliveryOutcome::Deferred {
+            return Ok(Some(DeliveryOutcome::Deferred {
                 at: not_before,
                 reason: format!("rate limit for {domain}"),
-            });
+            }));
         }
-        if !self
-            .budget
-            .take(self.d.store.as_ref(), &self.shutdown, deadline)
-            .await?
-        {
-            return Ok(deferred("campaign rate limit"));
+        if !self.budget.take(&self.d, &self.shutdown).await? {
+            return Ok(None);
         }
         let prepared = self.prepared(d.lang).await?;
         let msg = self.message(&prepared, d);
@@ -402,7 +774,7 @@ impl Run {
         };
         metrics::counter!("kairan_messages_total", "result" => result, "lang" => d.lang.as_str())
             .increment(1);
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// The personalised message for one delivery.
@@ -530,12 +902,15 @@ fn is_throttle(reply: &str) -> bool {
     reply.starts_with("421") || reply.contains(" 4.7.")
 }
 
-/// `dispatch.rate_per_minute` for the whole campaign, shared by every process through the
-/// database: sends are taken from the current minute's budget in small chunks.
+/// `dispatch.rate_per_minute` for the whole campaign as a schedule of send slots, one every
+/// `60 s / limit`, shared by every process through the database (GCRA, `reserve_slots`): a
+/// worker reserves a few consecutive slots at a time and waits for each, so no window of any
+/// length sends more than its share (plus one chunk).
 struct CampaignBudget {
     key: String,
     limit: u32,
-    local: std::sync::Mutex<(i64, u32)>,
+    /// Reserved slots not yet used, earliest first (microseconds since the epoch).
+    slots: std::sync::Mutex<BinaryHeap<std::cmp::Reverse<i64>>>,
 }
 
 impl CampaignBudget {
@@ -543,51 +918,54 @@ impl CampaignBudget {
         CampaignBudget {
             key,
             limit,
-            local: std::sync::Mutex::new((0, 0)),
+            slots: std::sync::Mutex::new(BinaryHeap::new()),
         }
     }
 
-    /// Takes one send, waiting for the next minute if this one's budget is spent. Returns
-    /// false when it would have to wait past `deadline` or shutdown came first.
-    async fn take(
-        &self,
-        store: &dyn DeliveryStore,
-        shutdown: &CancellationToken,
-        deadline: Instant,
-    ) -> Result<bool, StoreError> {
+    fn interval_us(&self) -> i64 {
+        (60_000_000 / i64::from(self.limit.max(1))).max(1)
+    }
+
+    /// Slots reserved at once: about a tenth of a second's worth, at most 25.
+    fn chunk(&self) -> u32 {
+        (self.limit / 600).clamp(1, 25)
+    }
+
+    /// Takes the next send slot and waits for it. False when shutdown came first.
+    async fn take(&self, d: &Dispatcher, shutdown: &CancellationToken) -> Result<bool, StoreError> {
         if self.limit == 0 {
             return Ok(true);
         }
-        loop {
-            let now = Utc::now().timestamp();
-            let window = now - now.rem_euclid(60);
-            {
-                let mut local = self.local.lock().expect("not poisoned");
-                if local.0 == window && local.1 > 0 {
-                    local.1 -= 1;
-                    return Ok(true);
+        let next = self.slots.lock().expect("not poisoned").pop();
+        let at = match next {
+            Some(std::cmp::Reverse(at)) => at,
+            None => {
+                let (n, interval) = (self.chunk(), self.interval_us());
+                let first = d
+                    .patient("reserve send slots", || {
+                        d.store.reserve_slots(&self.key, n, interval, now_us())
+                    })
+                    .await?;
+                let mut slots = self.slots.lock().expect("not poisoned");
+                for i in 1..i64::from(n) {
+                    slots.push(std::cmp::Reverse(first + i * interval));
                 }
+                first
             }
-            // Small chunks keep instances fair without a database round trip per message.
-            let chunk = (self.limit / 20).clamp(1, 25);
-            let granted = store
-                .reserve_rate(&self.key, window, chunk, self.limit)
-                .await?;
-            if granted > 0 {
-                let mut local = self.local.lock().expect("not poisoned");
-                *local = (window, granted - 1);
-                return Ok(true);
-            }
-            let wait = Duration::from_secs((window + 60 - now).max(1) as u64);
-            if Instant::now() + wait > deadline {
-                return Ok(false);
-            }
+        };
+        let wait = at - now_us();
+        if wait > 0 {
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(false),
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(Duration::from_micros(wait as u64)) => {}
             }
         }
+        Ok(true)
     }
+}
+
+fn now_us() -> i64 {
+    Utc::now().timestamp_micros()
 }
 
 /// Per destination domain: a token bucket per minute for the configured
@@ -795,11 +1173,19 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_owner_names_host_pid_and_tag() {
+    fn a_lease_owner_names_host_pid_and_start_and_parses_back() {
+        let o = LeaseOwner::new("mail1", 4242, "987654");
+        assert_eq!(o.as_str(), "mail1:4242:987654");
         assert_eq!(
-            LeaseOwner::new("mail1", 4242, 0xbeef).as_str(),
-            "mail1:4242:beef"
+            LeaseOwner::parse(o.as_str()),
+            Some(("mail1", 4242, "987654"))
         );
+        assert_eq!(
+            LeaseOwner::parse("mail1:4242:987654:w7"),
+            Some(("mail1", 4242, "987654"))
+        );
+        assert_eq!(LeaseOwner::parse("garbage"), None);
+        assert_eq!(LeaseOwner::parse("h:notapid:1"), None);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct StatusReport {
     pub bounces: BounceStatus,
     /// Transactional mail (confirmations, welcomes) by state.
     pub outbox: MailCounts,
+    /// Processes that sent in the last day, with how the database answered them.
+    pub instances: Vec<crate::app::ports::Instance>,
 }
 
 pub async fn gather(store: &dyn Store) -> Result<StatusReport, StoreError> {
@@ -90,6 +92,9 @@ pub async fn gather(store: &dyn Store) -> Result<StatusReport, StoreError> {
         subscribers,
         bounces: gather_bounces(store).await?,
         outbox: store.mail_counts().await?,
+        instances: store
+            .instances(Utc::now() - chrono::Duration::days(1))
+            .await?,
     })
 }
 
@@ -153,6 +158,22 @@ impl StatusReport {
             "Transactional mail\n  pending {}  sending {}  sent {}  failed {}  cancelled {}",
             m.pending, m.sending, m.sent, m.failed, m.cancelled
         );
+        out.push_str("Sending processes (last day)\n");
+        if self.instances.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for i in &self.instances {
+            let _ = writeln!(
+                out,
+                "  {} ({}) heartbeat {}  database outages {}  retries {}  waited {} ms",
+                i.owner,
+                i.command,
+                i.heartbeat_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                i.db_outages,
+                i.db_retries,
+                i.db_wait_ms
+            );
+        }
         out
     }
 }

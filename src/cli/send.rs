@@ -68,6 +68,7 @@ async fn send(
         settings.clone(),
         signer,
         crate::startup::lease_owner(),
+        crate::startup::processes(),
     );
     let shutdown = crate::startup::shutdown_on_signals();
     let progress = Arc::new(Progress::default());
@@ -79,8 +80,33 @@ async fn send(
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
+    let mut said: Option<String> = None;
     while !runner.is_finished() {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        // What the run waits for, said once each time it changes.
+        let waiting = match dispatcher.health.outage() {
+            Some(t) if t >= Duration::from_secs(1) => Some(format!(
+                "issue {}: waiting for the database (unavailable; sending paused, outcomes kept; giving up after dispatch.db_patience = {:?})",
+                issue.id, settings.dispatch.db_patience
+            )),
+            _ => progress
+                .waiting
+                .lock()
+                .expect("not poisoned")
+                .as_ref()
+                .map(|w| format!("issue {}: {w}", issue.id)),
+        };
+        if waiting != said {
+            if let Some(w) = &waiting {
+                if tty {
+                    eprintln!();
+                }
+                eprintln!("{w}");
+            } else if said.is_some() {
+                eprintln!("issue {}: sending", issue.id);
+            }
+            said = waiting;
+        }
         let every = if tty {
             Duration::from_millis(250)
         } else {

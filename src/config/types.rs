@@ -41,7 +41,9 @@ pub mod defaults {
     /// 0: unlimited.
     pub const DISPATCH_RATE_PER_MINUTE: i64 = 0;
     pub const DISPATCH_MAX_ATTEMPTS: i64 = 5;
-    pub const DISPATCH_LEASE: &str = "5m";
+    /// Renewed by the run's heartbeat every third of it: a dead instance's work returns
+    /// within this much on another host (at once on the same host).
+    pub const DISPATCH_LEASE: &str = "30s";
     pub const DISPATCH_RETRY_BASE: &str = "1m";
     pub const DISPATCH_RETRY_MAX: &str = "6h";
     pub const DISPATCH_DB_PATIENCE: &str = "10m";

@@ -54,12 +54,37 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_) => StoreError::Unavailable(Box::new(e)),
+            sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => {
+                StoreError::Unavailable(Box::new(e))
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_owned())
+            }
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| transient_code(&c)) => {
+                StoreError::Unavailable(Box::new(e))
             }
             _ => StoreError::Other(anyhow::Error::new(e)),
         }
     }
+}
+
+/// Database error codes that mean "not now" rather than "wrong": SQLite's BUSY and LOCKED
+/// (another process holds the file past the busy timeout; extended codes share the low byte),
+/// PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01–57P03) and
+/// too many connections (53300), and a transaction rolled back as a deadlock victim or a
+/// serialization failure (40P01, 40001), which is safe to run again.
+fn transient_code(code: &str) -> bool {
+    // SQLite's codes are numbers below 10,000; PostgreSQL's SQLSTATEs are five characters.
+    if code.len() < 5
+        && let Ok(n) = code.parse::<u32>()
+    {
+        return matches!(n & 0xff, 5 | 6);
+    }
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40P01" | "40001"
+        )
 }
 
 /// Opens a pool for `url` (creating a SQLite file if missing). Does not migrate.
@@ -768,40 +793,107 @@ macro_rules! storage_impl {
                     .collect()
             }
 
-            async fn reserve_rate(&self, key: &str, window_start: i64, want: u32, limit: u32) -> Result<u32, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                // Upsert first: the write lock is taken before anything is read (SQLite).
-                sqlx::query(
-                    "INSERT INTO rate_windows (key, window_start, used) VALUES ($1, $2, 0)
-                     ON CONFLICT (key, window_start) DO UPDATE SET used = rate_windows.used",
+            async fn reserve_slots(&self, key: &str, n: u32, interval_us: i64, now_us: i64) -> Result<i64, StoreError> {
+                // GCRA in one statement: the key's theoretical arrival time moves forward by n
+                // intervals from itself or from now, whichever is later; the row lock
+                // (PostgreSQL) or the write lock (SQLite) orders concurrent reservations.
+                let span = i64::from(n) * interval_us;
+                let tat: i64 = sqlx::query_scalar(
+                    "INSERT INTO rate_limits (key, tat) VALUES ($1, $2 + $3)
+                     ON CONFLICT (key) DO UPDATE
+                        SET tat = (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3
+                     RETURNING tat",
                 )
                 .bind(key)
-                .bind(window_start)
-                .execute(&mut *tx)
+                .bind(now_us)
+                .bind(span)
+                .fetch_one(&self.pool)
                 .await?;
-                // The upsert locked the row (PostgreSQL) or the database (SQLite) for this
-                // transaction, so the read and the update below cannot interleave with another.
-                let used: i64 = sqlx::query_scalar("SELECT used FROM rate_windows WHERE key = $1 AND window_start = $2")
-                    .bind(key)
-                    .bind(window_start)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let granted = i64::from(want).min((i64::from(limit) - used).max(0));
-                if granted > 0 {
-                    sqlx::query("UPDATE rate_windows SET used = used + $3 WHERE key = $1 AND window_start = $2")
-                        .bind(key)
-                        .bind(window_start)
-                        .bind(granted)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query("DELETE FROM rate_windows WHERE key = $1 AND window_start < $2")
-                    .bind(key)
-                    .bind(window_start - 3600)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(granted as u32)
+                Ok(tat - span)
+            }
+
+            async fn renew_leases(&self, issue: IssueId, owner_prefix: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE deliveries SET lease_expires_at = $3
+                     WHERE issue_id = $1 AND state = 'sending' AND substr(lease_owner, 1, $4) = $2",
+                )
+                .bind(issue.get())
+                .bind(owner_prefix)
+                .bind(until)
+                .bind(owner_prefix.len() as i32)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn lease_holders(&self, issue: IssueId, now: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT lease_owner, COUNT(*) FROM deliveries
+                     WHERE issue_id = $1 AND state = 'sending' AND lease_expires_at > $2 AND lease_owner IS NOT NULL
+                     GROUP BY lease_owner ORDER BY lease_owner",
+                )
+                .bind(issue.get())
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(o, n)| (o, n as u64)).collect())
+            }
+
+            async fn beat_instance(&self, i: &$crate::app::ports::Instance) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO instances (owner, host, pid, command, started_at, heartbeat_at,
+                        db_outages, db_retries, db_wait_ms, last_outage_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (owner) DO UPDATE SET heartbeat_at = $6, command = $4,
+                        db_outages = $7, db_retries = $8, db_wait_ms = $9, last_outage_ms = $10",
+                )
+                .bind(&i.owner)
+                .bind(&i.host)
+                .bind(i.pid)
+                .bind(&i.command)
+                .bind(i.started_at)
+                .bind(i.heartbeat_at)
+                .bind(i.db_outages)
+                .bind(i.db_retries)
+                .bind(i.db_wait_ms)
+                .bind(i.last_outage_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn instances(&self, since: DateTime<Utc>) -> Result<Vec<$crate::app::ports::Instance>, StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, String, i64, String, DateTime<Utc>, DateTime<Utc>, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT owner, host, pid, command, started_at, heartbeat_at, db_outages, db_retries,
+                        db_wait_ms, last_outage_ms
+                     FROM instances WHERE heartbeat_at >= $1 ORDER BY heartbeat_at DESC, owner",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(owner, host, pid, command, started_at, heartbeat_at, db_outages, db_retries, db_wait_ms, last_outage_ms)| {
+                        $crate::app::ports::Instance {
+                            owner, host, pid, command, started_at, heartbeat_at,
+                            db_outages, db_retries, db_wait_ms, last_outage_ms,
+                        }
+                    })
+                    .collect())
+            }
+
+            async fn expire_leases(&self, issue: IssueId, owner: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE deliveries SET lease_expires_at = $3
+                     WHERE issue_id = $1 AND state = 'sending' AND lease_owner = $2",
+                )
+                .bind(issue.get())
+                .bind(owner)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
             }
         }
 

@@ -105,7 +105,7 @@ storage_impl!(PgStore, sqlx::Postgres,
                 WHERE issue_id = $4
                   AND (state = 'pending'
                        OR (state = 'retry' AND next_attempt_at <= $3)
-                       OR (state = 'sending' AND lease_expires_at <= $3))
+                       OR (state = 'sending' AND (lease_expires_at <= $3 OR lease_owner = $1)))
                 ORDER BY id LIMIT $5
                 FOR UPDATE SKIP LOCKED
              ), claimed AS (

@@ -102,6 +102,10 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
                 SELECT id FROM (SELECT id FROM deliveries
                                 WHERE issue_id = $4 AND state = 'sending' AND lease_expires_at <= $3
                                 ORDER BY id LIMIT $5)
+                UNION
+                SELECT id FROM (SELECT id FROM deliveries
+                                WHERE issue_id = $4 AND state = 'sending' AND lease_owner = $1
+                                ORDER BY id LIMIT $5)
                 ORDER BY id LIMIT $5)
              RETURNING id",
         )

@@ -102,6 +102,7 @@ fn dispatcher(store: &Arc<dyn Store>, smtp_url: &str, extra: &[(&str, &str)]) ->
         Arc::new(settings),
         signer,
         kairan::startup::lease_owner(),
+        kairan::startup::processes(),
     )
 }
 

@@ -10,6 +10,7 @@ use kairan::app::ports::Store;
 
 pub mod dovecot;
 pub mod fake_smtp;
+pub mod faults;
 pub mod postfix;
 
 /// The PostgreSQL server tests use; override with `KAIRAN_TEST_PG` (an admin URL).

@@ -13,6 +13,7 @@ mod console;
 mod crash;
 mod dispatch;
 mod dkim;
+mod faults;
 mod http;
 mod imap;
 mod import;

@@ -1,5 +1,5 @@
 //! The delivery port: the campaign snapshot, leased claims, recorded outcomes, counts, and
-//! the campaign-wide rate budget shared by every process. Depends on the domain only.
+//! the campaign-wide rate schedule shared by every process. Depends on the domain only.
 
 use chrono::{DateTime, Utc};
 
@@ -18,7 +18,9 @@ pub trait DeliveryStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError>;
     /// Leases up to `limit` due deliveries of the issue to `owner` until `lease_until`:
-    /// pending ones, retries that are due, and sending ones whose lease expired.
+    /// pending ones, retries that are due, sending ones whose lease expired, and sending
+    /// ones already leased to `owner` (a claim whose reply was lost in a database outage: a
+    /// worker claims only when it holds nothing, so it never saw them).
     async fn claim_deliveries(
         &self,
         issue: IssueId,
@@ -52,14 +54,57 @@ pub trait DeliveryStore: Send + Sync {
         issue: IssueId,
         limit: u32,
     ) -> Result<Vec<DeliveryError>, StoreError>;
-    /// Takes up to `want` sends from the per-minute budget `limit` of `key` for the minute
-    /// starting at `window_start` (unix seconds), shared by all processes. Returns how many
-    /// were granted (0 when the minute's budget is spent).
-    async fn reserve_rate(
+    /// Reserves `n` consecutive send slots `interval_us` apart on the campaign-wide schedule
+    /// of `key` (a GCRA shared by every process on the database: the key's theoretical
+    /// arrival time moves forward by `n` intervals from itself or from `now_us`, whichever is
+    /// later). Returns the first slot's time (microseconds since the Unix epoch).
+    async fn reserve_slots(
         &self,
         key: &str,
-        window_start: i64,
-        want: u32,
-        limit: u32,
-    ) -> Result<u32, StoreError>;
+        n: u32,
+        interval_us: i64,
+        now_us: i64,
+    ) -> Result<i64, StoreError>;
+    /// Moves the lease of every `sending` delivery of the issue whose owner starts with
+    /// `owner_prefix` to `until` (the heartbeat). Returns how many.
+    async fn renew_leases(
+        &self,
+        issue: IssueId,
+        owner_prefix: &str,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Who holds live leases on the issue's deliveries, and how many each.
+    async fn lease_holders(
+        &self,
+        issue: IssueId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Ends `owner`'s leases on the issue now (its process is gone), so a claim takes them.
+    async fn expire_leases(
+        &self,
+        issue: IssueId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Records a sending process's heartbeat and database figures (one row per owner).
+    async fn beat_instance(&self, i: &Instance) -> Result<(), StoreError>;
+    /// The sending processes whose heartbeat is at or after `since`, latest first.
+    async fn instances(&self, since: DateTime<Utc>) -> Result<Vec<Instance>, StoreError>;
+}
+
+/// A process that sends (`kairan serve`, `kairan send`), as its heartbeat records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Instance {
+    /// The lease owner's name (`host:pid:start`).
+    pub owner: String,
+    pub host: String,
+    pub pid: i64,
+    pub command: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// Database outages ridden out, retries made, and the time spent waiting.
+    pub db_outages: i64,
+    pub db_retries: i64,
+    pub db_wait_ms: i64,
+    pub last_outage_ms: Option<i64>,
 }
