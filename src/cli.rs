@@ -88,6 +88,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the SQLite database while it runs, with its signing key file (FILE and FILE.key);
+    /// PostgreSQL: use pg_dump (docs/operating.md)
+    Backup {
+        /// The backup file to write (must not exist)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// Parses arguments, runs the command, and turns the result into an exit code.
@@ -212,7 +219,7 @@ async fn run_command(command: Command, loaded: Loaded) -> anyhow::Result<ExitCod
     match command {
         Command::Serve { passive } => serve(loaded, passive).await,
         Command::Migrate => {
-            let store = crate::startup::open_store(&loaded.settings).await?;
+            let store = crate::startup::open_or_create_store(&loaded.settings).await?;
             println!(
                 "migrations applied ({} at {})",
                 store.backend(),
@@ -229,6 +236,7 @@ async fn run_command(command: Command, loaded: Loaded) -> anyhow::Result<ExitCod
         Command::Subscribers(command) => subscribers::run(command, &loaded).await,
         Command::Users(command) => users::run(command, &loaded).await,
         Command::Audit { since, json } => users::audit(&loaded, since, json).await,
+        Command::Backup { out } => backup(&loaded, &out).await,
     }
 }
 
@@ -265,16 +273,18 @@ fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
         }
         Err(p) => problems.extend(p),
     }
-    for key in loaded.settings.newsletter.missing_legal_settings() {
-        problems.push(format!(
-            "{key}: is empty; issues cannot be queued until the legal footer is complete"
-        ));
-    }
+    // Fit to send real mail: with smtp.url set, each of these blocks (EX_CONFIG).
+    let readiness = crate::app::readiness::assess(&loaded.settings);
+    let blocking = readiness.sends_mail && !readiness.problems.is_empty();
+    problems.extend(readiness.problems);
     let source = loaded
         .file
         .as_ref()
         .map(|f| f.display().to_string())
         .unwrap_or_else(|| "built-in defaults".into());
+    for w in &readiness.warnings {
+        println!("warning: {w}");
+    }
     if problems.is_empty() {
         println!("configuration OK ({source})");
         Ok(ExitCode::SUCCESS)
@@ -283,12 +293,45 @@ fn check(loaded: &Loaded) -> anyhow::Result<ExitCode> {
             println!("{p}");
         }
         eprintln!(
-            "kairan: error: {} problem{} found ({source})",
+            "kairan: error: {} problem{} found ({source}){}",
             problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            if problems.len() == 1 { "" } else { "s" },
+            if blocking {
+                "; smtp.url is set, so mail would really be sent"
+            } else {
+                ""
+            }
         );
-        Ok(ExitCode::FAILURE)
+        Ok(if blocking {
+            ExitCode::from(78)
+        } else {
+            ExitCode::FAILURE
+        })
     }
+}
+
+async fn backup(loaded: &Loaded, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use crate::app::backup::SigningKey;
+    let store = crate::startup::open_store(&loaded.settings).await?;
+    let done = crate::app::backup::backup(store.as_ref(), &loaded.settings, out).await;
+    store.close().await;
+    let done = done.context("backup failed")?;
+    println!(
+        "database copied to {} (owner-only)",
+        done.written.database.display()
+    );
+    match (&done.signing_key, &done.written.key_file) {
+        (SigningKey::InBackup, Some(key)) => println!(
+            "signing key copied to {}: restore both together (docs/operating.md)",
+            key.display()
+        ),
+        (SigningKey::InConfiguration, _) => println!(
+            "the signing key is secrets.signing_key in the configuration: keep the \
+             configuration with this backup"
+        ),
+        _ => println!("no signing key generated yet: nothing to copy"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn status(loaded: &Loaded, json: bool) -> anyhow::Result<ExitCode> {

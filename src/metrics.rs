@@ -78,6 +78,54 @@ pub fn render_stored_counters<'a>(
     }
 }
 
+/// One sample of a gauge read from the database at scrape time (campaign progress,
+/// subscribers, bounce reports, queued mail): what any process did shows in every process's
+/// `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+/// Appends gauges to the exposition, one `# HELP` / `# TYPE` per family (in the order the
+/// families first appear).
+pub fn render_gauges(out: &mut String, gauges: &[Gauge]) {
+    let mut names: Vec<&'static str> = Vec::new();
+    for g in gauges {
+        if !names.contains(&g.name) {
+            names.push(g.name);
+        }
+    }
+    for name in names {
+        let mut first = true;
+        for g in gauges.iter().filter(|g| g.name == name) {
+            if first {
+                let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} gauge", g.help);
+                first = false;
+            }
+            let labels = g
+                .labels
+                .iter()
+                .map(|(k, v)| {
+                    let v = v
+                        .replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n");
+                    format!("{k}=\"{v}\"")
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {}", g.value);
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {}", g.value);
+            }
+        }
+    }
+}
+
 fn process_metrics(out: &mut String) {
     let started = STARTED.get().copied().unwrap_or(0.0);
     let _ = writeln!(

@@ -17,8 +17,27 @@ use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 use crate::http::{AppState, router};
 
-/// Connects to the configured database and applies migrations.
+/// Connects to the configured database, which must exist, and applies migrations. A SQLite
+/// file that is not there is refused rather than created: a command run in the wrong
+/// directory (or without its --config) would otherwise work on a new empty database and say
+/// "(no subscribers)". `serve` and `migrate` create it ([`open_or_create_store`]). (A
+/// missing PostgreSQL database is always an error of the server's.)
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database.url.expose();
+    if let Some(path) = crate::storage::sqlite_file(url)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at {}: run `kairan migrate`, or pass --config",
+            path.display()
+        );
+    }
+    open_or_create_store(settings).await
+}
+
+/// Connects to the configured database (creating a SQLite file that is missing) and applies
+/// migrations: for `serve` and `migrate`.
+pub async fn open_or_create_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database.url.expose();
     let store = crate::storage::connect(url, settings.database.max_connections)
         .await
@@ -79,7 +98,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = open_store(&settings).await?;
+        let store = open_or_create_store(&settings).await?;
         let mailer = crate::mail::from_settings(&settings)?;
         Self::build_with(settings, store, mailer).await
     }

@@ -56,14 +56,19 @@ pub async fn address_hash(store: &dyn KeyStore, email: &EmailAddress) -> anyhow:
         .suppression_salt()
         .await
         .context("reading the suppression salt")?;
+    Ok(address_hash_with(&salt, email))
+}
+
+/// [`address_hash`] with the salt read once (an import hashes many addresses).
+pub fn address_hash_with(salt: &str, email: &EmailAddress) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("any key length");
     mac.update(email.key().as_bytes());
     let digest = mac.finalize().into_bytes();
-    Ok(format!(
-        "hmac-sha256:{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ))
+    let mut out = String::with_capacity(12 + 64);
+    out.push_str("hmac-sha256:");
+    for b in digest.iter() {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }

@@ -11,8 +11,11 @@
 //! adapters implement the ports or call the use cases (`docs/architecture.md`).
 
 pub mod accounts;
+pub mod backup;
 pub mod bounces;
 pub mod checks;
+pub mod dashboard;
+pub mod directory;
 pub mod dispatch;
 pub mod drafts;
 pub mod editorial;
@@ -23,6 +26,7 @@ pub mod notify;
 pub mod ports;
 pub mod preview;
 pub mod reader_guard;
+pub mod readiness;
 pub mod scheduler;
 pub mod status;
 pub mod subscription;

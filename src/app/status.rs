@@ -275,3 +275,121 @@ fn bounces_table(b: &BounceStatus, out: &mut String) {
         );
     }
 }
+
+// Gauges for `/metrics` (issue 16), read from the database at scrape time, so work done by
+// any process (a CLI `kairan send`, the MTA's pipe, another instance) shows in every one.
+
+/// How long a finished campaign keeps its gauges after it ends.
+pub const FINISHED_GAUGE_HOURS: i64 = 24;
+
+/// The gauges: deliveries by state, rate and ETA of each campaign sending, paused or finished
+/// in the last [`FINISHED_GAUGE_HOURS`]; campaigns by state; subscribers by status and
+/// language; bounce reports of the last [`BOUNCE_DAYS`] by kind and action; transactional
+/// mail by state.
+pub async fn gauges(store: &dyn Store) -> Result<Vec<crate::metrics::Gauge>, StoreError> {
+    use crate::metrics::Gauge;
+    let now = Utc::now();
+    let recent = now - chrono::Duration::hours(FINISHED_GAUGE_HOURS);
+    let mut out = Vec::new();
+    let issues = store.list_issues().await?;
+    for state in [
+        IssueState::Draft,
+        IssueState::Queued,
+        IssueState::Sending,
+        IssueState::Paused,
+        IssueState::Sent,
+        IssueState::Cancelled,
+    ] {
+        out.push(Gauge {
+            name: "kairan_campaigns",
+            help: "Issues by state.",
+            labels: vec![("state", state.as_str().to_owned())],
+            value: issues.iter().filter(|i| i.state == state).count() as f64,
+        });
+    }
+    for issue in &issues {
+        let live = matches!(issue.state, IssueState::Sending | IssueState::Paused)
+            || (issue.state.is_final()
+                && issue.started_at.is_some()
+                && issue.finished_at.is_some_and(|f| f >= recent));
+        if !live {
+            continue;
+        }
+        let d = store.delivery_counts(issue.id).await?;
+        for (state, n) in [
+            ("pending", d.pending),
+            ("sending", d.sending),
+            ("sent", d.sent),
+            ("retry", d.retry),
+            ("failed", d.failed),
+            ("skipped", d.skipped),
+        ] {
+            out.push(Gauge {
+                name: "kairan_campaign_deliveries",
+                help: "A campaign's deliveries by state (campaigns sending, paused or just finished).",
+                labels: vec![("issue", issue.slug.clone()), ("state", state.into())],
+                value: n as f64,
+            });
+        }
+        if issue.state == IssueState::Sending {
+            let rate = store
+                .sent_since(issue.id, now - chrono::Duration::minutes(1))
+                .await?;
+            out.push(Gauge {
+                name: "kairan_campaign_rate_per_minute",
+                help: "Messages a campaign sent in the last minute.",
+                labels: vec![("issue", issue.slug.clone())],
+                value: rate as f64,
+            });
+            if let Some(eta) = (d.open() * 60).checked_div(rate) {
+                out.push(Gauge {
+                    name: "kairan_campaign_eta_seconds",
+                    help: "Seconds until a campaign's open deliveries are done at the last minute's rate.",
+                    labels: vec![("issue", issue.slug.clone())],
+                    value: eta as f64,
+                });
+            }
+        }
+    }
+    for (status, lang, n) in store.subscriber_counts().await? {
+        out.push(Gauge {
+            name: "kairan_subscribers",
+            help: "Subscribers by status and language.",
+            labels: vec![
+                ("status", status.as_str().into()),
+                ("lang", lang.as_str().into()),
+            ],
+            value: n as f64,
+        });
+    }
+    for c in store
+        .bounce_report_counts(now - chrono::Duration::days(BOUNCE_DAYS))
+        .await?
+    {
+        out.push(Gauge {
+            name: "kairan_bounce_reports_30d",
+            help: "Bounce reports of the last 30 days by kind and action.",
+            labels: vec![
+                ("kind", c.kind.map(|k| k.as_str()).unwrap_or("none").into()),
+                ("action", c.action.clone()),
+            ],
+            value: c.count as f64,
+        });
+    }
+    let m = store.mail_counts().await?;
+    for (state, n) in [
+        ("pending", m.pending),
+        ("sending", m.sending),
+        ("sent", m.sent),
+        ("failed", m.failed),
+        ("cancelled", m.cancelled),
+    ] {
+        out.push(Gauge {
+            name: "kairan_outbox_mails",
+            help: "Transactional mail (confirmations, welcomes) by state.",
+            labels: vec![("state", state.into())],
+            value: n as f64,
+        });
+    }
+    Ok(out)
+}

@@ -61,7 +61,7 @@ pub struct Registration {
 
 impl Registration {
     /// The subscriber to store: its status and consent record follow from the requester.
-    fn subscriber(&self, now: DateTime<Utc>) -> NewSubscriber {
+    pub fn subscriber(&self, now: DateTime<Utc>) -> NewSubscriber {
         let (status, consent) = match &self.by {
             Requester::Reader {
                 ip,

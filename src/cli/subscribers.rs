@@ -39,12 +39,20 @@ pub enum Command {
         #[arg(long)]
         confirmed: bool,
     },
-    /// Import a CSV file with the header `email,name,lang` (UTF-8, or Excel's Shift_JIS)
+    /// Import a CSV file (UTF-8, or Excel's Shift_JIS) with the columns email, name, lang
+    /// (English or Japanese header names are recognised; map others with --map)
     Import {
         file: PathBuf,
         /// Active at once instead of pending with a confirmation mail
         #[arg(long)]
         confirmed: bool,
+        /// Which field a column holds, by its header: COLUMN=email|name|lang|ignore
+        /// (repeatable), e.g. --map 'メールアドレス=email' --map 'Tags=ignore'
+        #[arg(long = "map", value_name = "COLUMN=FIELD", value_parser = parse_choice)]
+        map: Vec<import::ColumnChoice>,
+        /// Show how the first rows would be read with this mapping, and load nothing
+        #[arg(long)]
+        preview: bool,
     },
     /// Export every subscriber with status, language, dates and consent records as CSV
     Export {
@@ -73,6 +81,10 @@ fn parse_lang_pref(s: &str) -> Result<LangPref, String> {
         .map_err(|e: crate::domain::ParseEnumError| e.to_string())
 }
 
+fn parse_choice(s: &str) -> Result<import::ColumnChoice, String> {
+    s.parse()
+}
+
 fn parse_status(s: &str) -> Result<SubscriberStatus, String> {
     s.parse()
         .map_err(|e: crate::domain::ParseEnumError| e.to_string())
@@ -87,7 +99,12 @@ pub async fn run(command: Command, loaded: &Loaded) -> anyhow::Result<ExitCode> 
             name,
             confirmed,
         } => add(loaded, &store, &email, lang, name.as_deref(), confirmed).await,
-        Command::Import { file, confirmed } => import(loaded, &store, &file, confirmed).await,
+        Command::Import {
+            file,
+            confirmed,
+            map,
+            preview,
+        } => import(loaded, &store, &file, confirmed, &map, preview).await,
         Command::Export { out } => export(store.as_ref(), out.as_deref()).await,
         Command::List { status, lang, json } => list(store.as_ref(), status, lang, json).await,
         Command::Unsubscribe { email } => unsubscribe(store.as_ref(), &email).await,
@@ -224,6 +241,8 @@ async fn import(
     store: &Arc<dyn Store>,
     file: &Path,
     confirmed: bool,
+    map: &[import::ColumnChoice],
+    preview: bool,
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let (text, note) =
@@ -231,15 +250,35 @@ async fn import(
     if let Some(note) = note {
         eprintln!("{}: {note}", file.display());
     }
+    if preview {
+        let p = import::preview(&text, map, 10)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (h, f) in p.mapping.headers.iter().zip(&p.mapping.fields) {
+            println!("column `{h}` -> {}", f.as_str());
+        }
+        for r in &p.rows {
+            match &r.result {
+                Ok(row) => println!(
+                    "line {}: {}  {}  {}",
+                    r.line,
+                    row.email,
+                    row.lang,
+                    row.name.as_deref().unwrap_or("")
+                ),
+                Err(reason) => println!("line {}: bad: {reason}", r.line),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let (rows, bad) =
-        import::parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        import::parse_mapped(&text, map).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let notifier = mail_for(loaded, store, confirmed).await?;
+    let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let done = import::load(
         store.as_ref(),
         &rows,
         confirmed,
         mode(&notifier),
-        loaded.settings.subscribe.resend_interval,
         &mut |event| match event {
             RowEvent::Suppressed { line } => eprintln!(
                 "{}: line {line}: skipped: the address was erased on request (suppressed)",
@@ -247,11 +286,19 @@ async fn import(
             ),
             RowEvent::MailNotSent { id, error, .. } => warn_not_sent(id, error),
         },
+        &mut |p| {
+            if show_progress {
+                eprint!("\r{} / {} rows", p.done, p.total);
+                if p.done == p.total {
+                    eprintln!();
+                }
+            }
+        },
     )
     .await
     .map_err(|e| {
         e.source.context(format!(
-            "{}: line {}: storing the row failed; rows before it are loaded",
+            "{}: line {}: storing the rows from this line on failed; rows before it are loaded",
             file.display(),
             e.line
         ))

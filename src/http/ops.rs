@@ -1,7 +1,9 @@
 //! Operations endpoints: health and metrics.
 //!
 //! `/api/status` calls `app::status`; the health check pings the store; `/metrics` adds the
-//! return channel's stored counters (`app::bounces`) to this process's own.
+//! return channel's stored counters (`app::bounces`) and the gauges read from the database at
+//! scrape (`app::status::gauges`: campaigns, subscribers, bounce reports, queued mail) to this
+//! process's own.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -38,6 +40,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                 .map(|c| (c.name.as_str(), c.label.as_str(), c.value)),
         ),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the stored counters"),
+    }
+    match crate::app::status::gauges(state.store.as_ref()).await {
+        Ok(gauges) => crate::metrics::render_gauges(&mut body, &gauges),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the stored gauges"),
     }
     (
         [(

@@ -11,6 +11,7 @@ use crate::config::Settings;
 
 pub mod dkim;
 pub mod outbox;
+pub mod probe;
 pub mod smtp;
 
 pub use outbox::Outbox;

@@ -62,6 +62,16 @@ impl SmtpMailer {
         }
     }
 
+    /// Connects, negotiates TLS as `smtp.url` says, says EHLO (and authenticates), then
+    /// QUIT: the console's health check. Returns the server's name.
+    pub async fn probe(&self) -> Result<String, String> {
+        let session = self.smtp_session();
+        let (mut conn, _) = session.connect().await?;
+        let name = conn.server_info().name().to_owned();
+        let _ = tokio::time::timeout(self.inner.timeout, conn.quit()).await;
+        Ok(name)
+    }
+
     /// A session that connects on first use.
     pub fn smtp_session(&self) -> SmtpSession {
         SmtpSession {

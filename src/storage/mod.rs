@@ -16,6 +16,8 @@ use std::sync::Arc;
 use crate::app::ports::{Store, StoreError};
 
 mod editorial;
+mod console;
+mod import;
 mod keys;
 mod outbox;
 mod postgres;
@@ -97,6 +99,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
             "database.url must start with sqlite:// or postgres://"
         ))),
     }
+}
+
+/// The file a `sqlite://` URL names, when it names one (not an in-memory database).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path.contains(":memory:") || query.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.

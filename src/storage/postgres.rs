@@ -183,3 +183,23 @@ super::webhooks::webhook_store_impl!(PgStore);
 super::users::user_store_impl!(PgStore, sqlx::Postgres);
 super::reader_limits::reader_limit_store_impl!(PgStore);
 super::editorial::editorial_store_impl!(PgStore, "split_part(email_key, '@', 2)");
+super::import::import_store_impl!(PgStore, sqlx::Postgres, "BEGIN");
+
+/// A PostgreSQL database is backed up with the server's own tools.
+#[async_trait::async_trait]
+impl crate::app::ports::BackupStore for PgStore {
+    async fn backup_into(
+        &self,
+        _out: &std::path::Path,
+    ) -> Result<crate::app::ports::BackupWritten, StoreError> {
+        Err(StoreError::Other(anyhow::anyhow!(
+            "kairan backup copies a SQLite database; back up PostgreSQL with its own tools: \
+             `pg_dump --format=custom --file=kairan.dump DATABASE_URL`, restored with \
+             `pg_restore --clean --if-exists --no-owner --dbname=DATABASE_URL kairan.dump` \
+             (docs/operating.md, \"Backup and restore\"); the generated signing key is in the \
+             database (meta table), so the dump carries it"
+        )))
+    }
+}
+
+super::console::console_store_impl!(PgStore);

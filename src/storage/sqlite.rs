@@ -191,3 +191,80 @@ super::editorial::editorial_store_impl!(
     SqliteStore,
     "substr(email_key, instr(email_key, '@') + 1)"
 );
+super::import::import_store_impl!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+
+/// `VACUUM INTO` a temporary name next to `out` (a consistent snapshot while the database is
+/// in use, in one statement), then the key file copied the same way, then both renamed into
+/// place: a failure leaves neither.
+#[async_trait::async_trait]
+impl crate::app::ports::BackupStore for SqliteStore {
+    async fn backup_into(
+        &self,
+        out: &std::path::Path,
+    ) -> Result<crate::app::ports::BackupWritten, StoreError> {
+        use anyhow::Context as _;
+        let key_out = std::path::PathBuf::from(format!("{}.key", out.display()));
+        for p in [out, key_out.as_path()] {
+            if p.exists() {
+                return Err(StoreError::Conflict(format!("the file {}", p.display())));
+            }
+        }
+        let tmp = std::path::PathBuf::from(format!("{}.partial", out.display()));
+        let key_tmp = std::path::PathBuf::from(format!("{}.key.partial", out.display()));
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&key_tmp);
+        let cleanup = |e: StoreError| {
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(&key_tmp);
+            e
+        };
+        let tmp_str = tmp.to_str().ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!("the path {} is not UTF-8", out.display()))
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(tmp_str)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| cleanup(StoreError::from(e)))?;
+        let private = |p: &std::path::Path| -> Result<(), StoreError> {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} owner-only", p.display()))?;
+            }
+            let _ = p;
+            Ok(())
+        };
+        private(&tmp).map_err(cleanup)?;
+        let key = match &self.key_file {
+            Some(k) if k.exists() => {
+                std::fs::copy(k, &key_tmp)
+                    .with_context(|| format!("cannot copy the signing key file {}", k.display()))
+                    .map_err(|e| cleanup(StoreError::Other(e)))?;
+                private(&key_tmp).map_err(cleanup)?;
+                Some(key_out)
+            }
+            _ => None,
+        };
+        if let Some(k) = &key {
+            std::fs::rename(&key_tmp, k)
+                .with_context(|| format!("cannot write {}", k.display()))
+                .map_err(|e| cleanup(StoreError::Other(e)))?;
+        }
+        std::fs::rename(&tmp, out)
+            .with_context(|| format!("cannot write {}", out.display()))
+            .map_err(|e| {
+                if let Some(k) = &key {
+                    let _ = std::fs::remove_file(k);
+                }
+                cleanup(StoreError::Other(e))
+            })?;
+        Ok(crate::app::ports::BackupWritten {
+            database: out.to_owned(),
+            key_file: key,
+        })
+    }
+}
+
+super::console::console_store_impl!(SqliteStore);

@@ -306,6 +306,7 @@ fn an_unreachable_database_is_one_clear_error_line() {
 #[test]
 fn status_json_on_a_fresh_database_lists_nothing_yet() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
     let out = run(dir.path(), &["status", "--json"], &[]);
     assert!(
         out.status.success(),

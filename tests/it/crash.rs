@@ -49,6 +49,12 @@ fn prepare(dir: &Path, env: &[(String, String)], n: usize, send_at: Option<&str>
         ));
     }
     std::fs::write(dir.join("subs.csv"), csv).unwrap();
+    let out = kairan(dir, env, &["migrate"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = kairan(
         dir,
         env,

@@ -303,6 +303,7 @@ fn kairan(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Outp
 #[tokio::test]
 async fn the_cli_queues_previews_and_sends_a_test_through_smtp_sink() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(kairan(dir.path(), &[], &["migrate"]).status.success());
     let f = fixture_dir();
     let (ja, en) = (f.join("ja.md"), f.join("en.md"));
     let (ja, en) = (ja.to_str().unwrap(), en.to_str().unwrap());
@@ -411,6 +412,7 @@ async fn the_cli_queues_previews_and_sends_a_test_through_smtp_sink() {
 #[test]
 fn the_cli_names_the_file_and_line_of_each_problem() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(kairan(dir.path(), &[], &["migrate"]).status.success());
     std::fs::write(
         dir.path().join("ja.md"),
         "---\nsubject: 十二月号\n---\n\n[相談](soudan.html)\n",

@@ -37,6 +37,8 @@ fn list_json(dir: &Path, db: &str) -> Vec<serde_json::Value> {
 }
 
 async fn operator_commands(dir: &Path, db: &str) {
+    let o = kairan(dir, db, &["migrate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
     // add: pending with a confirmation mail, or active with --confirmed.
     let o = kairan(
         dir,

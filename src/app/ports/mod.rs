@@ -11,28 +11,36 @@
 //! Depends on the domain only. [`StoreError`] knows nothing of the database library: the
 //! storage adapter turns its errors into these variants (`docs/architecture.md`).
 
+pub mod backup;
 pub mod bounces;
+pub mod console;
 pub mod deliveries;
 pub mod editorial;
 pub mod host;
+pub mod import;
 pub mod issues;
 pub mod keys;
 pub mod mail;
 pub mod outbox;
 pub mod reader_limits;
+pub mod probe;
 pub mod subscribers;
 pub mod users;
 pub mod webhooks;
 
+pub use backup::{BackupStore, BackupWritten};
 pub use bounces::{BounceStore, CounterStep};
+pub use console::{ConsoleStore, DeliveryHistory, Growth, SubscriberSearch};
 pub use deliveries::{DeliveryStore, Instance};
 pub use editorial::{EditorialStore, IssueSummary, Media};
 pub use host::{NoProcesses, Processes};
+pub use import::{BatchOutcome, BatchRow, ImportStore};
 pub use issues::IssueStore;
 pub use keys::KeyStore;
 pub use mail::{MailSession, Mailer, OutgoingMessage, SendOutcome, SmtpStage};
 pub use outbox::{MailLeaseHolder, MailRecord, OutboxStore};
 pub use reader_limits::ReaderLimitStore;
+pub use probe::MailProbes;
 pub use subscribers::{Changed, SubscriberQuery, SubscriberStore};
 pub use users::UserStore;
 pub use webhooks::WebhookStore;
@@ -76,6 +84,9 @@ pub trait Store:
     + UserStore
     + ReaderLimitStore
     + EditorialStore
+    + ImportStore
+    + BackupStore
+    + ConsoleStore
     + 'static
 {
     /// `sqlite` or `postgres`.
