@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use crate::app::ports::{Store, StoreError};
 
-mod editorial;
 mod console;
+mod editorial;
 mod import;
 mod keys;
 mod outbox;
