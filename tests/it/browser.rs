@@ -14,7 +14,7 @@ use crate::subscribe::{App, link_in};
 pub(crate) struct Driver {
     child: Child,
     pub(crate) port: u16,
-    pub(crate) _profile: tempfile::TempDir,
+    pub(crate) profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -47,7 +47,7 @@ pub(crate) async fn chromedriver() -> Driver {
             return Driver {
                 child,
                 port,
-                _profile: tempfile::tempdir().unwrap(),
+                profile: tempfile::tempdir().unwrap(),
             };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -87,7 +87,7 @@ async fn a_reader_subscribes_in_japanese_confirms_and_unsubscribes_in_chromium()
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=412,915",
-                format!("--user-data-dir={}", driver._profile.path().display()),
+                format!("--user-data-dir={}", driver.profile.path().display()),
             ],
         }),
     );

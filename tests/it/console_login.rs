@@ -10,53 +10,9 @@ use std::time::Duration;
 use chrono::Utc;
 use fantoccini::{ClientBuilder, Locator};
 
+use crate::browser::chromedriver;
 use crate::console::Server;
-use crate::helpers::{TestDb, free_port};
-
-struct Driver {
-    child: std::process::Child,
-    port: u16,
-    profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn chromedriver() -> Driver {
-    let bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect(
-            "chromedriver not found: install `chromium` and `chromium-driver` (scripts/test does)",
-        );
-    let port = free_port();
-    let mut child = std::process::Command::new(bin)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Driver {
-                child,
-                port,
-                profile: tempfile::tempdir().unwrap(),
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("chromedriver did not listen on port {port}");
-}
+use crate::helpers::TestDb;
 
 /// Waits (up to 20 s) until an element matching `css` is on the page: a form's answer may
 /// keep the heading, so the step's own result is waited for.

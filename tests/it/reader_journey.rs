@@ -140,7 +140,7 @@ async fn a_reader_joins_from_the_organisations_site_and_leaves_in_chromium() {
                     "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--no-first-run", "--lang=en-US",
                     format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}/{device}", driver._profile.path().display()),
+                    format!("--user-data-dir={}/{device}", driver.profile.path().display()),
                 ],
             }),
         );
