@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod console;
 mod console_data;
+mod console_issues;
 mod console_login;
 mod crash;
 mod dispatch;

@@ -31,6 +31,7 @@ use crate::domain::{Action, Lang, Role, User};
 
 mod approvals;
 mod auth;
+mod issues;
 mod people;
 
 /// The session cookie.
@@ -48,8 +49,14 @@ pub fn routes() -> Router<AppState> {
         .merge(auth::routes())
         .merge(people::routes())
         .merge(approvals::routes())
+        .merge(issues::routes())
         // Anything else under /console: a session first (303 to the login), then 404.
         .route("/console/{*rest}", get(not_found))
+}
+
+/// The editors' image upload, mounted outside the general body limit (`http::router`).
+pub fn upload_routes() -> Router<AppState> {
+    issues::upload_routes()
 }
 
 /// A signed-in person's request.
