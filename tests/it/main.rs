@@ -18,6 +18,7 @@ mod console_login;
 mod crash;
 mod dispatch;
 mod dkim;
+mod editor_journey;
 mod editorial;
 mod editorial_cli;
 mod faults;
