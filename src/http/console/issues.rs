@@ -178,6 +178,7 @@ async fn list(
         "count": all.len(),
         "page": page,
         "pages": pages,
+        "paged": pages > 1,
         "prev": (page > 1).then(|| page - 1),
         "next": (page < pages).then(|| page + 1),
         "tz": state.settings.schedule.timezone.name(),
