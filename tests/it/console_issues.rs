@@ -758,6 +758,23 @@ async fn approval_pages(db: TestDb) {
         page.contains("/approve"),
         "the request waits for the admin: {page}"
     );
+    // A different admin approves: the draft is checked, queued and sent now.
+    let setup = s.add_user("second@example.jp", "admin", "副編集長");
+    set_password(&s, &setup, ADMIN_PW).await;
+    let mut second = log_in(&s, "second@example.jp", ADMIN_PW).await;
+    let (_, page, _) = get(&s, &mut second, "/console/approvals").await;
+    let scsrf = hidden_csrf(&page);
+    let at = page
+        .find("action=\"/console/approvals/")
+        .expect("an approve form")
+        + 8;
+    let action = page[at..].split('"').next().unwrap().to_owned();
+    let (status, page, _) = post(&s, &mut second, &action, &[("csrf", &scsrf)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id: i64 = path.rsplit('/').next().unwrap().parse().unwrap();
+    let issue = db.store.issue(IssueId::new(id)).await.unwrap().unwrap();
+    assert_eq!(issue.state, IssueState::Queued);
+    assert!(issue.send_at.unwrap() <= chrono::Utc::now());
     assert!(
         audit_actions(&s)
             .iter()
