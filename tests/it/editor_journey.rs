@@ -280,6 +280,14 @@ async fn journey(
     let queued = wait_text(c, "#queued-time", t.days).await;
     shots(c, "scheduled", lang, Some("schedule")).await;
 
+    // "Send now…" asks first, stating the audience by language (not sent here).
+    click(c, "#send-now").await;
+    let total = wait_text(c, "#aud-total", "1").await;
+    assert_eq!(total, "1");
+    shots(c, "send-confirm", lang, None).await;
+    click(c, "main p:last-child a").await;
+    wait_for(c, "#queued-time").await;
+
     // Edit after scheduling: the subject changes, the time stays.
     fill(c, "en_subject", "January: public seminar (updated)").await;
     click(c, "#save").await;
