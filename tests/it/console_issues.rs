@@ -646,6 +646,39 @@ async fn editor_pages(db: TestDb) {
     assert_eq!(issue.state, IssueState::Queued);
     assert!(issue.send_at.unwrap() <= chrono::Utc::now());
 
+    // The list pages by 50, newest first.
+    let now = chrono::Utc::now();
+    for i in 0..55 {
+        let c = |s: &str| kairan::domain::IssueContent {
+            subject: s.into(),
+            preheader: None,
+            markdown: "本文".into(),
+        };
+        db.store
+            .insert_issue(&kairan::domain::NewIssue {
+                slug: format!("bulk-{i}"),
+                state: IssueState::Draft,
+                send_at: None,
+                ja: c(&format!("一括 {i}")),
+                en: c(&format!("Bulk {i}")),
+                now,
+            })
+            .await
+            .unwrap();
+    }
+    let (_, page, _) = get(&s, &mut editor, "/console/issues").await;
+    assert!(
+        page.contains("全 56 号") && page.contains("rel=\"next\""),
+        "{page}"
+    );
+    assert!(page.contains("bulk-54") && !page.contains("#1 · 2027-01"));
+    let (_, page, _) = get(&s, &mut editor, "/console/issues?page=2").await;
+    assert!(
+        page.contains("#1 · 2027-01") && page.contains("rel=\"prev\""),
+        "{page}"
+    );
+    assert!(!page.contains("bulk-54"));
+
     // The English UI.
     let (status, page, _) = get(&s, &mut editor, &format!("/console/issues/{id}?lang=en")).await;
     assert_eq!(status, StatusCode::OK);
