@@ -243,6 +243,8 @@ struct Extra {
     tests: Vec<drafts::TestSent>,
     /// The schedule field as typed (a refused time).
     send_at_input: Option<String>,
+    /// The test addresses as typed.
+    test_to: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -715,6 +717,7 @@ async fn test_send(
     let lang = console.page.lang;
     let bad = |msg: String| Extra {
         notice: Some((msg, true)),
+        test_to: Some(f.to.clone()),
         ..Extra::default()
     };
     let mut addresses = Vec::new();
@@ -813,6 +816,7 @@ async fn test_send(
             ok < sent.len(),
         )),
         tests: sent,
+        test_to: Some(f.to.clone()),
         ..Extra::default()
     };
     show_editor(&state, &console, id, StatusCode::OK, extra).await

@@ -190,6 +190,7 @@ pub(super) async fn editor(
         "legacy_en": report.legacy_readers_en,
         "snippet": extra.snippet,
         "tests": tests,
+        "test_to": extra.test_to.clone().unwrap_or_default(),
         "tz": tz.name(),
         "send_at_input": input,
         "goes_out": goes_out.map(|t| when(state, lang, t, now)),
