@@ -105,7 +105,10 @@ console-issues-done-paused = Paused.
 console-issues-done-resumed = Resumed.
 console-issues-done-cancelled = Cancelled.
 console-issues-new = New issue
-console-issues-count = { $count } issues · page { $page } of { $pages } · times in { $tz }
+console-issues-count = { $count ->
+    [one] 1 issue
+   *[other] { $count } issues
+} · page { $page } of { $pages } · times in { $tz }
 console-issues-col-issue = Issue
 console-issues-col-langs = Languages
 console-issues-col-time = Goes out / went out ({ $tz })
@@ -120,7 +123,13 @@ console-issues-preview = Preview
 console-issues-back = All issues
 console-issues-back-editor = Back to the editor
 console-issues-checks = Checks
-console-issues-summary = { $errors } errors, { $warnings } warnings. Errors stop queueing; warnings do not.
+console-issues-summary = { $errors ->
+    [one] 1 error
+   *[other] { $errors } errors
+}, { $warnings ->
+    [one] 1 warning
+   *[other] { $warnings } warnings
+}. Errors stop queueing; warnings do not.
 console-issues-slug = Slug (archive address)
 console-issues-slug-locked = Fixed once queued: the archive address stays the same.
 console-issues-slug-hint = a–z, 0–9 and -, for example 2027-01. It becomes /archive/SLUG.
@@ -137,7 +146,7 @@ console-issues-at = { $field }, line { $line }, column { $column }
 console-issues-at-line = { $field }, line { $line }
 console-issues-error = Error
 console-issues-warning = Warning
-console-issues-readers = { $n } readers
+console-issues-readers = { $n }
 console-issues-replacements = Characters for older Japanese phones
 console-issues-replacements-intro = Readers at legacy-charset domains ({ $ja } reading Japanese, { $en } reading English) cannot receive these characters. They get the replacement shown; accept them to send the same text to everyone.
 console-issues-col-where = Where
@@ -203,6 +212,12 @@ console-issues-part-html = HTML
 console-issues-part-text = Plain text
 console-issues-audience-intro = Sending now mails every active subscriber:
 console-issues-audience-total = Total
-console-issues-send-warning = { $total } people get this issue now. This cannot be undone.
-console-issues-send-confirm = Send to { $total } people now
+console-issues-send-warning = { $total ->
+    [one] 1 person gets
+   *[other] { $total } people get
+} this issue now. This cannot be undone.
+console-issues-send-confirm = Send to { $total ->
+    [one] 1 person
+   *[other] { $total } people
+} now
 console-issues-not-sendable = This issue can no longer be sent.
