@@ -132,7 +132,11 @@ async fn list(
     let now = Utc::now();
     let mut rows = Vec::new();
     for i in all.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
-        let progress = if i.started_at.is_some() {
+        // Progress of the campaigns under way only: counting a finished campaign's
+        // deliveries for every row would cost a scan per row for nothing new.
+        let progress = if i.started_at.is_some()
+            && matches!(i.state, IssueState::Sending | IssueState::Paused)
+        {
             match state.store.delivery_counts(i.id).await {
                 Ok(c) => {
                     let done = c.sent + c.failed + c.skipped;
