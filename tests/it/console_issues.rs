@@ -646,6 +646,57 @@ async fn editor_pages(db: TestDb) {
     assert_eq!(issue.state, IssueState::Queued);
     assert!(issue.send_at.unwrap() <= chrono::Utc::now());
 
+    // Under way: the list shows the progress; pause and resume from the editor.
+    let n = db
+        .store
+        .start_campaign(iid, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(n, Some(3));
+    let (_, page, _) = get(&s, &mut editor, "/console/issues").await;
+    assert!(
+        page.contains("state-sending") && page.contains("0 / 3"),
+        "{page}"
+    );
+    let (_, page, _) = get(&s, &mut admin, &format!("/console/issues/{id}")).await;
+    assert!(page.contains(&format!("action=\"/console/issues/{id}/pause\"")));
+    assert!(
+        page.contains(" readonly"),
+        "no more editing once sending started"
+    );
+    let (status, _, _) = post(
+        &s,
+        &mut editor,
+        &format!("/console/issues/{id}/pause"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = post(
+        &s,
+        &mut admin,
+        &format!("/console/issues/{id}/pause"),
+        &[("csrf", &acsrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        db.store.issue(iid).await.unwrap().unwrap().state,
+        IssueState::Paused
+    );
+    let (status, _, _) = post(
+        &s,
+        &mut admin,
+        &format!("/console/issues/{id}/resume"),
+        &[("csrf", &acsrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        db.store.issue(iid).await.unwrap().unwrap().state,
+        IssueState::Sending
+    );
+
     // The list pages by 50, newest first.
     let now = chrono::Utc::now();
     for i in 0..55 {
@@ -698,6 +749,8 @@ async fn editor_pages(db: TestDb) {
         "issue.scheduled",
         "issue.cancelled",
         "issue.sent",
+        "issue.paused",
+        "issue.resumed",
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
