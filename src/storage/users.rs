@@ -656,6 +656,18 @@ macro_rules! user_store_impl {
                     .collect()
             }
 
+            async fn approved_send_request(&self, issue_id: i64) -> Result<Option<SendRequest>, StoreError> {
+                sqlx::query_as::<_, super::users::SendRequestRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM send_requests WHERE issue_id = $1 AND state = 'approved'
+                     AND decided_by IS NOT NULL AND decided_by <> requested_by
+                     ORDER BY id DESC LIMIT 1", super::users::SEND_REQUEST_COLUMNS)))
+                    .bind(issue_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryFrom::try_from)
+                    .transpose()
+            }
+
             async fn approve_send_request(
                 &self,
                 id: i64,

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod approval;
+mod approval_cli;
 mod archive;
 mod bounce_robustness;
 mod bounces;

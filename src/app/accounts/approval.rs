@@ -107,3 +107,64 @@ pub async fn approve_and_send(
 pub fn needs_approval(settings: &crate::config::Settings) -> bool {
     settings.console.require_approval
 }
+
+/// What the command line may do about the two-person rule when it starts a campaign
+/// (`kairan send`).
+///
+/// The command line is the server operator's, who could change the configuration or the
+/// database anyway; so the rule cannot *bind* them, but it must not be bypassed silently.
+/// With `console.require_approval` on, starting an issue from the command line needs the same
+/// approval as the console and the API (a request approved by a different admin); without
+/// one, it is refused with the way to get one, unless the operator overrides the rule on
+/// purpose with a reason, which is written to the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CliSend {
+    /// The rule is off.
+    NotRequired,
+    /// Approved: the request.
+    Approved(SendRequest),
+    /// Overridden by the operator (audited as `issue.approval_overridden`).
+    Overridden,
+}
+
+/// Decides whether the command line may start issue `issue_id` now (see [`CliSend`]).
+/// `override_reason` is `--override-approval REASON`; an empty reason is refused.
+pub async fn cli_send(
+    store: &dyn UserStore,
+    settings: &crate::config::Settings,
+    issue_id: i64,
+    override_reason: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<CliSend, AccountError> {
+    if !needs_approval(settings) {
+        return Ok(CliSend::NotRequired);
+    }
+    if let Some(req) = store.approved_send_request(issue_id).await? {
+        return Ok(CliSend::Approved(req));
+    }
+    match override_reason.map(str::trim) {
+        Some("") => Err(AccountError::Invalid(
+            "--override-approval needs a reason (it is written to the audit log)".into(),
+        )),
+        Some(reason) => {
+            store
+                .insert_audit(&actor.entry(
+                    "issue.approval_overridden",
+                    format!("issue {issue_id}"),
+                    reason.chars().take(500).collect::<String>(),
+                    now,
+                ))
+                .await?;
+            Ok(CliSend::Overridden)
+        }
+        None => Err(AccountError::Invalid(format!(
+            "console.require_approval is on and issue {issue_id} has no approved send request: \
+             request it (console, or POST /api/issues/{issue_id}/request-send) and have a \
+             different admin approve it at /console/approvals (or POST \
+             /api/send-requests/{{request}}/approve), which starts the send; as the server's \
+             operator you may instead run `kairan send {issue_id} --override-approval \
+             \"REASON\"`, which is recorded in the audit log"
+        ))),
+    }
+}
