@@ -173,7 +173,14 @@ fn audited(command: &Command) -> Option<(&'static str, String)> {
     use subscribers::Command as S;
     Some(match command {
         Command::Migrate => ("database.migrated", String::new()),
+        Command::Issue(I::Queue {
+            slug, draft: true, ..
+        }) => ("issue.created", format!("issue {slug}")),
         Command::Issue(I::Queue { slug, .. }) => ("issue.queued", format!("issue {slug}")),
+        Command::Issue(I::Edit { issue, .. }) => ("issue.edited", format!("issue {issue}")),
+        Command::Issue(I::QueueDraft { issue, .. }) => ("issue.queued", format!("issue {issue}")),
+        Command::Backup { .. } => ("database.backed_up", String::new()),
+        Command::Subscribers(S::Import { preview: true, .. }) => return None,
         Command::Issue(I::Pause { issue }) => ("issue.paused", format!("issue {issue}")),
         Command::Issue(I::Resume { issue }) => ("issue.resumed", format!("issue {issue}")),
         Command::Issue(I::Cancel { issue }) => ("issue.cancelled", format!("issue {issue}")),
