@@ -108,7 +108,12 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
     );
-    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+    // Inside the `/api` nest the path comes without its prefix.
+    let path = match req.uri().path() {
+        p if p.starts_with("/api/") => p.to_owned(),
+        p => format!("/api{p}"),
+    };
+    let method = req.method().to_string();
     let (response, noted) =
         accounts::audit::acting_as(state.store.clone(), actor.clone(), next.run(req)).await;
     if changes && !noted && response.status().is_success() {

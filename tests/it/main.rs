@@ -8,6 +8,7 @@ mod accounts;
 mod approval;
 mod approval_cli;
 mod archive;
+mod audit_trail;
 mod bounce_robustness;
 mod bounces;
 mod browser;

@@ -31,7 +31,7 @@ pub async fn request(
     require(user, Action::EditIssues)?;
     let audit =
         Actor::user(user, ip).entry("issue.send_requested", format!("issue {issue_id}"), "", now);
-    store
+    let id = store
         .insert_send_request(issue_id, user.id, &audit, now)
         .await
         .map_err(|e| match e {
@@ -39,7 +39,9 @@ pub async fn request(
                 AccountError::Invalid(format!("issue {issue_id} already waits for approval"))
             }
             other => other.into(),
-        })
+        })?;
+    super::audit::written();
+    Ok(id)
 }
 
 /// Approves request `id` as `approver` (an admin, not the requester). On `Ok`, the caller
@@ -70,6 +72,7 @@ pub async fn approve(
     {
         return Ok(Err(ApprovalError::Decided));
     }
+    super::audit::written();
     Ok(store.send_request(id).await?.ok_or(ApprovalError::NotFound))
 }
 

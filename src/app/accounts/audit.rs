@@ -140,3 +140,9 @@ pub async fn note(
         tracing::error!(error = %e, action, "the audit line was not written");
     }
 }
+
+/// Tells the acting scope that a use case wrote its audit line itself (in its own
+/// transaction), so the adapter adds no generic one.
+pub fn written() {
+    let _ = ACTING.try_with(|a| a.noted.store(true, std::sync::atomic::Ordering::Relaxed));
+}
