@@ -205,13 +205,69 @@ pub async fn sign_up(
     mail: Mail<'_>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReaderSignUp> {
-    if let Err(reason) = within_caps(store, limits, &reg.email, now).await? {
+    let limited = |reason: &'static str| {
         count(reason);
         tracing::info!(reason, "sign-up over a limit: nothing stored or sent");
-        return Ok(ReaderSignUp::Limited(reason));
+        Ok(ReaderSignUp::Limited(reason))
+    };
+    if let Err(reason) = within_caps(store, limits, &reg.email, now).await? {
+        return limited(reason);
     }
-    let done = subscription::register(store, reg, limits.resend_interval, mail, now).await?;
+    // The counts above are a snapshot; concurrent requests could all pass them. The slots
+    // are what holds: taken atomically before anything is stored, given back when they
+    // bought nothing.
+    let address = address_slot(store, &reg.email).await?;
+    if !store
+        .take_cap_slot(
+            &address,
+            limits.confirmations_per_address_per_day,
+            86_400,
+            now,
+        )
+        .await?
+    {
+        return limited("address_cap");
+    }
+    let domain = if store.subscriber_by_email(&reg.email).await?.is_none() {
+        let key = format!("domain:{}", reg.email.domain().to_lowercase());
+        if !store
+            .take_cap_slot(&key, limits.pending_per_domain_per_hour, 3_600, now)
+            .await?
+        {
+            store.release_cap_slot(&address).await?;
+            return limited("domain_cap");
+        }
+        Some(key)
+    } else {
+        None
+    };
+    let done = match subscription::register(store, reg, limits.resend_interval, mail, now).await {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = store.release_cap_slot(&address).await;
+            if let Some(k) = &domain {
+                let _ = store.release_cap_slot(k).await;
+            }
+            return Err(e);
+        }
+    };
+    if done.outcome.confirmation_due().is_none() {
+        store.release_cap_slot(&address).await?;
+    }
+    if let Some(k) = &domain
+        && !matches!(done.outcome, subscription::Subscribed::Created { .. })
+    {
+        store.release_cap_slot(k).await?;
+    }
     Ok(ReaderSignUp::Registered(done))
+}
+
+/// The cap key of an address: its keyed hash (the suppression list's), never the address.
+async fn address_slot(store: &dyn Store, email: &EmailAddress) -> anyhow::Result<String> {
+    Ok(format!(
+        "address:{}",
+        super::keys::address_hash(store, email).await?
+    ))
 }
 
 /// "Send me an unsubscribe link" (the page a broken or old link leads to): queues the
@@ -234,7 +290,12 @@ pub async fn request_unsubscribe_link(
     ) {
         return Ok(false);
     }
-    if !address_may_get_mail(store, limits, sub.id, now).await? {
+    let slot = address_slot(store, email).await?;
+    if !address_may_get_mail(store, limits, sub.id, now).await?
+        || !store
+            .take_cap_slot(&slot, limits.confirmations_per_address_per_day, 86_400, now)
+            .await?
+    {
         count("address_cap");
         tracing::info!(
             subscriber_id = sub.id.get(),

@@ -32,6 +32,7 @@ mod operating;
 mod outbox;
 mod postfix;
 mod reader;
+mod reader_caps;
 mod reader_journey;
 mod render;
 mod return_mail;
