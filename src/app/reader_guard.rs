@@ -153,6 +153,102 @@ pub async fn address_may_get_mail(
     Ok(sent < u64::from(limits.confirmations_per_address_per_day))
 }
 
+/// How long a proof-of-work challenge may be answered.
+pub const POW_TTL_SECS: i64 = 600;
+const POW_LABEL: &str = "subscribe-pow";
+
+/// A proof-of-work challenge for a served form (`subscribe.proof_of_work = bits`): when it
+/// was issued, the bits asked, a random part, signed: `{secs}.{bits}.{random}.{tag}`.
+/// The browser (`/static/pow.js`) finds a nonce with SHA-256(`{challenge}:{nonce}`)
+/// starting with `bits` zero bits.
+pub fn pow_challenge(signer: &Signer, bits: u8, now: DateTime<Utc>) -> String {
+    let random = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
+    let data = format!("{}.{bits}.{random}", now.timestamp());
+    let tag = signer.tag(POW_LABEL, data.as_bytes());
+    format!("{data}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// What a sent form's proof of work came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowVerdict {
+    /// Proof of work is off.
+    Off,
+    /// Solved, and the challenge is now spent.
+    Solved,
+    /// No challenge, or an expired one (an embedded copy, a tab left open, no JavaScript):
+    /// show the form again with a fresh one.
+    Missing,
+    /// Forged, unsolved or spent already (the reason, as counted): a bot's; answer as if
+    /// accepted, do nothing.
+    Bad(&'static str),
+}
+
+/// Leading zero bits of `digest`.
+fn zero_bits(digest: &[u8]) -> u32 {
+    let mut n = 0;
+    for b in digest {
+        n += b.leading_zeros();
+        if *b != 0 {
+            break;
+        }
+    }
+    n
+}
+
+/// Judges a form's proof of work: the challenge's signature (constant time), its age, the
+/// nonce, and, last, spends the challenge (a challenge answers one form only, on every
+/// instance: a slot of the reader caps' table).
+pub async fn judge_pow(
+    store: &dyn Store,
+    signer: &Signer,
+    limits: &SubscribeSettings,
+    challenge: &str,
+    nonce: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<PowVerdict> {
+    use sha2::Digest as _;
+    if limits.proof_of_work == 0 {
+        return Ok(PowVerdict::Off);
+    }
+    if challenge.is_empty() {
+        return Ok(PowVerdict::Missing);
+    }
+    let Some((data, tag)) = challenge.rsplit_once('.') else {
+        return Ok(PowVerdict::Bad("pow_invalid"));
+    };
+    let tag = URL_SAFE_NO_PAD.decode(tag).unwrap_or_default();
+    if !signer.verify_tag(POW_LABEL, data.as_bytes(), &tag, now) {
+        return Ok(PowVerdict::Bad("pow_invalid"));
+    }
+    let mut parts = data.split('.');
+    let (Some(Ok(secs)), Some(Ok(bits))) = (
+        parts.next().map(str::parse::<i64>),
+        parts.next().map(str::parse::<u8>),
+    ) else {
+        return Ok(PowVerdict::Bad("pow_invalid"));
+    };
+    let age = now.timestamp() - secs;
+    if !(-300..=POW_TTL_SECS).contains(&age) || bits < limits.proof_of_work {
+        // Issued too long ago (or under a lower setting): a person gets a fresh one.
+        return Ok(PowVerdict::Missing);
+    }
+    if nonce.is_empty() || nonce.len() > 20 || !nonce.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(PowVerdict::Bad("pow_wrong"));
+    }
+    let digest = sha2::Sha256::digest(format!("{challenge}:{nonce}").as_bytes());
+    if zero_bits(&digest) < u32::from(bits) {
+        return Ok(PowVerdict::Bad("pow_wrong"));
+    }
+    let key = format!("pow:{}", URL_SAFE_NO_PAD.encode(&tag));
+    if !store
+        .take_cap_slot(&key, 1, POW_TTL_SECS + 300, now)
+        .await?
+    {
+        return Ok(PowVerdict::Bad("pow_reused"));
+    }
+    Ok(PowVerdict::Solved)
+}
+
 /// Where a form post comes from, by its `Origin` header (else its `Referer`'s origin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormOrigin {
@@ -319,6 +415,13 @@ pub async fn request_unsubscribe_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_bits_count_from_the_first_byte() {
+        assert_eq!(zero_bits(&[0, 0, 0x0f, 0xff]), 20);
+        assert_eq!(zero_bits(&[0x80, 0]), 0);
+        assert_eq!(zero_bits(&[0, 1]), 15);
+    }
 
     fn limits(min: u64) -> SubscribeSettings {
         let (settings, _) = crate::config::parse("", "defaults", &[]).unwrap();

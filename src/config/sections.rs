@@ -483,6 +483,7 @@ fn subscribe(r: &mut Reader) -> SubscribeSettings {
             }
             Ok(u)
         }),
+        proof_of_work: r.int_or("subscribe.proof_of_work", 0, 0, 24) as u8,
     };
     if s.min_fill_time > Duration::from_secs(60) {
         r.problem("subscribe.min_fill_time", "must be at most 1m".into());

@@ -390,6 +390,9 @@ pub struct SubscribeSettings {
     /// Where a form posted from a listed origin sends the reader afterwards (303); `None`:
     /// the "check your inbox" page.
     pub thank_you_url: Option<url::Url>,
+    /// Proof of work for the subscribe form: leading zero bits of SHA-256 the reader's
+    /// browser must find (`/static/pow.js`); 0 (the default) turns it off.
+    pub proof_of_work: u8,
 }
 
 #[derive(Debug, Clone)]

@@ -31,6 +31,7 @@ mod mail;
 mod operating;
 mod outbox;
 mod postfix;
+mod pow;
 mod reader;
 mod reader_caps;
 mod reader_journey;
