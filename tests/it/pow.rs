@@ -300,6 +300,12 @@ async fn the_browser_solves_the_proof_of_work_in_chromium() {
                 .unwrap()
                 .unwrap_or_default();
             assert!(!nonce.is_empty());
+            c.execute(
+                "document.querySelector('button[type=submit]').scrollIntoView({block: 'center'})",
+                vec![],
+            )
+            .await
+            .unwrap();
             shot(&c, &format!("1-ready-{lang}-{device}")).await;
             c.find(Locator::Css("button[type=submit]"))
                 .await
