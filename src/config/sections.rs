@@ -213,6 +213,8 @@ fn schedule(r: &mut Reader) -> ScheduleSettings {
             values::time_zone,
         ),
         catch_up: r.duration_or("schedule.catch_up", defaults::SCHEDULE_CATCH_UP),
+        // Copied from `console.require_approval` where the scheduler starts (`startup`).
+        require_approval: false,
     }
 }
 

@@ -229,6 +229,9 @@ pub struct ScheduleSettings {
     pub cron_text: String,
     pub timezone: chrono_tz::Tz,
     pub catch_up: Duration,
+    /// `console.require_approval`, for the scheduler (set by `startup`): a queued issue
+    /// starts only with a send request approved by a different admin.
+    pub require_approval: bool,
 }
 
 #[derive(Debug, Clone)]

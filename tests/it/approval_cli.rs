@@ -167,7 +167,7 @@ async fn cli_is_held(db: TestDb) {
     // The refused attempts left no `issue.sent` line; the two sends did.
     let sent = entries
         .iter()
-        .filter(|e| e["action"] == "issue.sent")
+        .filter(|e| e["action"] == "issue.sent" && e["actor"].as_str().unwrap().starts_with("cli:"))
         .count();
     assert_eq!(sent, 2, "{entries:?}");
     drop(s);
@@ -182,4 +182,98 @@ async fn cli_send_is_held_by_the_two_person_rule_on_sqlite() {
 #[tokio::test]
 async fn cli_send_is_held_by_the_two_person_rule_on_postgres() {
     cli_is_held(TestDb::postgres().await).await;
+}
+
+/// The scheduler holds to the rule too: a queued issue whose send time has come waits, not
+/// started, until a different admin approves a request to send it; then it goes out. (In
+/// process, with the scheduler running: `App`.)
+async fn scheduler_is_held(db: TestDb) {
+    use kairan::app::accounts::{Actor, approval, users};
+    use kairan::domain::{IssueState, Role};
+    let app =
+        crate::subscribe::App::start(db, &[("KAIRAN__CONSOLE__REQUIRE_APPROVAL", "true")]).await;
+    let token = crate::subscribe::ADMIN_TOKEN;
+    let r = client()
+        .post(app.url("/api/subscribers"))
+        .bearer_auth(token)
+        .json(&json!({"email": "reader@example.jp", "lang": "ja", "confirmed": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let r = client()
+        .post(app.url("/api/issues"))
+        .bearer_auth(token)
+        .json(&json!({
+            "slug": "2027-05",
+            "send_at": soon,
+            "ja": {"subject": "五月号", "markdown": "# 見出し\n\n本文です。"},
+            "en": {"subject": "May issue", "markdown": "# Heading\n\nBody."}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = kairan::domain::IssueId::new(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    let state = || async { app.store.issue(id).await.unwrap().unwrap().state };
+
+    // Due, but not approved: for several scheduler passes (one a second), nothing starts.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            state().await,
+            IssueState::Queued,
+            "started without approval"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Requested by one admin, approved by another: it goes out.
+    let (settings, _) = kairan::config::parse("", "defaults", &[]).unwrap();
+    let signer = app.signer.clone();
+    let mut people = Vec::new();
+    for email in ["a@example.jp", "b@example.jp"] {
+        let invited = users::add(
+            app.store.as_ref(),
+            &settings,
+            &signer,
+            email,
+            Role::Admin,
+            None,
+            &Actor::cli(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        people.push(app.store.user(invited.user_id).await.unwrap().unwrap());
+    }
+    let now = chrono::Utc::now();
+    let req = approval::request(app.store.as_ref(), &people[0], id.get(), None, now)
+        .await
+        .unwrap();
+    let done = approval::approve_and_send(app.store.as_ref(), &people[1], req, None, now)
+        .await
+        .unwrap();
+    assert!(matches!(done, approval::Approved::Sending(_)), "{done:?}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while state().await != IssueState::Sent {
+        assert!(
+            std::time::Instant::now() < until,
+            "not sent: {:?}",
+            state().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_scheduler_is_held_by_the_two_person_rule_on_sqlite() {
+    scheduler_is_held(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_scheduler_is_held_by_the_two_person_rule_on_postgres() {
+    scheduler_is_held(TestDb::postgres().await).await;
 }

@@ -29,6 +29,7 @@ pub async fn request(
     now: DateTime<Utc>,
 ) -> Result<i64, AccountError> {
     require(user, Action::EditIssues)?;
+    let ip = ip.or_else(|| super::audit::acting().and_then(|a| a.ip));
     let audit =
         Actor::user(user, ip).entry("issue.send_requested", format!("issue {issue_id}"), "", now);
     let id = store
@@ -60,6 +61,7 @@ pub async fn approve(
     if req.requested_by == approver.id {
         return Ok(Err(ApprovalError::SamePerson));
     }
+    let ip = ip.or_else(|| super::audit::acting().and_then(|a| a.ip));
     let audit = Actor::user(approver, ip).entry(
         "issue.approved",
         format!("issue {}", req.issue_id),
