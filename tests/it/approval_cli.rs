@@ -132,6 +132,47 @@ async fn cli_is_held(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // An edit after the approval voids it: the approver did not see this text.
+    let later = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let (status, body) = api(
+        &s,
+        LEGACY,
+        reqwest::Method::PUT,
+        &format!("/api/issues/{plain}"),
+        Some(json!({
+            "send_at": later,
+            "ja": {"subject": "一月号（差し替え）", "markdown": "# 見出し\n\n別の本文です。"},
+            "en": {"subject": "January issue (changed)", "markdown": "# Heading\n\nOther body."}
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (ok, _, err) = s.kairan(&["send", &plain.to_string()]);
+    assert!(
+        !ok && err.contains("an edit after it needs a new one"),
+        "{err}"
+    );
+    assert_eq!(state(&s, plain).await, "queued");
+    // Requested and approved again, for this text.
+    let (status, body) = api(
+        &s,
+        &editor,
+        reqwest::Method::POST,
+        &format!("/api/issues/{plain}/request-send"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let request = body["request"].as_i64().unwrap();
+    let (status, body) = api(
+        &s,
+        &admin,
+        reqwest::Method::POST,
+        &format!("/api/send-requests/{request}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (ok, out, err) = s.kairan(&["send", &plain.to_string()]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("1 delivered"), "{out}");

@@ -164,7 +164,8 @@ pub async fn cli_send(
             Ok(CliSend::Overridden)
         }
         None => Err(AccountError::Invalid(format!(
-            "console.require_approval is on and issue {issue_id} has no approved send request: \
+            "console.require_approval is on and issue {issue_id} has no approved send request \
+             (an approval holds for the text approved: an edit after it needs a new one): \
              request it (console, or POST /api/issues/{issue_id}/request-send) and have a \
              different admin approve it at /console/approvals (or POST \
              /api/send-requests/{{request}}/approve), which starts the send; as the server's \
