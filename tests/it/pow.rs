@@ -3,7 +3,8 @@
 //! allows our own scripts only; a form without a challenge (an embedded copy) is shown again
 //! with one; a wrong nonce, a forged challenge or a spent one get the normal "check your
 //! inbox" page and nothing is stored or sent, each counted in metrics; a solved one
-//! subscribes. Both backends over HTTP, then Chromium proves the script solves it (ja and en,
+//! subscribes. Both backends over HTTP, then Chromium proves the script solves it on our page
+//! and after a press on the pasted form of another origin (ja and en,
 //! phone and desktop, screenshots in target/screenshots/pow/), and that without JavaScript
 //! the page says why the form cannot be sent.
 
@@ -246,14 +247,38 @@ async fn session(
         .expect("a Chromium session through chromedriver")
 }
 
+/// Waits until pow.js has solved the form's challenge (the form gets `data-pow-done`).
+async fn solved(c: &fantoccini::Client) {
+    let started = std::time::Instant::now();
+    while c.find(Locator::Css("form[data-pow-done]")).await.is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let html = c.source().await.unwrap_or_default();
+            panic!("pow.js did not solve the challenge: {html}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_browser_solves_the_proof_of_work_in_chromium() {
+    let org_port = crate::helpers::free_port();
+    let org = format!("http://127.0.0.1:{org_port}");
     let app = App::start(
         TestDb::sqlite().await,
         &[
             ("KAIRAN__SUBSCRIBE__PROOF_OF_WORK", "16"),
+            ("KAIRAN__SUBSCRIBE__RATE_LIMIT_PER_MINUTE", "1000"),
+            ("KAIRAN__SUBSCRIBE__EMBED_ORIGINS", &format!("[\"{org}\"]")),
             ("KAIRAN__NEWSLETTER__ORGANISATION", "NPO法人かいらん"),
             ("KAIRAN__NEWSLETTER__EN__ORGANISATION", "Kairan NPO"),
+        ],
+    )
+    .await;
+    let site = crate::reader_journey::organisation_site(
+        org_port,
+        [
+            crate::reader_journey::snippet(&app, "ja").await,
+            crate::reader_journey::snippet(&app, "en").await,
         ],
     )
     .await;
@@ -280,17 +305,7 @@ async fn the_browser_solves_the_proof_of_work_in_chromium() {
                 .await
                 .unwrap();
             // The script finds the nonce and enables the button (16 bits: well under 10 s).
-            let started = std::time::Instant::now();
-            loop {
-                if c.find(Locator::Css("form[data-pow-done]")).await.is_ok() {
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "pow.js did not solve the challenge"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            solved(&c).await;
             let nonce = c
                 .find(Locator::Css("input[name=pow_nonce]"))
                 .await
@@ -326,6 +341,56 @@ async fn the_browser_solves_the_proof_of_work_in_chromium() {
             );
             n += 1;
             app.wait_for_mails(n).await;
+
+            // The pasted form on the organisation's site: the first press opens our page
+            // with the form filled in and a challenge, which the script solves.
+            let email = format!("embedded.{device}.{lang}@example.jp");
+            c.goto(&format!("{org}/{lang}")).await.unwrap();
+            c.find(Locator::Css("input[name=email]"))
+                .await
+                .unwrap()
+                .send_keys(&email)
+                .await
+                .unwrap();
+            c.find(Locator::Css("input[name=consent]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.find(Locator::Css("button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            solved(&c).await;
+            assert!(
+                c.current_url()
+                    .await
+                    .unwrap()
+                    .as_str()
+                    .starts_with(&app.base)
+            );
+            shot(&c, &format!("4-embedded-again-{lang}-{device}")).await;
+            c.find(Locator::Css("button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            expect_h1(&c, inbox).await;
+            let addr = kairan::domain::EmailAddress::parse(&email).unwrap();
+            assert!(
+                app.store
+                    .subscriber_by_email(&addr)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{email} subscribed from the embedded form"
+            );
+            n += 1;
+            app.wait_for_mails(n).await;
         }
         c.close().await.unwrap();
 
@@ -352,5 +417,6 @@ async fn the_browser_solves_the_proof_of_work_in_chromium() {
         }
         c.close().await.unwrap();
     }
+    site.abort();
     app.stop().await;
 }
