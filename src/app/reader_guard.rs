@@ -417,6 +417,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn proof_of_work_is_off_by_default_and_bounded() {
+        let (s, _) = crate::config::parse("", "defaults", &[]).unwrap();
+        assert_eq!(s.subscribe.proof_of_work, 0);
+        let (s, _) =
+            crate::config::parse("[subscribe]\nproof_of_work = 16\n", "test", &[]).unwrap();
+        assert_eq!(s.subscribe.proof_of_work, 16);
+        let err = crate::config::parse("[subscribe]\nproof_of_work = 25\n", "test", &[])
+            .err()
+            .expect("25 bits refused");
+        assert!(
+            err.0.iter().any(|p| p.key == "subscribe.proof_of_work"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn challenges_are_signed_and_carry_time_and_bits() {
+        let signer = Signer::new(b"test-signing-key-0123456789-0123456789".to_vec(), vec![]);
+        let now = Utc::now();
+        let c = pow_challenge(&signer, 16, now);
+        let parts: Vec<&str> = c.split('.').collect();
+        assert_eq!(parts.len(), 4, "{c}");
+        assert_eq!(parts[0], now.timestamp().to_string());
+        assert_eq!(parts[1], "16");
+        assert_ne!(c, pow_challenge(&signer, 16, now), "random part");
+    }
+
+    #[test]
     fn zero_bits_count_from_the_first_byte() {
         assert_eq!(zero_bits(&[0, 0, 0x0f, 0xff]), 20);
         assert_eq!(zero_bits(&[0x80, 0]), 0);
