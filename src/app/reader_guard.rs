@@ -423,9 +423,10 @@ mod tests {
         let (s, _) =
             crate::config::parse("[subscribe]\nproof_of_work = 16\n", "test", &[]).unwrap();
         assert_eq!(s.subscribe.proof_of_work, 16);
-        let err = crate::config::parse("[subscribe]\nproof_of_work = 25\n", "test", &[])
-            .err()
-            .expect("25 bits refused");
+        let Err(err) = crate::config::parse("[subscribe]\nproof_of_work = 25\n", "test", &[])
+        else {
+            panic!("25 bits refused");
+        };
         assert!(
             err.0.iter().any(|p| p.key == "subscribe.proof_of_work"),
             "{err}"
