@@ -107,6 +107,7 @@ pub async fn schedule(
                 return Err(wrong(store.issue_state(id).await?.unwrap_or(issue.state)));
             }
             let at = drafts::queue_draft(store, settings, id, false, now).await?;
+            note_scheduled(id, at, now).await;
             Ok(Scheduled { queued: true, at })
         }
         IssueState::Queued => {
@@ -114,13 +115,24 @@ pub async fn schedule(
                 return Err(wrong(store.issue_state(id).await?.unwrap_or(issue.state)));
             }
             tracing::info!(issue_id = id.get(), "issue rescheduled");
-            Ok(Scheduled {
-                queued: false,
-                at: drafts::next_send_time(settings, send_at, now),
-            })
+            let at = drafts::next_send_time(settings, send_at, now);
+            note_scheduled(id, at, now).await;
+            Ok(Scheduled { queued: false, at })
         }
         other => Err(wrong(other)),
     }
+}
+
+/// The audit line of the person acting (the console's or the API's), if any.
+async fn note_scheduled(id: IssueId, at: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+    let at = at.map_or_else(|| "the next cron tick".to_owned(), |t| t.to_rfc3339());
+    super::accounts::audit::note(
+        "issue.scheduled",
+        format!("issue {}", id.get()),
+        format!("goes out {at}"),
+        now,
+    )
+    .await;
 }
 
 #[cfg(test)]

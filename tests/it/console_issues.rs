@@ -754,6 +754,17 @@ async fn editor_pages(db: TestDb) {
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
+    // Each once, written by the use case under the person's name (no page writes it twice).
+    let count = |a: &str| actions.iter().filter(|x| *x == a).count();
+    assert_eq!(count("issue.created"), 1, "{actions:?}");
+    assert_eq!(count("issue.scheduled"), 1, "{actions:?}");
+    assert_eq!(
+        count("issue.test_sent"),
+        4,
+        "one per test message: {actions:?}"
+    );
+    assert_eq!(count("media.uploaded"), 1, "{actions:?}");
+    assert_eq!(count("issue.cancelled"), 1, "{actions:?}");
     // No address of a test recipient at info level in the server's log.
     for line in s.log().lines().filter(|l| l.contains("\"INFO\"")) {
         assert!(!line.contains("kouhou@example.org"), "{line}");

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Console, see_other, unavailable};
-use crate::app::accounts::{self, approval, audit};
+use crate::app::accounts::{self, approval};
 use crate::app::checks::{self, CheckReport, Field, Severity};
 use crate::app::editorial::{self, Control, EditorialError};
 use crate::app::{drafts, issue_schedule};
@@ -82,27 +82,6 @@ fn when(state: &AppState, lang: Lang, at: DateTime<Utc>, now: DateTime<Utc>) -> 
 fn store_failed(state: &AppState, console: &Console, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "console: issues: storage failed");
     unavailable(state, &console.page)
-}
-
-async fn record(
-    state: &AppState,
-    console: &Console,
-    action: &'static str,
-    id: IssueId,
-    detail: impl Into<String>,
-) {
-    if let Err(e) = audit::record(
-        state.store.as_ref(),
-        &console.actor(),
-        action,
-        format!("issue {id}"),
-        detail,
-        Utc::now(),
-    )
-    .await
-    {
-        tracing::error!(error = %e, action, "console: cannot write an audit line");
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,17 +286,8 @@ async fn create(
     let slug = f.slug.clone().unwrap_or_default().trim().to_owned();
     let now = Utc::now();
     match drafts::create_draft(state.store.as_ref(), &slug, None, f.ja(), f.en(), now).await {
-        Ok(id) => {
-            record(
-                &state,
-                &console,
-                "issue.created",
-                id,
-                format!("slug {slug}"),
-            )
-            .await;
-            see_other(&format!("/console/issues/{id}?done=created"))
-        }
+        // The use case writes the audit line (`issue.created`), as for every change below.
+        Ok(id) => see_other(&format!("/console/issues/{id}?done=created")),
         Err(e @ (EditorialError::BadSlug(_) | EditorialError::SlugTaken(_))) => {
             let msg = editorial_message(console.page.lang, &e);
             let data = view::new_issue(&state, &console, &slug, &f.ja(), &f.en(), Some(msg));
@@ -474,14 +444,7 @@ async fn save(
         en: f.en(),
     };
     match drafts::save(state.store.as_ref(), &state.settings, id, s, now).await {
-        Ok(_) => {
-            let detail = match slug.filter(|s| *s != current.slug) {
-                Some(s) => format!("slug {s}"),
-                None => String::new(),
-            };
-            record(&state, &console, "issue.edited", id, detail).await;
-            see_other(&format!("/console/issues/{id}?done=saved"))
-        }
+        Ok(_) => see_other(&format!("/console/issues/{id}?done=saved")),
         Err(e) => {
             let report = match &e {
                 EditorialError::Invalid(_) => {
@@ -542,19 +505,7 @@ async fn accept(
         return r;
     }
     match drafts::accept_replacements(state.store.as_ref(), id, Utc::now()).await {
-        Ok(n) => {
-            if n > 0 {
-                record(
-                    &state,
-                    &console,
-                    "issue.edited",
-                    id,
-                    format!("{n} legacy-charset replacements accepted"),
-                )
-                .await;
-            }
-            see_other(&format!("/console/issues/{id}?done=replaced"))
-        }
+        Ok(_) => see_other(&format!("/console/issues/{id}?done=replaced")),
         Err(e) => refused(&state, &console, id, e).await,
     }
 }
@@ -794,20 +745,6 @@ async fn test_send(
     )
     .await;
     let ok = sent.iter().filter(|s| s.result.is_ok()).count();
-    let langs: Vec<String> = prefs.iter().map(ToString::to_string).collect();
-    record(
-        &state,
-        &console,
-        "issue.test_sent",
-        id,
-        format!(
-            "{ok} of {} test messages accepted ({}) to {} addresses",
-            sent.len(),
-            langs.join(", "),
-            addresses.len()
-        ),
-    )
-    .await;
     let (n, total) = (ok.to_string(), sent.len().to_string());
     let extra = Extra {
         notice: Some((
@@ -875,27 +812,6 @@ async fn schedule(
         };
     match issue_schedule::schedule(state.store.as_ref(), &state.settings, id, send_at, now).await {
         Ok(s) => {
-            let at =
-                s.at.map(|t| t.to_rfc3339())
-                    .unwrap_or_else(|| "the next cron tick".into());
-            if s.queued {
-                record(
-                    &state,
-                    &console,
-                    "issue.queued",
-                    id,
-                    format!("goes out {at}"),
-                )
-                .await;
-            }
-            record(
-                &state,
-                &console,
-                "issue.scheduled",
-                id,
-                format!("goes out {at}"),
-            )
-            .await;
             let done = if s.queued { "queued" } else { "scheduled" };
             see_other(&format!("/console/issues/{id}?done={done}"))
         }
@@ -969,13 +885,9 @@ async fn send_now(
         {
             return refused(&state, &console, id, e).await;
         }
-        record(&state, &console, "issue.queued", id, "to be sent now").await;
     }
     match editorial::send_now(state.store.as_ref(), id, now).await {
-        Ok(()) => {
-            record(&state, &console, "issue.sent", id, "send now").await;
-            see_other(&format!("/console/issues/{id}?done=sending"))
-        }
+        Ok(()) => see_other(&format!("/console/issues/{id}?done=sending")),
         Err(e) => refused(&state, &console, id, e).await,
     }
 }
@@ -994,13 +906,12 @@ async fn control(
         return r;
     }
     match editorial::control(state.store.as_ref(), id, c, Utc::now()).await {
-        Ok(to) => {
-            let (action, done) = match c {
-                Control::Pause => ("issue.paused", "paused"),
-                Control::Resume => ("issue.resumed", "resumed"),
-                Control::Cancel => ("issue.cancelled", "cancelled"),
+        Ok(_) => {
+            let done = match c {
+                Control::Pause => "paused",
+                Control::Resume => "resumed",
+                Control::Cancel => "cancelled",
             };
-            record(&state, &console, action, id, format!("now {to}")).await;
             see_other(&format!("/console/issues/{id}?done={done}"))
         }
         Err(e) => refused(&state, &console, id, e).await,

@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::routing::post;
 use chrono::Utc;
 
-use super::{Console, Extra, record, refused, show_editor, store_failed, t};
+use super::{Console, Extra, refused, show_editor, store_failed, t};
 use crate::app::{drafts, media};
 use crate::domain::{Action, IssueId, Lang};
 use crate::http::AppState;
@@ -183,18 +183,14 @@ async fn upload(
             return show_editor(&state, &console, id, status, extra).await;
         }
     };
-    if let Err(e) = crate::app::accounts::audit::record(
-        state.store.as_ref(),
-        &console.actor(),
+    // Under the acting scope (`http::acting`, mounted on this route too): the person's line.
+    crate::app::accounts::audit::note(
         "media.uploaded",
         format!("media {}.{}", up.hash, up.ext),
         format!("issue {id}, {} bytes, {}", data.len(), up.content_type),
         now,
     )
-    .await
-    {
-        tracing::error!(error = %e, "console: cannot write an audit line");
-    }
+    .await;
     let snippet = up.markdown(&text(&parts, "alt"));
     let add_to = text(&parts, "add_to");
     let (ja, en) = (
@@ -224,14 +220,6 @@ async fn upload(
         if let Err(e) = drafts::save(state.store.as_ref(), &state.settings, id, s, now).await {
             return refused(&state, &console, id, e).await;
         }
-        record(
-            &state,
-            &console,
-            "issue.edited",
-            id,
-            format!("image {}.{} added", up.hash, up.ext),
-        )
-        .await;
     }
     let extra = Extra {
         notice: Some((t(&state, lang, "console-issues-uploaded", &[]), false)),
