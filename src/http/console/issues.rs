@@ -879,12 +879,11 @@ async fn send_now(
         Ok(None) => return not_found(&state, &console),
         Err(e) => return store_failed(&state, &console, e),
     };
-    if state_now == IssueState::Draft {
-        if let Err(e) =
+    if state_now == IssueState::Draft
+        && let Err(e) =
             drafts::queue_draft(state.store.as_ref(), &state.settings, id, false, now).await
-        {
-            return refused(&state, &console, id, e).await;
-        }
+    {
+        return refused(&state, &console, id, e).await;
     }
     match editorial::send_now(state.store.as_ref(), id, now).await {
         Ok(()) => see_other(&format!("/console/issues/{id}?done=sending")),
