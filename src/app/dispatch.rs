@@ -34,8 +34,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    Instance, MailSession, Mailer, OutgoingMessage, Processes, SendOutcome, SmtpStage, Store,
-    StoreError,
+    Instance, LeasedOutcome, MailSession, Mailer, OutgoingMessage, Processes, SendOutcome,
+    SmtpStage, Store, StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
@@ -360,7 +360,7 @@ impl Dispatcher {
 }
 
 /// One outcome for the recorder, and who to tell when it is durable.
-type Entry = (DeliveryId, DeliveryOutcome, oneshot::Sender<()>);
+type Entry = (LeasedOutcome, oneshot::Sender<()>);
 
 /// The recorder (group commit): takes everything the workers handed in since the last
 /// commit and records it in one transaction, retrying through an outage up to
@@ -368,33 +368,57 @@ type Entry = (DeliveryId, DeliveryOutcome, oneshot::Sender<()>);
 /// worker is gone and everything is recorded; an error means outcomes were lost (their rows
 /// stay leased and come back when the lease runs out).
 async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> anyhow::Result<()> {
-    let mut group: Vec<Entry> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        group.push(first);
-        while group.len() < GROUP_MAX {
+    let mut outcomes: Vec<LeasedOutcome> = Vec::new();
+    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
+    let (mut commits, mut recorded, mut not_applied) = (0u64, 0u64, 0u64);
+    // Pipelined: while one commit runs, the next group accumulates in the channel.
+    while let Some((first, ack)) = rx.recv().await {
+        outcomes.push(first);
+        acks.push(ack);
+        while outcomes.len() < GROUP_MAX {
             match rx.try_recv() {
-                Ok(e) => group.push(e),
+                Ok((o, ack)) => {
+                    outcomes.push(o);
+                    acks.push(ack);
+                }
                 Err(_) => break,
             }
         }
-        let outcomes: Vec<(DeliveryId, DeliveryOutcome)> =
-            group.iter().map(|(id, o, _)| (*id, o.clone())).collect();
-        let recorded = d
+        let applied = d
             .patient("record outcomes", || {
-                d.store.record_outcomes(&outcomes, Utc::now())
+                d.store.record_leased_outcomes(&outcomes, Utc::now())
             })
             .await;
-        if let Err(e) = recorded {
-            let sent = outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, DeliveryOutcome::Sent { .. }))
-                .count();
-            tracing::error!(error = %e, outcomes = outcomes.len(), sent, "outcomes could not be recorded; their deliveries come back when the lease runs out and may be sent again");
-            return Err(anyhow::anyhow!("cannot record delivery outcomes: {e}"));
+        match applied {
+            Ok(n) => {
+                commits += 1;
+                recorded += outcomes.len() as u64;
+                not_applied += outcomes.len() as u64 - n.min(outcomes.len() as u64);
+            }
+            Err(e) => {
+                let sent = outcomes
+                    .iter()
+                    .filter(|o| matches!(o.outcome, DeliveryOutcome::Sent { .. }))
+                    .count();
+                tracing::error!(error = %e, outcomes = outcomes.len(), sent, "outcomes could not be recorded; their deliveries come back when the lease runs out and may be sent again");
+                return Err(anyhow::anyhow!("cannot record delivery outcomes: {e}"));
+            }
         }
-        for (_, _, ack) in group.drain(..) {
+        outcomes.clear();
+        for ack in acks.drain(..) {
             let _ = ack.send(());
         }
+    }
+    if commits > 0 {
+        // Outcomes not applied: their lease was taken back meanwhile, or a deferral of a
+        // delivery whose reader left.
+        tracing::info!(
+            outcomes = recorded,
+            commits,
+            mean_group = format!("{:.1}", recorded as f64 / commits as f64),
+            not_applied,
+            "ledger: outcomes recorded"
+        );
     }
     Ok(())
 }
@@ -464,10 +488,20 @@ impl Run {
     }
 
     /// Hands an outcome to the recorder; the receiver resolves once it is durable.
-    fn submit(&self, id: DeliveryId, outcome: DeliveryOutcome) -> oneshot::Receiver<()> {
+    fn submit(
+        &self,
+        owner: &Arc<str>,
+        id: DeliveryId,
+        outcome: DeliveryOutcome,
+    ) -> oneshot::Receiver<()> {
         let (ack, durable) = oneshot::channel();
+        let o = LeasedOutcome {
+            id,
+            owner: owner.clone(),
+            outcome,
+        };
         // A closed recorder drops `ack`: the worker sees it when it waits on `durable`.
-        let _ = self.ledger.send((id, outcome, ack));
+        let _ = self.ledger.send((o, ack));
         durable
     }
 
@@ -541,14 +575,18 @@ impl Run {
     }
 
     async fn worker(self: Arc<Self>, n: u32) -> anyhow::Result<RunEnd> {
-        let owner = format!("{}:w{n}", self.d.owner.as_str());
+        let owner: Arc<str> = format!("{}:w{n}", self.d.owner.as_str()).into();
         let mut session = self.d.mailer.session().await;
         let result = self.work(&owner, session.as_mut()).await;
         session.close().await;
         result
     }
 
-    async fn work(&self, owner: &str, session: &mut dyn MailSession) -> anyhow::Result<RunEnd> {
+    async fn work(
+        &self,
+        owner: &Arc<str>,
+        session: &mut dyn MailSession,
+    ) -> anyhow::Result<RunEnd> {
         let store = &self.d.store;
         let id = self.issue.id;
         let batch_size = self.d.settings.dispatch.batch_size;
@@ -601,7 +639,7 @@ impl Run {
     /// an error, what was not attempted is handed back and what was is still recorded.
     async fn batch(
         &self,
-        owner: &str,
+        owner: &Arc<str>,
         session: &mut dyn MailSession,
         batch: Vec<ClaimedDelivery>,
     ) -> anyhow::Result<Option<RunEnd>> {
@@ -647,7 +685,7 @@ impl Run {
             };
             counts[slot(&outcome)] += 1;
             self.progress.count(&outcome);
-            window.push_back(self.submit(d.id, outcome));
+            window.push_back(self.submit(owner, d.id, outcome));
             since_check += 1;
             if since_check >= CHECK_EVERY || checked.elapsed() >= CHECK_INTERVAL {
                 since_check = 0;
@@ -659,7 +697,7 @@ impl Run {
             }
         }
         for d in queue {
-            window.push_back(self.submit(d.id, deferred("handed back unsent")));
+            window.push_back(self.submit(owner, d.id, deferred("handed back unsent")));
         }
         for durable in window {
             if durable.await.is_err() {
@@ -674,7 +712,7 @@ impl Run {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         tracing::info!(
             issue_id = self.issue.id.get(),
-            worker = owner,
+            worker = &**owner,
             claimed = total,
             sent = counts[0],
             retry = counts[1],

@@ -25,6 +25,7 @@ mod imap;
 mod import;
 mod issues;
 mod layers;
+mod ledger;
 mod mail;
 mod operating;
 mod outbox;
