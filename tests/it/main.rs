@@ -20,6 +20,7 @@ mod dkim;
 mod editorial;
 mod editorial_cli;
 mod faults;
+mod faults_more;
 mod http;
 mod imap;
 mod import;
