@@ -33,10 +33,11 @@ fn finished(out: &std::process::Output, readers: usize) {
     );
 }
 
-/// 60,000/min is 1,000 a second: no wall-clock second of the sink may hold more than ~1,050
-/// (one reserved chunk of slots over). The same campaign unlimited shows what the binary
-/// can do on this machine, so the limit is what holds it back (printed; the assertion on the
-/// limit only bites where the unlimited rate is above it).
+/// 60,000/min is 1,000 a second: no wall-clock second of the sink may hold more than 1,050.
+/// The same campaign is first sent unlimited, to see what the binary does on this machine:
+/// a test that could not exceed the limit could not fail, so where the unlimited busiest
+/// second is under 1,000/0.6 (a debug build on a loaded machine) the limit is scaled down to
+/// 60% of it, and the same 5% bound is asserted at that rate (which one is printed).
 #[test]
 fn the_campaign_rate_limit_holds_at_60000_a_minute_in_its_busiest_second() {
     let unlimited = {
@@ -55,13 +56,14 @@ fn the_campaign_rate_limit_holds_at_60000_a_minute_in_its_busiest_second() {
         );
         sink.per_second().values().copied().max().unwrap_or(0)
     };
+    let per_s = (unlimited * 6 / 10).clamp(50, 1000);
     let db = tempfile::tempdir().unwrap();
     let sink = Sink::start();
     let c = Campaign::prepare(
         &format!("sqlite://{}", db.path().join("kairan.db").display()),
         &sink.url(),
         READERS,
-        &[("KAIRAN__DISPATCH__RATE_PER_MINUTE", "60000")],
+        &[("KAIRAN__DISPATCH__RATE_PER_MINUTE", &(per_s * 60).to_string())],
     );
     c.queue(false);
     let started = Instant::now();
@@ -71,15 +73,18 @@ fn the_campaign_rate_limit_holds_at_60000_a_minute_in_its_busiest_second() {
     let per_second = sink.per_second();
     let busiest = per_second.values().copied().max().unwrap_or(0);
     eprintln!(
-        "60,000/min, {READERS} readers: busiest second {busiest} (unlimited: {unlimited}), the send took {took:?}; per second {per_second:?}"
+        "{}/min, {READERS} readers: busiest second {busiest} (unlimited: {unlimited}), the send took {took:?}; per second {per_second:?}",
+        per_s * 60
     );
     assert!(
-        busiest <= 1050,
-        "configured 60,000/min (1,000/s), the busiest second sent {busiest}"
+        busiest * 100 <= per_s * 105,
+        "configured {}/min ({per_s}/s), the busiest second sent {busiest}",
+        per_s * 60
     );
+    let least = Duration::from_secs_f64((READERS as f64 / per_s as f64) * 0.93);
     assert!(
-        took >= Duration::from_millis(2800),
-        "3,000 messages at 1,000/s take about 3 s, not {took:?}"
+        took >= least,
+        "{READERS} messages at {per_s}/s take at least {least:?}, not {took:?}"
     );
     assert_eq!(tally(&sink.copies(), READERS), (0, 0));
 }
