@@ -19,6 +19,7 @@ mod console;
 mod editorial;
 mod import;
 mod keys;
+mod ledger;
 mod outbox;
 mod postgres;
 mod reader_limits;
@@ -174,6 +175,7 @@ macro_rules! storage_impl {
 
             async fn close(&self) {
                 self.before_close().await;
+                self.ledger.release().await;
                 self.pool.close().await;
             }
         }
@@ -752,8 +754,20 @@ macro_rules! storage_impl {
                 };
                 if outcomes.len() <= super::RECORD_CHUNK && !outcomes.iter().any(bounced) {
                     // One statement is atomic by itself: no BEGIN and COMMIT round trips (the
-                    // common case, a commit group of the dispatcher's workers).
-                    return Ok(record_leased_chunk(&self.pool, outcomes, now).await?.len() as u64);
+                    // common case, a commit group of the dispatcher's workers), on the
+                    // ledger's own connection.
+                    let mut held = self.ledger.lock(&self.pool).await?;
+                    let Some(conn) = held.as_mut() else {
+                        return Ok(record_leased_chunk(&self.pool, outcomes, now).await?.len() as u64);
+                    };
+                    return match record_leased_chunk(&mut **conn, outcomes, now).await {
+                        Ok(ids) => Ok(ids.len() as u64),
+                        Err(e) => {
+                            // Perhaps broken (the server restarted): the next commit takes another.
+                            held.take();
+                            Err(e)
+                        }
+                    };
                 }
                 let mut tx = self.pool.begin().await?;
                 let mut applied = std::collections::HashSet::new();

@@ -20,6 +20,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The connection holding the scheduler's advisory lock, once this process has it.
     scheduler_lock: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>,
+    /// The dispatcher's recorder's connection (`ledger.rs`).
+    ledger: super::ledger::LedgerConn<sqlx::Postgres>,
 }
 
 /// The advisory lock key of the scheduler ("kairan" in ASCII).
@@ -35,6 +37,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             scheduler_lock: tokio::sync::Mutex::new(None),
+            ledger: super::ledger::LedgerConn::new(),
         })
     }
 

@@ -63,7 +63,10 @@ fn the_campaign_rate_limit_holds_at_60000_a_minute_in_its_busiest_second() {
         &format!("sqlite://{}", db.path().join("kairan.db").display()),
         &sink.url(),
         READERS,
-        &[("KAIRAN__DISPATCH__RATE_PER_MINUTE", &(per_s * 60).to_string())],
+        &[(
+            "KAIRAN__DISPATCH__RATE_PER_MINUTE",
+            &(per_s * 60).to_string(),
+        )],
     );
     c.queue(false);
     let started = Instant::now();
