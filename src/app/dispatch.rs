@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
@@ -53,6 +53,8 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 pub const WINDOW: usize = 2;
 /// The most outcomes the recorder commits in one transaction.
 const GROUP_MAX: usize = 2048;
+/// The longest an outcome waits for its commit group while no worker waits on it.
+const GROUP_DELAY: Duration = Duration::from_millis(2);
 
 /// Counts one runner reports as it goes (for `kairan send`'s progress line and logs).
 #[derive(Debug, Default)]
@@ -303,8 +305,8 @@ impl Dispatcher {
             .patient("load issue", || self.store.issue(id))
             .await?
             .ok_or_else(|| anyhow::anyhow!("issue {id} not found"))?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record(self.clone(), rx));
+        let ledger = Arc::new(Ledger::new());
+        let recorder = tokio::spawn(record(self.clone(), ledger.clone()));
         let run = Arc::new(Run {
             d: self.clone(),
             issue,
@@ -315,7 +317,7 @@ impl Dispatcher {
             ),
             progress,
             shutdown,
-            ledger: tx,
+            ledger: ledger.clone(),
             looked_for_dead: std::sync::Mutex::new(None),
         });
         // Leases left by a process of this host that is gone come back before the first claim.
@@ -342,9 +344,10 @@ impl Dispatcher {
                 Err(e) => error = Some(anyhow::anyhow!("a dispatch worker panicked: {e}")),
             }
         }
-        // The last sender of the ledger goes with the run: the recorder commits what it
-        // holds and ends; the heartbeat keeps the leases alive until then.
+        // The workers are gone: the recorder commits what it holds and ends; the heartbeat
+        // keeps the leases alive until then.
         drop(run);
+        ledger.close();
         match recorder.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => error = Some(e),
@@ -359,31 +362,129 @@ impl Dispatcher {
     }
 }
 
-/// One outcome for the recorder, and who to tell when it is durable.
-type Entry = (LeasedOutcome, oneshot::Sender<()>);
+/// The outcomes handed to the recorder and not yet committed, numbered in the order they
+/// came (1, 2, …): `durable` says up to which number everything is committed, so a worker
+/// waits on a number rather than on a channel per message.
+struct Ledger {
+    queue: std::sync::Mutex<Queued>,
+    /// Wakes the recorder: a first outcome, a full group, a worker waiting, the end.
+    wake: Notify,
+    durable: watch::Sender<u64>,
+    /// The highest number a worker waits on: above `durable`, the recorder commits at once.
+    wanted: AtomicU64,
+    /// The recorder gave up (the database stayed away past `dispatch.db_patience`).
+    failed: std::sync::atomic::AtomicBool,
+}
 
-/// The recorder (group commit): takes everything the workers handed in since the last
-/// commit and records it in one transaction, retrying through an outage up to
-/// `dispatch.db_patience`, then tells each worker its outcomes are durable. Ends when every
-/// worker is gone and everything is recorded; an error means outcomes were lost (their rows
-/// stay leased and come back when the lease runs out).
-async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> anyhow::Result<()> {
-    let mut outcomes: Vec<LeasedOutcome> = Vec::new();
-    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-    let (mut commits, mut recorded, mut not_applied) = (0u64, 0u64, 0u64);
-    // Pipelined: while one commit runs, the next group accumulates in the channel.
-    while let Some((first, ack)) = rx.recv().await {
-        outcomes.push(first);
-        acks.push(ack);
-        while outcomes.len() < GROUP_MAX {
-            match rx.try_recv() {
-                Ok((o, ack)) => {
-                    outcomes.push(o);
-                    acks.push(ack);
-                }
-                Err(_) => break,
+#[derive(Default)]
+struct Queued {
+    outcomes: Vec<LeasedOutcome>,
+    last: u64,
+    since: Option<Instant>,
+    closed: bool,
+}
+
+impl Ledger {
+    fn new() -> Self {
+        Ledger {
+            queue: std::sync::Mutex::new(Queued::default()),
+            wake: Notify::new(),
+            durable: watch::Sender::new(0),
+            wanted: AtomicU64::new(0),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Queues an outcome; returns its number.
+    fn submit(&self, o: LeasedOutcome, group: usize) -> u64 {
+        let (n, len) = {
+            let mut q = self.queue.lock().expect("not poisoned");
+            q.last += 1;
+            q.outcomes.push(o);
+            q.since.get_or_insert_with(Instant::now);
+            (q.last, q.outcomes.len())
+        };
+        if len == 1 || len >= group {
+            self.wake.notify_one();
+        }
+        n
+    }
+
+    /// Waits until outcome `n` is durable; false if it never will be.
+    async fn wait(&self, n: u64) -> bool {
+        let mut rx = self.durable.subscribe();
+        if *rx.borrow_and_update() >= n {
+            return true;
+        }
+        self.wanted.fetch_max(n, Ordering::SeqCst);
+        self.wake.notify_one();
+        loop {
+            if self.failed.load(Ordering::SeqCst) {
+                return false;
+            }
+            if *rx.borrow_and_update() >= n {
+                return true;
+            }
+            if rx.changed().await.is_err() {
+                return false;
             }
         }
+    }
+
+    fn close(&self) {
+        self.queue.lock().expect("not poisoned").closed = true;
+        self.wake.notify_one();
+    }
+}
+
+/// The recorder (group commit): commits what the workers handed in, in one statement or
+/// transaction, as soon as a worker waits on it, a group has one outcome per worker, or the
+/// oldest has waited [`GROUP_DELAY`] — so a commit carries several workers' outcomes and
+/// none is held back while a worker needs it. Pipelined: while one commit runs, the next
+/// group gathers. Retries through an outage up to `dispatch.db_patience`. Ends when the run
+/// closed the ledger and everything is recorded; an error means outcomes were lost (their
+/// rows stay leased and come back when the lease runs out).
+async fn record(d: Arc<Dispatcher>, ledger: Arc<Ledger>) -> anyhow::Result<()> {
+    let group_size = (d.settings.dispatch.concurrency as usize).max(1);
+    let (mut commits, mut recorded, mut not_applied) = (0u64, 0u64, 0u64);
+    loop {
+        let (outcomes, upto) = loop {
+            let wait = {
+                let mut q = ledger.queue.lock().expect("not poisoned");
+                let durable = *ledger.durable.borrow();
+                let n = q.outcomes.len();
+                let waited = q.since.map(|t| t.elapsed()).unwrap_or_default();
+                if n > 0
+                    && (q.closed
+                        || n >= group_size
+                        || ledger.wanted.load(Ordering::SeqCst) > durable
+                        || waited >= GROUP_DELAY)
+                {
+                    q.since = None;
+                    let take = n.min(GROUP_MAX);
+                    let rest = q.outcomes.split_off(take);
+                    let outcomes = std::mem::replace(&mut q.outcomes, rest);
+                    let upto = q.last - (n - take) as u64;
+                    if !q.outcomes.is_empty() {
+                        q.since = Some(Instant::now());
+                    }
+                    break (outcomes, upto);
+                }
+                if n == 0 && q.closed {
+                    log_done(commits, recorded, not_applied);
+                    return Ok(());
+                }
+                if n > 0 {
+                    GROUP_DELAY - waited
+                } else {
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = ledger.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        };
         let applied = d
             .patient("record outcomes", || {
                 d.store.record_leased_outcomes(&outcomes, Utc::now())
@@ -394,6 +495,7 @@ async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> a
                 commits += 1;
                 recorded += outcomes.len() as u64;
                 not_applied += outcomes.len() as u64 - n.min(outcomes.len() as u64);
+                ledger.durable.send_replace(upto);
             }
             Err(e) => {
                 let sent = outcomes
@@ -401,14 +503,16 @@ async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> a
                     .filter(|o| matches!(o.outcome, DeliveryOutcome::Sent { .. }))
                     .count();
                 tracing::error!(error = %e, outcomes = outcomes.len(), sent, "outcomes could not be recorded; their deliveries come back when the lease runs out and may be sent again");
+                ledger.failed.store(true, Ordering::SeqCst);
+                ledger.durable.send_modify(|_| {});
                 return Err(anyhow::anyhow!("cannot record delivery outcomes: {e}"));
             }
         }
-        outcomes.clear();
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
     }
+}
+
+/// Logs what the recorder did in a run.
+fn log_done(commits: u64, recorded: u64, not_applied: u64) {
     if commits > 0 {
         // Outcomes not applied: their lease was taken back meanwhile, or a deferral of a
         // delivery whose reader left.
@@ -420,7 +524,6 @@ async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> a
             "ledger: outcomes recorded"
         );
     }
-    Ok(())
 }
 
 /// Renews this process's leases on the issue every third of `dispatch.lease` until `stop`,
@@ -454,7 +557,7 @@ struct Run {
     budget: CampaignBudget,
     progress: Arc<Progress>,
     shutdown: CancellationToken,
-    ledger: mpsc::UnboundedSender<Entry>,
+    ledger: Arc<Ledger>,
     looked_for_dead: std::sync::Mutex<Option<Instant>>,
 }
 
@@ -487,22 +590,15 @@ impl Run {
             .unwrap_or(IssueState::Cancelled))
     }
 
-    /// Hands an outcome to the recorder; the receiver resolves once it is durable.
-    fn submit(
-        &self,
-        owner: &Arc<str>,
-        id: DeliveryId,
-        outcome: DeliveryOutcome,
-    ) -> oneshot::Receiver<()> {
-        let (ack, durable) = oneshot::channel();
+    /// Hands an outcome to the recorder; returns its number in the ledger.
+    fn submit(&self, owner: &Arc<str>, id: DeliveryId, outcome: DeliveryOutcome) -> u64 {
         let o = LeasedOutcome {
             id,
             owner: owner.clone(),
             outcome,
         };
-        // A closed recorder drops `ack`: the worker sees it when it waits on `durable`.
-        let _ = self.ledger.send((o, ack));
-        durable
+        self.ledger
+            .submit(o, self.d.settings.dispatch.concurrency as usize)
     }
 
     /// Ends the leases of this host's processes that are gone, so their deliveries are
@@ -645,7 +741,7 @@ impl Run {
     ) -> anyhow::Result<Option<RunEnd>> {
         let started = Instant::now();
         let total = batch.len();
-        let mut window: VecDeque<oneshot::Receiver<()>> = VecDeque::with_capacity(WINDOW + 1);
+        let mut window: VecDeque<u64> = VecDeque::with_capacity(WINDOW + 1);
         let mut since_check = 0usize;
         let mut checked = Instant::now();
         let mut stop: Option<RunEnd> = None;
@@ -662,8 +758,8 @@ impl Run {
             }
             // The window: message N+2 waits until N's outcome is durable.
             while window.len() >= WINDOW {
-                let durable = window.pop_front().expect("not empty");
-                if durable.await.is_err() {
+                let n = window.pop_front().expect("not empty");
+                if !self.ledger.wait(n).await {
                     return Err(anyhow::anyhow!(
                         "delivery outcomes could not be recorded; stopping"
                     ));
@@ -699,8 +795,8 @@ impl Run {
         for d in queue {
             window.push_back(self.submit(owner, d.id, deferred("handed back unsent")));
         }
-        for durable in window {
-            if durable.await.is_err() {
+        if let Some(&last) = window.back() {
+            if !self.ledger.wait(last).await {
                 return Err(failure.unwrap_or_else(|| {
                     anyhow::anyhow!("delivery outcomes could not be recorded; stopping")
                 }));
