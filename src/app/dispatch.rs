@@ -795,12 +795,12 @@ impl Run {
         for d in queue {
             window.push_back(self.submit(owner, d.id, deferred("handed back unsent")));
         }
-        if let Some(&last) = window.back() {
-            if !self.ledger.wait(last).await {
-                return Err(failure.unwrap_or_else(|| {
-                    anyhow::anyhow!("delivery outcomes could not be recorded; stopping")
-                }));
-            }
+        if let Some(&last) = window.back()
+            && !self.ledger.wait(last).await
+        {
+            return Err(failure.unwrap_or_else(|| {
+                anyhow::anyhow!("delivery outcomes could not be recorded; stopping")
+            }));
         }
         if let Some(e) = failure {
             return Err(e);
