@@ -6,8 +6,10 @@
 //! domains instead of sleeping on a connection), take a slot on the campaign-wide rate
 //! schedule, personalise the pre-rendered message, send, and classify the reply.
 //!
-//! The ledger: every outcome goes to one recorder task per run, which commits whatever all
-//! workers handed it since its last commit in one transaction (group commit). A worker keeps
+//! The ledger: every outcome goes to one recorder task per run, which commits what all
+//! workers handed it in one statement (group commit) as soon as a worker waits on it, a group
+//! holds one outcome per worker, or 2 ms passed; only the lease's owner's outcome applies
+//! (`record_leased_outcomes`). A worker keeps
 //! a window of two: it may not start message N+2 before N's outcome is durable, so after
 //! `kill -9` at most two messages per worker were sent and not recorded (the duplicates, each
 //! re-sent with the same Message-ID). A database error stops the workers from sending more
