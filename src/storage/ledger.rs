@@ -4,6 +4,12 @@
 //! one connection instead; a connection that failed is dropped (the pool then closes it) and
 //! the next commit takes a fresh one. Given back before the pool closes.
 //!
+//! On PostgreSQL this connection commits with `synchronous_commit = off` (the SQLite analogue
+//! is WAL with `synchronous = NORMAL`): a commit is durable once the server has it, so it
+//! survives kairan being killed and a clean server restart, but a crash of the server itself
+//! (or a power loss) can lose its last ~0.6 s of outcomes, whose deliveries are then sent
+//! again. The setting is the connection's own: it is closed, never handed back to the pool.
+//!
 //! Depends on sqlx only.
 
 use sqlx::pool::PoolConnection;
@@ -25,16 +31,33 @@ impl<DB: sqlx::Database> LedgerConn<DB> {
     pub(super) async fn lock(
         &self,
         pool: &sqlx::Pool<DB>,
-    ) -> Result<tokio::sync::MutexGuard<'_, Option<PoolConnection<DB>>>, sqlx::Error> {
+        setup: Option<&'static str>,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<PoolConnection<DB>>>, sqlx::Error>
+    where
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    {
         let mut held = self.held.lock().await;
         if held.is_none() && pool.options().get_max_connections() >= 4 {
-            *held = Some(pool.acquire().await?);
+            let mut conn = pool.acquire().await?;
+            if let Some(sql) = setup {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            *held = Some(conn);
         }
         Ok(held)
     }
 
-    /// Gives the connection back (before the pool closes, which waits for every connection).
+    /// Closes the held connection (after an error, or before the pool closes, which waits
+    /// for every connection); it never goes back to the pool with the ledger's settings.
+    pub(super) fn drop_held(held: &mut Option<PoolConnection<DB>>) {
+        if let Some(conn) = held.take() {
+            drop(conn.detach());
+        }
+    }
+
     pub(super) async fn release(&self) {
-        self.held.lock().await.take();
+        Self::drop_held(&mut *self.held.lock().await);
     }
 }

@@ -756,7 +756,7 @@ macro_rules! storage_impl {
                     // One statement is atomic by itself: no BEGIN and COMMIT round trips (the
                     // common case, a commit group of the dispatcher's workers), on the
                     // ledger's own connection.
-                    let mut held = self.ledger.lock(&self.pool).await?;
+                    let mut held = self.ledger.lock(&self.pool, Self::LEDGER_SETUP).await?;
                     let Some(conn) = held.as_mut() else {
                         return Ok(record_leased_chunk(&self.pool, outcomes, now).await?.len() as u64);
                     };
@@ -764,7 +764,7 @@ macro_rules! storage_impl {
                         Ok(ids) => Ok(ids.len() as u64),
                         Err(e) => {
                             // Perhaps broken (the server restarted): the next commit takes another.
-                            held.take();
+                            super::ledger::LedgerConn::drop_held(&mut held);
                             Err(e)
                         }
                     };

@@ -45,6 +45,9 @@ impl PgStore {
         &self.pool
     }
 
+    /// The ledger connection's settings (`ledger.rs`): durable once the server has the commit.
+    const LEDGER_SETUP: Option<&'static str> = Some("SET synchronous_commit = off");
+
     /// Gives back the scheduler lock's connection, so closing the pool does not wait on it.
     async fn before_close(&self) {
         if let Some(mut conn) = self.scheduler_lock.lock().await.take() {

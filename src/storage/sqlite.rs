@@ -55,6 +55,9 @@ impl SqliteStore {
     }
 
     async fn before_close(&self) {}
+
+    /// The ledger connection's settings (`ledger.rs`): the pool's (WAL, `synchronous = NORMAL`).
+    const LEDGER_SETUP: Option<&'static str> = None;
 }
 
 storage_impl!(SqliteStore, sqlx::Sqlite,
