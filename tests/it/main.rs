@@ -14,6 +14,7 @@ mod cli;
 mod console;
 mod console_data;
 mod console_login;
+mod console_ops;
 mod crash;
 mod dispatch;
 mod dkim;

@@ -35,7 +35,11 @@ struct Filter {
     since: String,
 }
 
-async fn audit(State(state): State<AppState>, console: Console, Query(f): Query<Filter>) -> Response {
+async fn audit(
+    State(state): State<AppState>,
+    console: Console,
+    Query(f): Query<Filter>,
+) -> Response {
     if let Err(r) = console.require(&state, Action::ViewAudit) {
         return r;
     }

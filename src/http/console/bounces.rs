@@ -48,7 +48,11 @@ const ACTIONS: [&str; 9] = [
     "answered",
 ];
 
-async fn list(State(state): State<AppState>, console: Console, Query(f): Query<Filter>) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    console: Console,
+    Query(f): Query<Filter>,
+) -> Response {
     if let Err(r) = console.require(&state, Action::ManageBounces) {
         return r;
     }
@@ -104,8 +108,13 @@ async fn list(State(state): State<AppState>, console: Console, Query(f): Query<F
     let rows: Vec<Value> = shown
         .iter()
         .map(|r| {
-            let score = r.subscriber_id.and_then(|id| scores.get(&id).copied().flatten());
-            let attributed = !matches!(r.action.as_str(), "forged" | "unattributed" | "not-a-bounce");
+            let score = r
+                .subscriber_id
+                .and_then(|id| scores.get(&id).copied().flatten());
+            let attributed = !matches!(
+                r.action.as_str(),
+                "forged" | "unattributed" | "not-a-bounce"
+            );
             json!({
                 "at": r.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 "source": r.source,

@@ -56,11 +56,7 @@ fn live_values(d: &Dashboard) -> Map<String, Value> {
         let n = &c.deliveries;
         let total = n.total();
         let done = n.sent + n.failed + n.skipped;
-        let pct = if total == 0 {
-            100
-        } else {
-            done * 100 / total
-        };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         v.insert(k("state"), json!(c.state.as_str()));
         v.insert(k("sent"), json!(n.sent.to_string()));
         v.insert(k("failed"), json!(n.failed.to_string()));
@@ -70,7 +66,11 @@ fn live_values(d: &Dashboard) -> Map<String, Value> {
         v.insert(k("percent"), json!(format!("{pct} %")));
         v.insert(
             k("rate"),
-            json!(c.rate_per_minute.map(|r| r.to_string()).unwrap_or("–".into())),
+            json!(
+                c.rate_per_minute
+                    .map(|r| r.to_string())
+                    .unwrap_or("–".into())
+            ),
         );
         v.insert(
             k("eta"),

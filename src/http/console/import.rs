@@ -12,12 +12,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::Form;
 use axum::Router;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Form;
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -93,7 +93,12 @@ fn body_limit_text(state: &AppState) -> String {
     }
 }
 
-fn upload_page(state: &AppState, console: &Console, status: StatusCode, error: Option<String>) -> Response {
+fn upload_page(
+    state: &AppState,
+    console: &Console,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
     console.render(
         state,
         status,
@@ -147,7 +152,10 @@ async fn upload(State(state): State<AppState>, console: Console, mut form: Multi
         return r;
     }
     if let Some(e) = error {
-        let msg = format!("{}: {e}", text(&state, &console, "console-import-unreadable"));
+        let msg = format!(
+            "{}: {e}",
+            text(&state, &console, "console-import-unreadable")
+        );
         return upload_page(&state, &console, StatusCode::BAD_REQUEST, Some(msg));
     }
     let Some((file, bytes)) = bytes.filter(|(_, b)| !b.is_empty()) else {
@@ -157,17 +165,29 @@ async fn upload(State(state): State<AppState>, console: Console, mut form: Multi
     let (csv, note) = match import::decode_csv(&bytes) {
         Ok(t) => t,
         Err(e) => {
-            return upload_page(&state, &console, StatusCode::BAD_REQUEST, Some(format!("{file}: {e}")));
+            return upload_page(
+                &state,
+                &console,
+                StatusCode::BAD_REQUEST,
+                Some(format!("{file}: {e}")),
+            );
         }
     };
     if let Err(e) = import::headers(&csv) {
-        return upload_page(&state, &console, StatusCode::BAD_REQUEST, Some(format!("{file}: {e}")));
+        return upload_page(
+            &state,
+            &console,
+            StatusCode::BAD_REQUEST,
+            Some(format!("{file}: {e}")),
+        );
     }
     let t = token();
     let now = Instant::now();
     {
         let mut all = uploads().lock().unwrap_or_else(|p| p.into_inner());
-        all.retain(|_, u| now.duration_since(u.at) < UPLOAD_TTL || matches!(u.phase, Phase::Running { .. }));
+        all.retain(|_, u| {
+            now.duration_since(u.at) < UPLOAD_TTL || matches!(u.phase, Phase::Running { .. })
+        });
         all.insert(
             t.clone(),
             Upload {
@@ -181,12 +201,20 @@ async fn upload(State(state): State<AppState>, console: Console, mut form: Multi
             },
         );
     }
-    tracing::info!(user = console.user.id, bytes = bytes.len(), "console: import uploaded");
+    tracing::info!(
+        user = console.user.id,
+        bytes = bytes.len(),
+        "console: import uploaded"
+    );
     see_other(&format!("/console/import/{t}"))
 }
 
 fn text(state: &AppState, console: &Console, id: &str) -> String {
-    state.renderer.i18n().t(console.page.lang, id, &[]).unwrap_or_default()
+    state
+        .renderer
+        .i18n()
+        .t(console.page.lang, id, &[])
+        .unwrap_or_default()
 }
 
 const FIELDS: [Field; 4] = [Field::Email, Field::Name, Field::Lang, Field::Ignore];
@@ -228,11 +256,20 @@ fn mapping_page(
             })
         })
         .collect();
+    // Unchosen columns are read past for the preview; the run waits for a choice.
+    let unchosen: Vec<&str> = headers
+        .iter()
+        .filter(|h| chosen(h).is_none())
+        .map(String::as_str)
+        .collect();
     let full: Vec<ColumnChoice> = headers
         .iter()
-        .filter_map(|h| chosen(h).map(|field| ColumnChoice { column: h.clone(), field }))
+        .map(|h| ColumnChoice {
+            column: h.clone(),
+            field: chosen(h).unwrap_or(Field::Ignore),
+        })
         .collect();
-    let (preview, map_error) = match import::preview(csv, &full, PREVIEW_ROWS) {
+    let (preview, mut map_error) = match import::preview(csv, &full, PREVIEW_ROWS) {
         Ok(p) => (
             p.rows
                 .iter()
@@ -252,6 +289,18 @@ fn mapping_page(
         ),
         Err(e) => (Vec::new(), Some(e)),
     };
+    if map_error.is_none() && !unchosen.is_empty() {
+        let columns = unchosen.join(", ");
+        map_error = state
+            .renderer
+            .i18n()
+            .t(
+                console.page.lang,
+                "console-import-unchosen",
+                &[("columns", columns.as_str())],
+            )
+            .ok();
+    }
     console.render(
         state,
         status,
@@ -277,12 +326,22 @@ fn with_upload<R>(console: &Console, t: &str, f: impl FnOnce(&mut Upload) -> R) 
     all.get_mut(t).filter(|u| u.user == console.user.id).map(f)
 }
 
-async fn status(State(state): State<AppState>, console: Console, Path(t): Path<String>) -> Response {
+async fn status(
+    State(state): State<AppState>,
+    console: Console,
+    Path(t): Path<String>,
+) -> Response {
     if let Err(r) = console.require(&state, Action::ManageSubscribers) {
         return r;
     }
     let Some((file, csv, note, confirmed, phase)) = with_upload(&console, &t, |u| {
-        (u.file.clone(), u.text.clone(), u.note, u.confirmed, u.phase.clone())
+        (
+            u.file.clone(),
+            u.text.clone(),
+            u.note,
+            u.confirmed,
+            u.phase.clone(),
+        )
     }) else {
         return gone(&state, &console);
     };
@@ -307,7 +366,7 @@ async fn status(State(state): State<AppState>, console: Console, Path(t): Path<S
                     "file": file,
                     "done": done,
                     "total": total,
-                    "percent": if total == 0 { 0 } else { done * 100 / total },
+                    "percent": (done * 100).checked_div(total).unwrap_or(0),
                     "token": t,
                 }),
             );
@@ -367,7 +426,13 @@ async fn mapping(
         return r;
     }
     let Some((file, csv, note, confirmed, phase)) = with_upload(&console, &t, |u| {
-        (u.file.clone(), u.text.clone(), u.note, u.confirmed, u.phase.clone())
+        (
+            u.file.clone(),
+            u.text.clone(),
+            u.note,
+            u.confirmed,
+            u.phase.clone(),
+        )
     }) else {
         return gone(&state, &console);
     };
@@ -381,13 +446,24 @@ async fn mapping(
     for (i, h) in headers.iter().enumerate() {
         if let Some(v) = form.get(&format!("col{i}")) {
             match v.parse::<Field>() {
-                Ok(field) => choices.push(ColumnChoice { column: h.clone(), field }),
+                Ok(field) => choices.push(ColumnChoice {
+                    column: h.clone(),
+                    field,
+                }),
                 Err(e) => errors.push(format!("`{h}`: {e}")),
             }
         }
     }
     let page = |status, error| {
-        mapping_page(&state, &console, &t, (&file, &csv, note, confirmed), &choices, status, error)
+        mapping_page(
+            &state,
+            &console,
+            &t,
+            (&file, &csv, note, confirmed),
+            &choices,
+            status,
+            error,
+        )
     };
     if !errors.is_empty() {
         return page(StatusCode::BAD_REQUEST, Some(errors.join("; ")));
@@ -413,7 +489,12 @@ async fn mapping(
     }
     let actor = console.actor();
     let user = console.user.id;
-    tracing::info!(user, rows = total, bad = bad.len(), "console: import started");
+    tracing::info!(
+        user,
+        rows = total,
+        bad = bad.len(),
+        "console: import started"
+    );
     let handle = tokio::runtime::Handle::current();
     let job_state = state.clone();
     let job_token = t.clone();
@@ -455,7 +536,10 @@ async fn mapping(
             ..Report::default()
         };
         for line in suppressed_lines {
-            report.bad.push((line, "the address was erased on request (suppressed): skipped".into()));
+            report.bad.push((
+                line,
+                "the address was erased on request (suppressed): skipped".into(),
+            ));
         }
         report.bad.sort_by_key(|b| b.0);
         match result {
@@ -480,7 +564,11 @@ async fn mapping(
             report.unchanged,
             report.suppressed,
             report.bad_total,
-            if report.failed.is_some() { ", stopped by a database error" } else { "" }
+            if report.failed.is_some() {
+                ", stopped by a database error"
+            } else {
+                ""
+            }
         );
         if let Err(e) = handle.block_on(audit::record(
             state.store.as_ref(),

@@ -14,8 +14,7 @@ use crate::domain::Action;
 use crate::http::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console/users", get(users))
+    Router::new().route("/console/users", get(users))
 }
 
 async fn users(State(state): State<AppState>, console: Console) -> Response {

@@ -109,11 +109,17 @@ async fn list_page(
     let mut bad = Vec::new();
     let status_filter = match q.status.as_str() {
         "" => None,
-        s => s.parse::<SubscriberStatus>().map_err(|e| bad.push(e.to_string())).ok(),
+        s => s
+            .parse::<SubscriberStatus>()
+            .map_err(|e| bad.push(e.to_string()))
+            .ok(),
     };
     let lang_filter = match q.lang.as_str() {
         "" => None,
-        s => s.parse::<LangPref>().map_err(|e| bad.push(e.to_string())).ok(),
+        s => s
+            .parse::<LangPref>()
+            .map_err(|e| bad.push(e.to_string()))
+            .ok(),
     };
     let after = match q.after.as_str() {
         "" => None,
@@ -178,7 +184,10 @@ async fn list_page(
         "next": next,
         "first_page": after.is_some(),
         "add_error": add_error,
-        "add": add.map(|a| json!({ "email": a.email, "name": a.name, "lang": a.lang, "confirmed": a.confirmed.is_some() })),
+        "add": add.map_or_else(
+            || json!({ "email": "", "name": "", "lang": "ja", "confirmed": false }),
+            |a| json!({ "email": a.email, "name": a.name, "lang": a.lang, "confirmed": a.confirmed.is_some() }),
+        ),
         "add_langs": ADD_LANGS.iter().map(|l| json!({
             "value": l,
             "label": format!("console-ops-lang-{l}"),
