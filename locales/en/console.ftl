@@ -215,3 +215,4 @@ console-import-another = Import another file
 console-import-gone-title = Upload not found
 console-import-gone = This upload is gone (it expires after an hour, or belongs to someone else). Upload the file again.
 console-import-unchosen = Choose what these columns hold: { $columns }.
+console-bounces-title = Bounce reports

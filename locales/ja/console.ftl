@@ -215,3 +215,4 @@ console-import-another = 別のファイルをインポート
 console-import-gone-title = アップロードが見つかりません
 console-import-gone = このアップロードはありません（1 時間で期限切れになるか、別の人のものです）。ファイルをもう一度アップロードしてください。
 console-import-unchosen = 次の列の内容を選んでください：{ $columns }
+console-bounces-title = バウンス報告

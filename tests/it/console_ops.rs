@@ -516,7 +516,7 @@ async fn ops(db: TestDb) {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     import_report(&s, &mut admin, &location).await;
-    let (_, page, _) = get(&s, &mut admin, "/console/subscribers?q=page&lang=en").await;
+    let (_, page, _) = get(&s, &mut admin, "/console/subscribers?q=page&language=en").await;
     let first = reader_links(&page);
     assert_eq!(first.len(), 50);
     let at = page.find("rel=\"next\"").expect("a next page link");
@@ -534,7 +534,7 @@ async fn ops(db: TestDb) {
     assert_eq!(second.len(), 10);
     assert!(second.iter().all(|id| !first.contains(id)));
     assert!(!page.contains("rel=\"next\""));
-    let (_, page, _) = get(&s, &mut admin, "/console/subscribers?q=page&lang=ja").await;
+    let (_, page, _) = get(&s, &mut admin, "/console/subscribers?q=page&language=ja").await;
     assert!(reader_links(&page).is_empty() && page.contains("該当する購読者はいません"));
     let (_, page, _) = get(&s, &mut admin, "/console/subscribers?q=%E5%B1%B1%E7%94%B0").await;
     assert_eq!(reader_links(&page).len(), 1, "by name (山田)");

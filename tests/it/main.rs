@@ -28,6 +28,7 @@ mod issues;
 mod layers;
 mod mail;
 mod operating;
+mod operator_journey;
 mod outbox;
 mod postfix;
 mod reader;

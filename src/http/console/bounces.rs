@@ -155,7 +155,7 @@ async fn list(
         } else {
             StatusCode::OK
         },
-        "console-nav-bounces",
+        "console-bounces-title",
         "bounces",
         data,
     )

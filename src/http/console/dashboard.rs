@@ -168,6 +168,9 @@ async fn page(State(state): State<AppState>, console: Console) -> Response {
     let r = &d.rates;
     let warn = r.bounce_level != Level::Ok || r.complaint_level != Level::Ok;
     let data = json!({
+        "name": console.user.display_name(),
+        "role_label": super::role_label(&state, console.page.lang, console.user.role),
+        "totp": console.user.totp,
         "campaigns": campaigns,
         "queue_key": "queue",
         "queue": live["queue"],

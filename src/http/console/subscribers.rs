@@ -49,8 +49,9 @@ struct ListQuery {
     q: String,
     #[serde(default)]
     status: String,
+    /// The language filter (`lang` is the page's own language switch).
     #[serde(default)]
-    lang: String,
+    language: String,
     #[serde(default)]
     after: String,
 }
@@ -114,7 +115,7 @@ async fn list_page(
             .map_err(|e| bad.push(e.to_string()))
             .ok(),
     };
-    let lang_filter = match q.lang.as_str() {
+    let lang_filter = match q.language.as_str() {
         "" => None,
         s => s
             .parse::<LangPref>()
@@ -170,7 +171,7 @@ async fn list_page(
         let mut url = url::form_urlencoded::Serializer::new(String::new());
         url.append_pair("q", text)
             .append_pair("status", &q.status)
-            .append_pair("lang", &q.lang)
+            .append_pair("language", &q.language)
             .append_pair("after", &after.to_string());
         format!("/console/subscribers?{}", url.finish())
     });
