@@ -186,6 +186,7 @@ async fn find_reader(c: &fantoccini::Client, s: &Server, t: &Texts, email: &str)
     expect_h1(c, t.reader).await;
     let body = main_text(c).await;
     assert!(body.contains(email), "{body}");
+    assert_eq!(text_of(c, "dd.reader-lang").await, "ja", "the reader's language, not the page's");
     assert!(body.contains("2026-12"), "the delivery: {body}");
 }
 
@@ -373,6 +374,7 @@ async fn an_operator_watches_a_campaign_finds_a_reader_imports_and_sees_a_bounce
             .unwrap()
             .unwrap();
         let delivery = db.store.delivery_of(issue, sub.id).await.unwrap().unwrap();
+        assert_eq!(sub.lang, kairan::domain::LangPref::Ja, "{email} as imported");
         let out = pipe(
             &db.url,
             dir.path(),
@@ -386,7 +388,11 @@ async fn an_operator_watches_a_campaign_finds_a_reader_imports_and_sees_a_bounce
             String::from_utf8_lossy(&out.stderr)
         );
 
+        let after = db.store.subscriber(sub.id).await.unwrap().unwrap();
+        assert_eq!(after.lang, kairan::domain::LangPref::Ja, "{email} after the bounce");
         find_reader(&c, &s, t, &email).await;
+        let shown = db.store.subscriber(sub.id).await.unwrap().unwrap();
+        assert_eq!(shown.lang, kairan::domain::LangPref::Ja, "{email} after the search");
         let body = main_text(&c).await;
         assert!(
             body.contains("verp") && body.contains(t.sent_state),

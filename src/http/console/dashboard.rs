@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Console, unavailable};
 use crate::app::dashboard::{self, Dashboard, Level};
-use crate::domain::{IssueState, LangPref, SubscriberStatus};
+use crate::domain::{IssueState, Lang, LangPref, SubscriberStatus};
 use crate::http::AppState;
 use crate::http::pages::secure_headers;
 
@@ -49,7 +49,7 @@ fn percent(rate: f64) -> String {
 }
 
 /// The values the page shows and the event stream updates, by their `data-live` key.
-fn live_values(d: &Dashboard) -> Map<String, Value> {
+fn live_values(d: &Dashboard, state_label: &dyn Fn(IssueState) -> String) -> Map<String, Value> {
     let mut v = Map::new();
     for c in &d.campaigns {
         let k = |f: &str| format!("c{}-{f}", c.id);
@@ -57,7 +57,7 @@ fn live_values(d: &Dashboard) -> Map<String, Value> {
         let total = n.total();
         let done = n.sent + n.failed + n.skipped;
         let pct = (done * 100).checked_div(total).unwrap_or(100);
-        v.insert(k("state"), json!(c.state.as_str()));
+        v.insert(k("state"), json!(state_label(c.state)));
         v.insert(k("sent"), json!(n.sent.to_string()));
         v.insert(k("failed"), json!(n.failed.to_string()));
         v.insert(k("retrying"), json!(n.retry.to_string()));
@@ -124,7 +124,8 @@ async fn page(State(state): State<AppState>, console: Console) -> Response {
     };
     let probes = crate::mail::probe::SettingsProbes::new(&state.settings);
     let health = dashboard::health(state.store.as_ref(), &state.settings, &probes).await;
-    let live = live_values(&d);
+    let lang = console.page.lang;
+    let live = live_values(&d, &|s| issue_state(&state, lang, s));
     let campaigns: Vec<Value> = d
         .campaigns
         .iter()
@@ -222,7 +223,7 @@ pub const SCRIPT_POLICY: &str = "default-src 'none'; style-src 'self'; img-src '
 /// JSON object of `data-live` key → text.
 async fn events(State(state): State<AppState>, console: Console) -> Response {
     tracing::debug!(user = console.user.id, "console: dashboard events opened");
-    let stream = live_stream(state);
+    let stream = live_stream(state, console.page.lang);
     let mut r = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
@@ -232,15 +233,26 @@ async fn events(State(state): State<AppState>, console: Console) -> Response {
     r
 }
 
-fn live_stream(state: AppState) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold((state, true), |(state, first)| async move {
+/// An issue state in the page's language.
+fn issue_state(state: &AppState, lang: Lang, s: IssueState) -> String {
+    state
+        .renderer
+        .i18n()
+        .t(lang, &format!("console-ops-issue-{}", s.as_str()), &[])
+        .unwrap_or_else(|_| s.as_str().to_owned())
+}
+
+fn live_stream(state: AppState, lang: Lang) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold((state, true), move |(state, first)| async move {
         if !first {
             tokio::time::sleep(EVENT_INTERVAL).await;
         }
         let event = match dashboard::gather(state.store.as_ref(), Utc::now()).await {
             Ok(d) => Event::default()
                 .event("dashboard")
-                .json_data(Value::Object(live_values(&d)))
+                .json_data(Value::Object(live_values(&d, &|s| {
+                    issue_state(&state, lang, s)
+                })))
                 .unwrap_or_else(|_| Event::default().comment("unencodable")),
             Err(e) => {
                 tracing::warn!(error = %e, "console: dashboard events: cannot gather");

@@ -340,7 +340,7 @@ async fn reader(
         "id": s.id.to_string(),
         "email": s.email.as_str(),
         "name": s.name,
-        "lang": s.lang.as_str(),
+        "reader_lang": s.lang.as_str(),
         "status": s.status.as_str(),
         "status_label": format!("console-ops-status-{}", s.status.as_str()),
         "source": s.source.as_str(),
