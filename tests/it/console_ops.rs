@@ -411,6 +411,10 @@ async fn ops(db: TestDb) {
     let (status, _, page) = upload(&s, &admin, &csrf, "empty.csv", b"", true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("CSV ファイルを選んで"), "{page}");
+    // Over `http.body_limit` (1 MiB by default): refused before it is read.
+    let big = format!("email,lang\n{}", "x@example.jp,ja\n".repeat(80_000));
+    let (status, _, _) = upload(&s, &admin, &csrf, "big.csv", big.as_bytes(), true).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(listed(&s).len(), before);
 
     let (status, location, _) = upload(&s, &admin, &csrf, "list.csv", good.as_bytes(), true).await;

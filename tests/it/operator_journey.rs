@@ -186,7 +186,11 @@ async fn find_reader(c: &fantoccini::Client, s: &Server, t: &Texts, email: &str)
     expect_h1(c, t.reader).await;
     let body = main_text(c).await;
     assert!(body.contains(email), "{body}");
-    assert_eq!(text_of(c, "dd.reader-lang").await, "ja", "the reader's language, not the page's");
+    assert_eq!(
+        text_of(c, "dd.reader-lang").await,
+        "ja",
+        "the reader's language, not the page's"
+    );
     assert!(body.contains("2026-12"), "the delivery: {body}");
 }
 
@@ -374,7 +378,11 @@ async fn an_operator_watches_a_campaign_finds_a_reader_imports_and_sees_a_bounce
             .unwrap()
             .unwrap();
         let delivery = db.store.delivery_of(issue, sub.id).await.unwrap().unwrap();
-        assert_eq!(sub.lang, kairan::domain::LangPref::Ja, "{email} as imported");
+        assert_eq!(
+            sub.lang,
+            kairan::domain::LangPref::Ja,
+            "{email} as imported"
+        );
         let out = pipe(
             &db.url,
             dir.path(),
@@ -387,12 +395,25 @@ async fn an_operator_watches_a_campaign_finds_a_reader_imports_and_sees_a_bounce
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // And one with a token kairan never signed: forged, nobody's.
+        let forged = format!("bounces+{}@example.org", "A".repeat(46));
+        let raw = hard_bounce(&email, Some(&forged), 1000 + i as u32);
+        let out = pipe(&db.url, dir.path(), &raw, &[]);
+        assert_eq!(out.status.code(), Some(0));
 
         let after = db.store.subscriber(sub.id).await.unwrap().unwrap();
-        assert_eq!(after.lang, kairan::domain::LangPref::Ja, "{email} after the bounce");
+        assert_eq!(
+            after.lang,
+            kairan::domain::LangPref::Ja,
+            "{email} after the bounce"
+        );
         find_reader(&c, &s, t, &email).await;
         let shown = db.store.subscriber(sub.id).await.unwrap().unwrap();
-        assert_eq!(shown.lang, kairan::domain::LangPref::Ja, "{email} after the search");
+        assert_eq!(
+            shown.lang,
+            kairan::domain::LangPref::Ja,
+            "{email} after the search"
+        );
         let body = main_text(&c).await;
         assert!(
             body.contains("verp") && body.contains(t.sent_state),
@@ -409,6 +430,7 @@ async fn an_operator_watches_a_campaign_finds_a_reader_imports_and_sees_a_bounce
             table.contains(&format!("#{}", sub.id)) && table.contains("verp"),
             "{table}"
         );
+        assert!(table.contains("forged"), "{table}");
         shots(&c, "bounces", t.lang).await;
         click(
             &c,
