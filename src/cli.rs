@@ -63,6 +63,10 @@ pub enum Command {
     Send {
         /// The issue's id or slug
         issue: String,
+        /// With `console.require_approval` on and no approved send request: send anyway,
+        /// as the server's operator, giving the reason (written to the audit log)
+        #[arg(long, value_name = "REASON")]
+        override_approval: Option<String>,
     },
     /// Parse bounce messages, or ingest them and apply the bounce policy
     #[command(subcommand)]
@@ -169,12 +173,19 @@ fn audited(command: &Command) -> Option<(&'static str, String)> {
     use subscribers::Command as S;
     Some(match command {
         Command::Migrate => ("database.migrated", String::new()),
+        Command::Issue(I::Queue {
+            slug, draft: true, ..
+        }) => ("issue.created", format!("issue {slug}")),
         Command::Issue(I::Queue { slug, .. }) => ("issue.queued", format!("issue {slug}")),
+        Command::Issue(I::Edit { issue, .. }) => ("issue.edited", format!("issue {issue}")),
+        Command::Issue(I::QueueDraft { issue, .. }) => ("issue.queued", format!("issue {issue}")),
+        Command::Backup { .. } => ("database.backed_up", String::new()),
+        Command::Subscribers(S::Import { preview: true, .. }) => return None,
         Command::Issue(I::Pause { issue }) => ("issue.paused", format!("issue {issue}")),
         Command::Issue(I::Resume { issue }) => ("issue.resumed", format!("issue {issue}")),
         Command::Issue(I::Cancel { issue }) => ("issue.cancelled", format!("issue {issue}")),
         Command::Issue(I::SendTest { issue, .. }) => ("issue.test_sent", format!("issue {issue}")),
-        Command::Send { issue } => ("issue.sent", format!("issue {issue}")),
+        Command::Send { issue, .. } => ("issue.sent", format!("issue {issue}")),
         Command::Subscribers(S::Add { .. }) => ("subscriber.added", String::new()),
         Command::Subscribers(S::Import { .. }) => ("subscriber.imported", String::new()),
         Command::Subscribers(S::Export { .. }) => ("subscriber.exported", String::new()),
@@ -230,7 +241,10 @@ async fn run_command(command: Command, loaded: Loaded) -> anyhow::Result<ExitCod
         }
         Command::Check => check(&loaded),
         Command::Issue(cmd) => issue::run(cmd, &loaded).await,
-        Command::Send { issue } => send::run(&issue, &loaded).await,
+        Command::Send {
+            issue,
+            override_approval,
+        } => send::run(&issue, override_approval.as_deref(), &loaded).await,
         Command::Bounce(cmd) => bounce::run(cmd, &loaded).await,
         Command::Status { json } => status(&loaded, json).await,
         Command::Subscribers(command) => subscribers::run(command, &loaded).await,

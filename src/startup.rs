@@ -202,7 +202,10 @@ impl Application {
             (
                 tokio::spawn(crate::app::scheduler::run(
                     store.clone(),
-                    settings.schedule.clone(),
+                    crate::config::ScheduleSettings {
+                        require_approval: settings.console.require_approval,
+                        ..settings.schedule.clone()
+                    },
                     shutdown.clone(),
                 )),
                 tokio::spawn(crate::app::dispatch::supervise(

@@ -42,3 +42,7 @@ footer-privacy = Privacy policy
 footer-contact = Contact:
 mail-footer-sender-only = Sent by { $sender }
 mail-footer-privacy = Privacy policy: { $url }
+# Proof of work on the subscribe form (subscribe.proof_of_work; /static/pow.js).
+pow-needs-js = This form needs JavaScript. To keep automated sign-ups out without any outside service, your browser does a short calculation before the form can be sent; nothing leaves your browser but the form. Please turn JavaScript on for this page.
+pow-working = Preparing the form (a short calculation against automated sign-ups)…
+pow-done = Ready: you can send the form.

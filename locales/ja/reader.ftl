@@ -41,3 +41,7 @@ footer-privacy = プライバシーポリシー
 footer-contact = お問い合わせ：
 mail-footer-sender-only = 送信者：{ $sender }
 mail-footer-privacy = プライバシーポリシー：{ $url }
+# 申し込みフォームのプルーフ・オブ・ワーク（subscribe.proof_of_work、/static/pow.js）。
+pow-needs-js = このフォームには JavaScript が必要です。外部のサービスを使わずに機械的な登録を防ぐため、送信の前にお使いのブラウザーで短い計算を行います（フォームの内容以外は何も送信されません）。このページで JavaScript を有効にしてください。
+pow-working = フォームを準備しています（機械的な登録を防ぐための短い計算です）…
+pow-done = 準備ができました。フォームを送信できます。

@@ -43,6 +43,8 @@ pub async fn create_draft(
     match store.insert_issue(&new).await {
         Ok(id) => {
             tracing::info!(issue_id = id.get(), "draft saved");
+            super::accounts::audit::note("issue.created", format!("issue {}", id.get()), slug, now)
+                .await;
             Ok(id)
         }
         Err(StoreError::Conflict(_)) => Err(EditorialError::SlugTaken(slug.to_owned())),
@@ -113,6 +115,7 @@ pub async fn save(
         return Err(wrong(store.issue_state(id).await?.unwrap_or(issue.state)));
     }
     tracing::info!(issue_id = id.get(), state = %issue.state, "issue saved");
+    super::accounts::audit::note("issue.edited", format!("issue {}", id.get()), "", now).await;
     Ok(issue.state)
 }
 
@@ -174,6 +177,7 @@ pub async fn queue_draft(
         });
     }
     tracing::info!(issue_id = id.get(), "draft queued");
+    super::accounts::audit::note("issue.queued", format!("issue {}", id.get()), "", now).await;
     Ok(next_send_time(settings, issue.send_at, now))
 }
 
@@ -199,6 +203,13 @@ pub async fn accept_replacements(
         });
     }
     tracing::info!(issue_id = id.get(), replaced = a + b, "stand-ins accepted");
+    super::accounts::audit::note(
+        "issue.edited",
+        format!("issue {}", id.get()),
+        format!("{} legacy-charset stand-ins accepted", a + b),
+        now,
+    )
+    .await;
     Ok(a + b)
 }
 
@@ -332,6 +343,14 @@ pub async fn send_tests(
         let result = preview::send_test(renderer, settings, mailer, issue, to, *pref)
             .await
             .map_err(|e| e.to_string());
+        let sent = if result.is_ok() { "sent" } else { "failed" };
+        super::accounts::audit::note(
+            "issue.test_sent",
+            format!("issue {}", issue.id.get()),
+            format!("{} ({sent})", pref.as_str()),
+            chrono::Utc::now(),
+        )
+        .await;
         out.push(TestSent {
             to: to.clone(),
             pref: *pref,

@@ -363,6 +363,13 @@ pub async fn queue(
     match store.insert_issue(&new).await {
         Ok(id) => {
             tracing::info!(issue_id = id.get(), slug = %req.slug, "issue queued");
+            super::accounts::audit::note(
+                "issue.queued",
+                format!("issue {}", id.get()),
+                req.slug.clone(),
+                now,
+            )
+            .await;
             Ok(id)
         }
         Err(StoreError::Conflict(_)) => Err(EditorialError::SlugTaken(req.slug)),
@@ -443,6 +450,18 @@ pub async fn control(
         });
     }
     tracing::info!(issue_id = id.get(), from = %issue.state, to = %to, "issue state changed");
+    let action = match control {
+        Control::Pause => "issue.paused",
+        Control::Resume => "issue.resumed",
+        Control::Cancel => "issue.cancelled",
+    };
+    super::accounts::audit::note(
+        action,
+        format!("issue {}", id.get()),
+        format!("{} -> {to}", issue.state),
+        now,
+    )
+    .await;
     Ok(to)
 }
 
@@ -472,6 +491,7 @@ pub async fn edit(
             action: "editing",
         });
     }
+    super::accounts::audit::note("issue.edited", format!("issue {}", id.get()), "", now).await;
     Ok(())
 }
 
@@ -485,6 +505,13 @@ pub async fn send_now(
 ) -> Result<(), EditorialError> {
     if store.send_issue_now(id, now).await? {
         tracing::info!(issue_id = id.get(), "issue brought forward to now");
+        super::accounts::audit::note(
+            "issue.sent",
+            format!("issue {}", id.get()),
+            "send started: brought forward to now",
+            now,
+        )
+        .await;
         return Ok(());
     }
     match store.issue_state(id).await? {

@@ -560,6 +560,20 @@ pub async fn load(
             total,
         });
     }
+    super::accounts::audit::note(
+        "subscriber.imported",
+        "",
+        format!(
+            "{} rows: {} added, {} activated, {} unchanged, {} suppressed",
+            rows.len(),
+            done.added,
+            done.activated,
+            done.unchanged,
+            done.suppressed
+        ),
+        Utc::now(),
+    )
+    .await;
     Ok(done)
 }
 

@@ -153,6 +153,102 @@ pub async fn address_may_get_mail(
     Ok(sent < u64::from(limits.confirmations_per_address_per_day))
 }
 
+/// How long a proof-of-work challenge may be answered.
+pub const POW_TTL_SECS: i64 = 600;
+const POW_LABEL: &str = "subscribe-pow";
+
+/// A proof-of-work challenge for a served form (`subscribe.proof_of_work = bits`): when it
+/// was issued, the bits asked, a random part, signed: `{secs}.{bits}.{random}.{tag}`.
+/// The browser (`/static/pow.js`) finds a nonce with SHA-256(`{challenge}:{nonce}`)
+/// starting with `bits` zero bits.
+pub fn pow_challenge(signer: &Signer, bits: u8, now: DateTime<Utc>) -> String {
+    let random = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
+    let data = format!("{}.{bits}.{random}", now.timestamp());
+    let tag = signer.tag(POW_LABEL, data.as_bytes());
+    format!("{data}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// What a sent form's proof of work came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowVerdict {
+    /// Proof of work is off.
+    Off,
+    /// Solved, and the challenge is now spent.
+    Solved,
+    /// No challenge, or an expired one (an embedded copy, a tab left open, no JavaScript):
+    /// show the form again with a fresh one.
+    Missing,
+    /// Forged, unsolved or spent already (the reason, as counted): a bot's; answer as if
+    /// accepted, do nothing.
+    Bad(&'static str),
+}
+
+/// Leading zero bits of `digest`.
+fn zero_bits(digest: &[u8]) -> u32 {
+    let mut n = 0;
+    for b in digest {
+        n += b.leading_zeros();
+        if *b != 0 {
+            break;
+        }
+    }
+    n
+}
+
+/// Judges a form's proof of work: the challenge's signature (constant time), its age, the
+/// nonce, and, last, spends the challenge (a challenge answers one form only, on every
+/// instance: a slot of the reader caps' table).
+pub async fn judge_pow(
+    store: &dyn Store,
+    signer: &Signer,
+    limits: &SubscribeSettings,
+    challenge: &str,
+    nonce: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<PowVerdict> {
+    use sha2::Digest as _;
+    if limits.proof_of_work == 0 {
+        return Ok(PowVerdict::Off);
+    }
+    if challenge.is_empty() {
+        return Ok(PowVerdict::Missing);
+    }
+    let Some((data, tag)) = challenge.rsplit_once('.') else {
+        return Ok(PowVerdict::Bad("pow_invalid"));
+    };
+    let tag = URL_SAFE_NO_PAD.decode(tag).unwrap_or_default();
+    if !signer.verify_tag(POW_LABEL, data.as_bytes(), &tag, now) {
+        return Ok(PowVerdict::Bad("pow_invalid"));
+    }
+    let mut parts = data.split('.');
+    let (Some(Ok(secs)), Some(Ok(bits))) = (
+        parts.next().map(str::parse::<i64>),
+        parts.next().map(str::parse::<u8>),
+    ) else {
+        return Ok(PowVerdict::Bad("pow_invalid"));
+    };
+    let age = now.timestamp() - secs;
+    if !(-300..=POW_TTL_SECS).contains(&age) || bits < limits.proof_of_work {
+        // Issued too long ago (or under a lower setting): a person gets a fresh one.
+        return Ok(PowVerdict::Missing);
+    }
+    if nonce.is_empty() || nonce.len() > 20 || !nonce.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(PowVerdict::Bad("pow_wrong"));
+    }
+    let digest = sha2::Sha256::digest(format!("{challenge}:{nonce}").as_bytes());
+    if zero_bits(&digest) < u32::from(bits) {
+        return Ok(PowVerdict::Bad("pow_wrong"));
+    }
+    let key = format!("pow:{}", URL_SAFE_NO_PAD.encode(&tag));
+    if !store
+        .take_cap_slot(&key, 1, POW_TTL_SECS + 300, now)
+        .await?
+    {
+        return Ok(PowVerdict::Bad("pow_reused"));
+    }
+    Ok(PowVerdict::Solved)
+}
+
 /// Where a form post comes from, by its `Origin` header (else its `Referer`'s origin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormOrigin {
@@ -205,13 +301,69 @@ pub async fn sign_up(
     mail: Mail<'_>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReaderSignUp> {
-    if let Err(reason) = within_caps(store, limits, &reg.email, now).await? {
+    let limited = |reason: &'static str| {
         count(reason);
         tracing::info!(reason, "sign-up over a limit: nothing stored or sent");
-        return Ok(ReaderSignUp::Limited(reason));
+        Ok(ReaderSignUp::Limited(reason))
+    };
+    if let Err(reason) = within_caps(store, limits, &reg.email, now).await? {
+        return limited(reason);
     }
-    let done = subscription::register(store, reg, limits.resend_interval, mail, now).await?;
+    // The counts above are a snapshot; concurrent requests could all pass them. The slots
+    // are what holds: taken atomically before anything is stored, given back when they
+    // bought nothing.
+    let address = address_slot(store, &reg.email).await?;
+    if !store
+        .take_cap_slot(
+            &address,
+            limits.confirmations_per_address_per_day,
+            86_400,
+            now,
+        )
+        .await?
+    {
+        return limited("address_cap");
+    }
+    let domain = if store.subscriber_by_email(&reg.email).await?.is_none() {
+        let key = format!("domain:{}", reg.email.domain().to_lowercase());
+        if !store
+            .take_cap_slot(&key, limits.pending_per_domain_per_hour, 3_600, now)
+            .await?
+        {
+            store.release_cap_slot(&address).await?;
+            return limited("domain_cap");
+        }
+        Some(key)
+    } else {
+        None
+    };
+    let done = match subscription::register(store, reg, limits.resend_interval, mail, now).await {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = store.release_cap_slot(&address).await;
+            if let Some(k) = &domain {
+                let _ = store.release_cap_slot(k).await;
+            }
+            return Err(e);
+        }
+    };
+    if done.outcome.confirmation_due().is_none() {
+        store.release_cap_slot(&address).await?;
+    }
+    if let Some(k) = &domain
+        && !matches!(done.outcome, subscription::Subscribed::Created { .. })
+    {
+        store.release_cap_slot(k).await?;
+    }
     Ok(ReaderSignUp::Registered(done))
+}
+
+/// The cap key of an address: its keyed hash (the suppression list's), never the address.
+async fn address_slot(store: &dyn Store, email: &EmailAddress) -> anyhow::Result<String> {
+    Ok(format!(
+        "address:{}",
+        super::keys::address_hash(store, email).await?
+    ))
 }
 
 /// "Send me an unsubscribe link" (the page a broken or old link leads to): queues the
@@ -234,7 +386,12 @@ pub async fn request_unsubscribe_link(
     ) {
         return Ok(false);
     }
-    if !address_may_get_mail(store, limits, sub.id, now).await? {
+    let slot = address_slot(store, email).await?;
+    if !address_may_get_mail(store, limits, sub.id, now).await?
+        || !store
+            .take_cap_slot(&slot, limits.confirmations_per_address_per_day, 86_400, now)
+            .await?
+    {
         count("address_cap");
         tracing::info!(
             subscriber_id = sub.id.get(),
@@ -258,6 +415,42 @@ pub async fn request_unsubscribe_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proof_of_work_is_off_by_default_and_bounded() {
+        let (s, _) = crate::config::parse("", "defaults", &[]).unwrap();
+        assert_eq!(s.subscribe.proof_of_work, 0);
+        let (s, _) =
+            crate::config::parse("[subscribe]\nproof_of_work = 16\n", "test", &[]).unwrap();
+        assert_eq!(s.subscribe.proof_of_work, 16);
+        let Err(err) = crate::config::parse("[subscribe]\nproof_of_work = 25\n", "test", &[])
+        else {
+            panic!("25 bits refused");
+        };
+        assert!(
+            err.0.iter().any(|p| p.key == "subscribe.proof_of_work"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn challenges_are_signed_and_carry_time_and_bits() {
+        let signer = Signer::new(b"test-signing-key-0123456789-0123456789".to_vec(), vec![]);
+        let now = Utc::now();
+        let c = pow_challenge(&signer, 16, now);
+        let parts: Vec<&str> = c.split('.').collect();
+        assert_eq!(parts.len(), 4, "{c}");
+        assert_eq!(parts[0], now.timestamp().to_string());
+        assert_eq!(parts[1], "16");
+        assert_ne!(c, pow_challenge(&signer, 16, now), "random part");
+    }
+
+    #[test]
+    fn zero_bits_count_from_the_first_byte() {
+        assert_eq!(zero_bits(&[0, 0, 0x0f, 0xff]), 20);
+        assert_eq!(zero_bits(&[0x80, 0]), 0);
+        assert_eq!(zero_bits(&[0, 1]), 15);
+    }
 
     fn limits(min: u64) -> SubscribeSettings {
         let (settings, _) = crate::config::parse("", "defaults", &[]).unwrap();

@@ -123,6 +123,16 @@ pub async fn tick_once(
     let p = plan(now, last, schedule, &queued);
     let mut started = Vec::new();
     for id in &p.start {
+        // The two-person rule (`console.require_approval`): a queued issue waits, whoever
+        // queued it and however (API, console, `kairan issue queue`, `resume`), until a
+        // different admin approved a request to send it.
+        if schedule.require_approval && store.approved_send_request(id.get()).await?.is_none() {
+            tracing::debug!(
+                issue_id = id.get(),
+                "issue due but not approved (console.require_approval): held"
+            );
+            continue;
+        }
         if let Some(n) = store.start_campaign(*id, now).await? {
             tracing::info!(issue_id = id.get(), deliveries = n, "campaign started");
             started.push(*id);
@@ -182,6 +192,7 @@ mod tests {
             cron_text: cron.into(),
             timezone: tz,
             catch_up: Duration::from_secs(catch_up_h * 3600),
+            require_approval: false,
         }
     }
 

@@ -252,6 +252,18 @@ pub async fn register(
     )
     .await?;
     let mail = Mailed::deliver(mail, queued).await;
+    // A person adding someone (console, API): audited; a reader's own sign-up is not.
+    if !by_reader(&reg.subscriber(now)) {
+        let (action, id) = match &outcome {
+            Subscribed::Created { id, .. } => ("subscriber.added", Some(*id)),
+            Subscribed::Confirmed { id } => ("subscriber.confirmed", Some(*id)),
+            Subscribed::Restarted { id, .. } => ("subscriber.added", Some(*id)),
+            _ => ("", None),
+        };
+        if let Some(id) = id {
+            super::accounts::audit::note(action, format!("subscriber {}", id.get()), "", now).await;
+        }
+    }
     Ok(Registered { outcome, mail })
 }
 
@@ -394,7 +406,7 @@ pub async fn unsubscribe(
     how: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    store
+    let changed = store
         .set_subscriber_status(
             id,
             &[SubscriberStatus::Pending, SubscriberStatus::Active],
@@ -402,7 +414,17 @@ pub async fn unsubscribe(
             Some(how),
             now,
         )
-        .await
+        .await?;
+    if changed {
+        super::accounts::audit::note(
+            "subscriber.unsubscribed",
+            format!("subscriber {}", id.get()),
+            how,
+            now,
+        )
+        .await;
+    }
+    Ok(changed)
 }
 
 /// Changes the language of a pending or active subscriber.
@@ -422,7 +444,17 @@ pub async fn erase(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let hash = address_hash(store, &sub.email).await?;
-    Ok(store.erase_subscriber(sub.id, &hash, now).await?)
+    let erased = store.erase_subscriber(sub.id, &hash, now).await?;
+    if erased {
+        super::accounts::audit::note(
+            "subscriber.erased",
+            format!("subscriber {}", sub.id.get()),
+            "",
+            now,
+        )
+        .await;
+    }
+    Ok(erased)
 }
 
 /// Everything stored about subscriber `id` that the reader may download: the record and
@@ -451,6 +483,14 @@ pub async fn export(
             })
         })
         .collect();
+    // A person downloading someone's data (console, API) is audited; the reader is not.
+    super::accounts::audit::note(
+        "subscriber.exported",
+        format!("subscriber {}", id.get()),
+        "",
+        Utc::now(),
+    )
+    .await;
     Ok(Some(serde_json::json!({
         "subscriber": SubscriberView::from(sub),
         "consents": consents,

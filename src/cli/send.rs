@@ -13,20 +13,27 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use chrono::Utc;
 
+use crate::app::accounts::Actor;
+use crate::app::accounts::approval::{self, CliSend};
 use crate::app::dispatch::{Dispatcher, Progress, RunEnd};
 use crate::config::Loaded;
 use crate::domain::{IssueId, IssueState};
 
-pub async fn run(key: &str, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    key: &str,
+    override_approval: Option<&str>,
+    loaded: &Loaded,
+) -> anyhow::Result<ExitCode> {
     let settings = Arc::new(loaded.settings.clone());
     let store = crate::startup::open_store(&settings).await?;
-    let result = send(key, settings, store.clone()).await;
+    let result = send(key, override_approval, settings, store.clone()).await;
     store.close().await;
     result
 }
 
 async fn send(
     key: &str,
+    override_approval: Option<&str>,
     settings: Arc<crate::config::Settings>,
     store: Arc<dyn crate::app::ports::Store>,
 ) -> anyhow::Result<ExitCode> {
@@ -36,6 +43,30 @@ async fn send(
             let missing = settings.newsletter.missing_legal_settings();
             if !missing.is_empty() {
                 bail!("the legal footer is incomplete; set {}", missing.join(", "));
+            }
+            // The two-person rule holds here too (`app::accounts::approval::cli_send`).
+            match approval::cli_send(
+                store.as_ref(),
+                &settings,
+                issue.id.get(),
+                override_approval,
+                &Actor::cli(),
+                Utc::now(),
+            )
+            .await
+            {
+                Ok(CliSend::NotRequired) => {}
+                Ok(CliSend::Approved(r)) => eprintln!(
+                    "issue {}: send request {} approved by user {}",
+                    issue.id,
+                    r.id,
+                    r.decided_by.unwrap_or_default()
+                ),
+                Ok(CliSend::Overridden) => eprintln!(
+                    "issue {}: sending without approval (--override-approval; audited)",
+                    issue.id
+                ),
+                Err(e) => bail!("{e}"),
             }
             let snapshot = Instant::now();
             if let Some(n) = store.start_campaign(issue.id, Utc::now()).await? {

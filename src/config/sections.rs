@@ -213,6 +213,8 @@ fn schedule(r: &mut Reader) -> ScheduleSettings {
             values::time_zone,
         ),
         catch_up: r.duration_or("schedule.catch_up", defaults::SCHEDULE_CATCH_UP),
+        // Copied from `console.require_approval` where the scheduler starts (`startup`).
+        require_approval: false,
     }
 }
 
@@ -483,6 +485,7 @@ fn subscribe(r: &mut Reader) -> SubscribeSettings {
             }
             Ok(u)
         }),
+        proof_of_work: r.int_or("subscribe.proof_of_work", 0, 0, 24) as u8,
     };
     if s.min_fill_time > Duration::from_secs(60) {
         r.problem("subscribe.min_fill_time", "must be at most 1m".into());

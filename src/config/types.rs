@@ -229,6 +229,9 @@ pub struct ScheduleSettings {
     pub cron_text: String,
     pub timezone: chrono_tz::Tz,
     pub catch_up: Duration,
+    /// `console.require_approval`, for the scheduler (set by `startup`): a queued issue
+    /// starts only with a send request approved by a different admin.
+    pub require_approval: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +393,9 @@ pub struct SubscribeSettings {
     /// Where a form posted from a listed origin sends the reader afterwards (303); `None`:
     /// the "check your inbox" page.
     pub thank_you_url: Option<url::Url>,
+    /// Proof of work for the subscribe form: leading zero bits of SHA-256 the reader's
+    /// browser must find (`/static/pow.js`); 0 (the default) turns it off.
+    pub proof_of_work: u8,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::ports::{Mailer, Store};
 use crate::config::Settings;
 
+mod acting;
 pub mod admin;
 mod api_approval;
 mod api_bounces;
@@ -83,6 +84,11 @@ pub fn router(state: AppState) -> Router {
             admin::require_admin,
         )),
     );
+    // A person's console form posts run on their behalf: the use cases audit them (issue 14).
+    app = app.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        acting::console_actor,
+    ));
     app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))

@@ -84,7 +84,7 @@ impl FromRequestParts<AppState> for Page {
 
 /// The client's address: the TCP peer (`ConnectInfo`, present when served by `startup`), or,
 /// behind a trusted reverse proxy, the last `X-Forwarded-For` entry (the one it appended).
-fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
+pub(super) fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
     if trust_forwarded_for
         && let Some(ip) = parts
             .headers

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::pages::{Page, RateLimiter, secure_headers};
-use crate::app::reader_guard::{self, FormOrigin, FormVerdict, ReaderSignUp};
+use crate::app::reader_guard::{self, FormOrigin, FormVerdict, PowVerdict, ReaderSignUp};
 use crate::app::subscription::{self, Confirmation, Mail, Registration, Requester};
 use crate::domain::{
     EmailAddress, EmailError, Lang, LangPref, NameError, Purpose, Subscriber, SubscriberId,
@@ -56,6 +56,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(preferences_page).post(preferences_post),
         )
         .route("/static/kairan.css", get(stylesheet))
+        .route("/static/pow.js", get(pow_script))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(Extension(limiter))
 }
@@ -98,6 +99,10 @@ struct SubscribeForm {
     stamp: String,
     /// Sent from a copy of the form on the organisation's site (the embed snippet).
     embedded: bool,
+    /// The proof of work (`subscribe.proof_of_work`): the served challenge and the nonce the
+    /// browser found (`/static/pow.js`).
+    pow_challenge: String,
+    pow_nonce: String,
 }
 
 impl SubscribeForm {
@@ -112,6 +117,8 @@ impl SubscribeForm {
                 "homepage" => f.homepage = v.into_owned(),
                 "stamp" => f.stamp = v.into_owned(),
                 "embedded" => f.embedded = !v.is_empty(),
+                "pow_challenge" => f.pow_challenge = v.into_owned(),
+                "pow_nonce" => f.pow_nonce = v.into_owned(),
                 _ => {}
             }
         }
@@ -183,7 +190,8 @@ fn render_form_noting(
             .map(|(_, id)| *id)
             .unwrap_or("")
     };
-    page.render(
+    let pow_bits = state.settings.subscribe.proof_of_work;
+    let mut response = page.render(
         state,
         status,
         "subscribe",
@@ -206,8 +214,45 @@ fn render_form_noting(
             "stamp": reader_guard::form_stamp(&state.signer, Utc::now()),
             "embedded": form.embedded,
             "again": again,
+            "pow_bits": pow_bits,
+            "pow_challenge": (pow_bits > 0)
+                .then(|| reader_guard::pow_challenge(&state.signer, pow_bits, Utc::now())),
         }),
-    )
+    );
+    if pow_bits > 0 {
+        allow_own_scripts(&mut response);
+    }
+    response
+}
+
+/// Lets a page run our own scripts (`/static/pow.js`): `script-src 'self'` added to its
+/// policy, nothing inline.
+fn allow_own_scripts(response: &mut Response) {
+    let h = response.headers_mut();
+    let policy = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(crate::http::pages::CONTENT_SECURITY_POLICY)
+        .to_owned();
+    if let Ok(v) = HeaderValue::from_str(&format!("{policy}; script-src 'self'")) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// `/static/pow.js`: the proof-of-work solver (self-hosted, small, no dependencies).
+async fn pow_script() -> Response {
+    let mut r = include_str!("pow.js").into_response();
+    let h = r.headers_mut();
+    secure_headers(h);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
 }
 
 async fn subscribe_form(State(state): State<AppState>, page: Page) -> Response {
@@ -307,6 +352,31 @@ async fn subscribe_post(
     };
     if verdict == FormVerdict::Restamp {
         return render_form_noting(&state, &page, StatusCode::OK, &form, &[], true);
+    }
+    match reader_guard::judge_pow(
+        state.store.as_ref(),
+        &state.signer,
+        &state.settings.subscribe,
+        &form.pow_challenge,
+        &form.pow_nonce,
+        now,
+    )
+    .await
+    {
+        Ok(PowVerdict::Off | PowVerdict::Solved) => {}
+        // An embedded copy, an old tab: the form again, with a challenge to solve.
+        Ok(PowVerdict::Missing) => {
+            return render_form_noting(&state, &page, StatusCode::OK, &form, &[], true);
+        }
+        Ok(PowVerdict::Bad(reason)) => {
+            reader_guard::count(reason);
+            tracing::info!(reason, "subscribe: proof of work missing or wrong");
+            return check_inbox(&state, &page, form.embedded);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "subscribe: cannot check the proof of work");
+            return page.unavailable(&state);
+        }
     }
     let (_, text_hash, text_version) = consent_text(&state, page.lang);
     let reg = Registration {

@@ -48,6 +48,54 @@ macro_rules! reader_limit_store_impl {
                 .await?;
                 Ok(u64::try_from(n).unwrap_or(0))
             }
+
+            async fn take_cap_slot(
+                &self,
+                key: &str,
+                limit: u32,
+                window_secs: i64,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                if limit == 0 {
+                    return Ok(false);
+                }
+                let now = now.timestamp();
+                // A window that has ended starts anew with this slot; otherwise the slot is
+                // taken only while fewer than `limit` are. The row is locked by the upsert
+                // (PostgreSQL) or the write (SQLite), so the condition sees every slot taken.
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO reader_caps (key, window_start, n) VALUES ($1, $2, 1)
+                     ON CONFLICT (key) DO UPDATE SET
+                       n = CASE WHEN reader_caps.window_start <= $3 THEN 1
+                                ELSE reader_caps.n + 1 END,
+                       window_start = CASE WHEN reader_caps.window_start <= $3 THEN $2
+                                ELSE reader_caps.window_start END
+                     WHERE reader_caps.window_start <= $3 OR reader_caps.n < $4
+                     RETURNING n",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(now - window_secs)
+                .bind(i64::from(limit))
+                .fetch_optional(&self.pool)
+                .await?;
+                // Now and then, forget windows ended long ago (one day after the longest).
+                if rand::random::<u8>() == 0 {
+                    sqlx::query("DELETE FROM reader_caps WHERE window_start < $1")
+                        .bind(now - 2 * 86_400)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(taken.is_some())
+            }
+
+            async fn release_cap_slot(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE reader_caps SET n = n - 1 WHERE key = $1 AND n > 0")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
         }
     };
 }

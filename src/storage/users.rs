@@ -656,6 +656,20 @@ macro_rules! user_store_impl {
                     .collect()
             }
 
+            async fn approved_send_request(&self, issue_id: i64) -> Result<Option<SendRequest>, StoreError> {
+                sqlx::query_as::<_, super::users::SendRequestRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM send_requests r WHERE r.issue_id = $1 AND r.state = 'approved'
+                     AND r.decided_by IS NOT NULL AND r.decided_by <> r.requested_by
+                     AND NOT EXISTS (SELECT 1 FROM issue_contents c
+                                     WHERE c.issue_id = r.issue_id AND c.updated_at > r.decided_at)
+                     ORDER BY r.id DESC LIMIT 1", super::users::SEND_REQUEST_COLUMNS)))
+                    .bind(issue_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryFrom::try_from)
+                    .transpose()
+            }
+
             async fn approve_send_request(
                 &self,
                 id: i64,

@@ -15,7 +15,10 @@ use crate::helpers::{TestDb, free_port};
 use crate::subscribe::{App, client, link_in};
 
 /// The organisation's own site: a page with the pasted snippet and a thank-you page.
-async fn organisation_site(port: u16, snippets: [String; 2]) -> tokio::task::JoinHandle<()> {
+pub(crate) async fn organisation_site(
+    port: u16,
+    snippets: [String; 2],
+) -> tokio::task::JoinHandle<()> {
     use axum::response::Html;
     let [ja, en] = snippets;
     let page = |title: &str, lang: &str, body: String| {
@@ -41,7 +44,7 @@ async fn organisation_site(port: u16, snippets: [String; 2]) -> tokio::task::Joi
 }
 
 /// The snippet in `lang` as `GET /subscribe/embed` shows it for copying.
-async fn snippet(app: &App, lang: &str) -> String {
+pub(crate) async fn snippet(app: &App, lang: &str) -> String {
     let page = client()
         .get(app.url("/subscribe/embed"))
         .send()

@@ -29,9 +29,10 @@ pub async fn request(
     now: DateTime<Utc>,
 ) -> Result<i64, AccountError> {
     require(user, Action::EditIssues)?;
+    let ip = ip.or_else(|| super::audit::acting().and_then(|a| a.ip));
     let audit =
         Actor::user(user, ip).entry("issue.send_requested", format!("issue {issue_id}"), "", now);
-    store
+    let id = store
         .insert_send_request(issue_id, user.id, &audit, now)
         .await
         .map_err(|e| match e {
@@ -39,7 +40,9 @@ pub async fn request(
                 AccountError::Invalid(format!("issue {issue_id} already waits for approval"))
             }
             other => other.into(),
-        })
+        })?;
+    super::audit::written();
+    Ok(id)
 }
 
 /// Approves request `id` as `approver` (an admin, not the requester). On `Ok`, the caller
@@ -58,6 +61,7 @@ pub async fn approve(
     if req.requested_by == approver.id {
         return Ok(Err(ApprovalError::SamePerson));
     }
+    let ip = ip.or_else(|| super::audit::acting().and_then(|a| a.ip));
     let audit = Actor::user(approver, ip).entry(
         "issue.approved",
         format!("issue {}", req.issue_id),
@@ -70,6 +74,7 @@ pub async fn approve(
     {
         return Ok(Err(ApprovalError::Decided));
     }
+    super::audit::written();
     Ok(store.send_request(id).await?.ok_or(ApprovalError::NotFound))
 }
 
@@ -106,4 +111,66 @@ pub async fn approve_and_send(
 /// Whether sending now needs an approved request (`console.require_approval`).
 pub fn needs_approval(settings: &crate::config::Settings) -> bool {
     settings.console.require_approval
+}
+
+/// What the command line may do about the two-person rule when it starts a campaign
+/// (`kairan send`).
+///
+/// The command line is the server operator's, who could change the configuration or the
+/// database anyway; so the rule cannot *bind* them, but it must not be bypassed silently.
+/// With `console.require_approval` on, starting an issue from the command line needs the same
+/// approval as the console and the API (a request approved by a different admin); without
+/// one, it is refused with the way to get one, unless the operator overrides the rule on
+/// purpose with a reason, which is written to the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CliSend {
+    /// The rule is off.
+    NotRequired,
+    /// Approved: the request.
+    Approved(SendRequest),
+    /// Overridden by the operator (audited as `issue.approval_overridden`).
+    Overridden,
+}
+
+/// Decides whether the command line may start issue `issue_id` now (see [`CliSend`]).
+/// `override_reason` is `--override-approval REASON`; an empty reason is refused.
+pub async fn cli_send(
+    store: &dyn UserStore,
+    settings: &crate::config::Settings,
+    issue_id: i64,
+    override_reason: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<CliSend, AccountError> {
+    if !needs_approval(settings) {
+        return Ok(CliSend::NotRequired);
+    }
+    if let Some(req) = store.approved_send_request(issue_id).await? {
+        return Ok(CliSend::Approved(req));
+    }
+    match override_reason.map(str::trim) {
+        Some("") => Err(AccountError::Invalid(
+            "--override-approval needs a reason (it is written to the audit log)".into(),
+        )),
+        Some(reason) => {
+            store
+                .insert_audit(&actor.entry(
+                    "issue.approval_overridden",
+                    format!("issue {issue_id}"),
+                    reason.chars().take(500).collect::<String>(),
+                    now,
+                ))
+                .await?;
+            Ok(CliSend::Overridden)
+        }
+        None => Err(AccountError::Invalid(format!(
+            "console.require_approval is on and issue {issue_id} has no approved send request \
+             (an approval holds for the text approved: an edit after it needs a new one): \
+             request it (console, or POST /api/issues/{issue_id}/request-send) and have a \
+             different admin approve it at /console/approvals (or POST \
+             /api/send-requests/{{request}}/approve), which starts the send; as the server's \
+             operator you may instead run `kairan send {issue_id} --override-approval \
+             \"REASON\"`, which is recorded in the audit log"
+        ))),
+    }
 }

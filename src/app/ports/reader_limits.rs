@@ -22,4 +22,16 @@ pub trait ReaderLimitStore: Send + Sync {
         domain: &str,
         since: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+    /// Takes one slot of cap `key`: at most `limit` slots per `window_secs`, the window
+    /// starting at its first slot. Atomic (one conditional upsert): concurrent callers never
+    /// take more than `limit`. `false` when the cap is reached (nothing changed).
+    async fn take_cap_slot(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives back a slot taken for nothing (no mail went, nothing was stored).
+    async fn release_cap_slot(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -202,6 +202,10 @@ pub trait UserStore: Send + Sync {
     ) -> Result<i64, StoreError>;
     async fn send_request(&self, id: i64) -> Result<Option<SendRequest>, StoreError>;
     async fn pending_send_requests(&self) -> Result<Vec<SendRequest>, StoreError>;
+    /// The latest approved request to send `issue_id` whose approval is still good: by a
+    /// different person than the requester, and no text of the issue changed since.
+    async fn approved_send_request(&self, issue_id: i64)
+    -> Result<Option<SendRequest>, StoreError>;
     /// Approves a pending request by `approver`, who must not be its requester; `false`
     /// otherwise (decided already, or the same person).
     async fn approve_send_request(
