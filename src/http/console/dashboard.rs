@@ -6,7 +6,8 @@
 //! (probed at page load only: an SMTP connection a second would be rude to the relay).
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Console, unavailable};
 use crate::app::dashboard::{self, Dashboard, Level};
+use crate::app::ports::StoreError;
 use crate::domain::{IssueState, Lang, LangPref, SubscriberStatus};
 use crate::http::AppState;
 use crate::http::pages::secure_headers;
@@ -233,6 +235,22 @@ async fn events(State(state): State<AppState>, console: Console) -> Response {
     r
 }
 
+/// One gathering a second for all the open event streams, however many people watch (one
+/// process serves one database, so the figures are shared process-wide).
+async fn shared_gather(state: &AppState) -> Result<Arc<Dashboard>, StoreError> {
+    static LAST: tokio::sync::Mutex<Option<(Instant, Arc<Dashboard>)>> =
+        tokio::sync::Mutex::const_new(None);
+    let mut last = LAST.lock().await;
+    if let Some((at, d)) = last.as_ref()
+        && at.elapsed() < EVENT_INTERVAL - Duration::from_millis(100)
+    {
+        return Ok(d.clone());
+    }
+    let d = Arc::new(dashboard::gather(state.store.as_ref(), Utc::now()).await?);
+    *last = Some((Instant::now(), d.clone()));
+    Ok(d)
+}
+
 /// An issue state in the page's language.
 fn issue_state(state: &AppState, lang: Lang, s: IssueState) -> String {
     state
@@ -247,7 +265,7 @@ fn live_stream(state: AppState, lang: Lang) -> impl Stream<Item = Result<Event, 
         if !first {
             tokio::time::sleep(EVENT_INTERVAL).await;
         }
-        let event = match dashboard::gather(state.store.as_ref(), Utc::now()).await {
+        let event = match shared_gather(&state).await {
             Ok(d) => Event::default()
                 .event("dashboard")
                 .json_data(Value::Object(live_values(&d, &|s| {
