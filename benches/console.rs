@@ -4,6 +4,11 @@
 //! preview through the real campaign renderer, the next send time — and printing
 //! milliseconds (median and worst of the rounds). The pages' budget is 100 ms.
 //!
+//! Then the console's pages themselves through HTTP (issue 15's editor pages): the real
+//! `kairan serve` on that database, signed in as an admin, timing the issue list, the editor
+//! (with every check), the preview page and the rendered mail, against `/healthz` in the
+//! same run as the reference.
+//!
 //! `cargo bench --bench console` (SQLite in a temporary directory), or with
 //! `KAIRAN_BENCH_DATABASE_URL=postgres://…/an_empty_database` for PostgreSQL.
 
@@ -192,4 +197,165 @@ async fn main() {
     })
     .await;
     store.close().await;
+    http_pages(&url, dir.path(), last).await;
+}
+
+/// The value of cookie `name` in a response's Set-Cookie headers.
+fn cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .find_map(|v| {
+            let s = v.to_str().ok()?;
+            let (k, v) = s.split(';').next()?.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().expect("csrf").to_owned()
+}
+
+/// GET `path` with the pre-session form cookie: (csrf field, form cookie).
+async fn form(c: &reqwest::Client, base: &str, path: &str) -> (String, String) {
+    let r = c
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("get form");
+    let jar = cookie(&r, "kairan_form").expect("form cookie");
+    (hidden_csrf(&r.text().await.expect("page")), jar)
+}
+
+/// The console's pages through the real server, after the use-case timings above.
+async fn http_pages(url: &str, dir: &std::path::Path, last: IssueId) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("KAIRAN__DATABASE__URL", url.to_owned()),
+        ("KAIRAN__HTTP__LISTEN", format!("127.0.0.1:{port}")),
+        ("KAIRAN__HTTP__BASE_URL", base.clone()),
+        (
+            "KAIRAN__OUTBOX__DIR",
+            dir.join("outbox").display().to_string(),
+        ),
+        (
+            "KAIRAN__NEWSLETTER__LEGACY_CHARSET_DOMAINS",
+            "docomo.ne.jp".to_owned(),
+        ),
+    ];
+    let bin = env!("CARGO_BIN_EXE_kairan");
+    let out = std::process::Command::new(bin)
+        .args(["users", "add", "bench@example.org", "--role", "admin"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .current_dir(dir)
+        .output()
+        .expect("kairan users add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let setup = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix(&base))
+        .expect("the setup link")
+        .to_owned();
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    let mut child = std::process::Command::new(bin)
+        .args(["serve", "--passive"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("kairan serve");
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = c.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "kairan serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let password = "bench-correct-horse-battery-7";
+    let (csrf, jar) = form(&c, &base, &setup).await;
+    let r = c
+        .post(format!("{base}{setup}"))
+        .header("cookie", format!("kairan_form={jar}"))
+        .form(&[
+            ("password", password),
+            ("password_confirm", password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("setup");
+    assert!(r.status().is_success(), "setup: {}", r.status());
+    let (csrf, jar) = form(&c, &base, "/console/login").await;
+    let r = c
+        .post(format!("{base}/console/login"))
+        .header("cookie", format!("kairan_form={jar}"))
+        .form(&[
+            ("email", "bench@example.org"),
+            ("password", password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("login");
+    let session = cookie(&r, "kairan_session").expect("a session");
+    let session = format!("kairan_session={session}");
+    println!("through HTTP (kairan serve, signed in):");
+    let pages = [
+        ("GET /healthz (reference)", "/healthz".to_owned()),
+        ("GET /console/issues", "/console/issues".to_owned()),
+        (
+            "GET /console/issues?page=20 (last page)",
+            "/console/issues?page=20".to_owned(),
+        ),
+        (
+            "GET /console/issues/{id} (editor + checks)",
+            format!("/console/issues/{last}"),
+        ),
+        ("GET /console/issues/new", "/console/issues/new".to_owned()),
+        (
+            "GET /console/issues/{id}/preview",
+            format!("/console/issues/{last}/preview?mail=both&width=phone&part=html"),
+        ),
+        (
+            "GET /console/issues/{id}/preview/mail",
+            format!("/console/issues/{last}/preview/mail?mail=both&part=html"),
+        ),
+    ];
+    for (name, path) in pages {
+        let u = format!("{base}{path}");
+        time(name, || async {
+            let r = c
+                .get(&u)
+                .header("cookie", &session)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(r.status(), reqwest::StatusCode::OK, "{u}");
+            std::hint::black_box(r.bytes().await.expect("body"));
+        })
+        .await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -222,3 +222,144 @@ console-ops-issue-sending = Sending
 console-ops-issue-paused = Paused
 console-ops-issue-sent = Sent
 console-ops-issue-cancelled = Cancelled
+
+## Editors' pages (issue 15)
+console-issues-title = Issues
+console-issues-new-title = New issue
+console-issues-edit-title = Edit issue
+console-issues-missing-title = Issue not found
+console-issues-missing = There is no such issue.
+console-issues-preview-title = Preview
+console-issues-send-title = Send now?
+console-issues-state-draft = Draft
+console-issues-state-queued = Queued
+console-issues-state-sending = Sending
+console-issues-state-paused = Paused
+console-issues-state-sent = Sent
+console-issues-state-cancelled = Cancelled
+console-issues-done-created = Draft saved. It is not sent until someone schedules it.
+console-issues-done-saved = Saved.
+console-issues-done-replaced = The replacements were accepted into the text.
+console-issues-done-queued = Checked and queued.
+console-issues-done-scheduled = The new time is saved.
+console-issues-done-sending = The issue is being sent now.
+console-issues-done-paused = Paused.
+console-issues-done-resumed = Resumed.
+console-issues-done-cancelled = Cancelled.
+console-issues-new = New issue
+console-issues-count = { $count ->
+    [one] 1 issue
+   *[other] { $count } issues
+} · page { $page } of { $pages } · times in { $tz }
+console-issues-col-issue = Issue
+console-issues-col-langs = Languages
+console-issues-col-time = Goes out / went out ({ $tz })
+console-issues-col-progress = Progress
+console-issues-untitled = (no subject yet)
+console-issues-pages = Pages
+console-issues-prev = Newer
+console-issues-next = Older
+console-issues-none = No issue yet. Start with “New issue”.
+console-issues-goes-out = Goes out:
+console-issues-preview = Preview
+console-issues-back = All issues
+console-issues-back-editor = Back to the editor
+console-issues-checks = Checks
+console-issues-summary = { $errors ->
+    [one] 1 error
+   *[other] { $errors } errors
+}, { $warnings ->
+    [one] 1 warning
+   *[other] { $warnings } warnings
+}. Errors stop queueing; warnings do not.
+console-issues-slug = Slug (archive address)
+console-issues-slug-locked = Fixed once queued: the archive address stays the same.
+console-issues-slug-hint = a–z, 0–9 and -, for example 2027-01. It becomes /archive/SLUG.
+console-issues-subject = Subject
+console-issues-preheader = Preheader
+console-issues-preheader-hint = Optional: the line mail apps show after the subject.
+console-issues-body = Body (Markdown)
+console-issues-body-hint = Headings with #, lists with -, links as [text](https://…). Line numbers in the checks count from the first line here.
+console-issues-create = Save draft
+console-issues-save = Save
+console-issues-front-matter = Front matter
+console-issues-whole = The issue
+console-issues-at = { $field }, line { $line }, column { $column }
+console-issues-at-line = { $field }, line { $line }
+console-issues-error = Error
+console-issues-warning = Warning
+console-issues-readers = { $n }
+console-issues-replacements = Characters for older Japanese phones
+console-issues-replacements-intro = Readers at legacy-charset domains ({ $ja } reading Japanese, { $en } reading English) cannot receive these characters. They get the replacement shown; accept them to send the same text to everyone.
+console-issues-col-where = Where
+console-issues-col-char = Character
+console-issues-col-becomes = Becomes
+console-issues-col-readers = Readers affected
+console-issues-dropped = (dropped)
+console-issues-no-stand-in = no replacement: please change it
+console-issues-accept = Accept replacements
+console-issues-image = Image
+console-issues-image-file = Image file
+console-issues-image-hint = PNG, JPEG, WebP or GIF, up to { $max } KiB.
+console-issues-image-alt = Description (alt text)
+console-issues-image-add = Add to the body
+console-issues-add-both = Both languages
+console-issues-add-ja = Japanese only
+console-issues-add-en = English only
+console-issues-add-none = Don't add, just show the Markdown
+console-issues-upload = Upload
+console-issues-snippet = Markdown of the image (copy it where it belongs)
+console-issues-uploaded = The image is stored.
+console-issues-upload-form = The upload was not a form with a file.
+console-issues-test = Test send
+console-issues-test-to = Send to
+console-issues-test-hint = Up to 10 addresses, separated by commas or new lines.
+console-issues-test-langs = Versions
+console-issues-mail-ja = Japanese
+console-issues-mail-en = English
+console-issues-mail-both = Both languages
+console-issues-test-send = Send test
+console-issues-test-results = Where each test went
+console-issues-test-accepted = accepted by the mail server
+console-issues-test-refused = not sent
+console-issues-test-no-address = Enter at least one address.
+console-issues-test-too-many = At most { $max } addresses at once.
+console-issues-test-no-lang = Choose at least one version.
+console-issues-test-done = { $ok } of { $total } test messages were accepted.
+console-issues-schedule = Schedule
+console-issues-send-at = Date and time ({ $tz })
+console-issues-next-tick = Empty: the next regular date, { $when }.
+console-issues-reschedule = Change the time
+console-issues-schedule-btn = Check and schedule
+console-issues-admins-schedule = Only admins can schedule or send an issue.
+console-issues-send-now = Send now…
+console-issues-pause = Pause
+console-issues-resume = Resume
+console-issues-cancel = Cancel
+console-issues-cancel-to-draft = Back to draft; nothing is lost.
+console-issues-cancel-final = Stops it for good.
+console-issues-approval-hint = Sending needs a second person: a different admin approves the request.
+console-issues-request-send = Request send
+console-issues-requested = The send request is waiting for a different admin's approval.
+console-issues-already-requested = This issue already waits for approval.
+console-issues-needs-approval = Sending needs a different admin's approval (console.require_approval).
+console-issues-preview-mail = Version
+console-issues-preview-width = Width
+console-issues-preview-part = Part
+console-issues-preview-frame = The mail as a reader receives it
+console-issues-preview-open = Open the mail alone
+console-issues-phone = Phone
+console-issues-desktop = Desktop
+console-issues-part-html = HTML
+console-issues-part-text = Plain text
+console-issues-audience-intro = Sending now mails every active subscriber:
+console-issues-audience-total = Total
+console-issues-send-warning = { $total ->
+    [one] 1 person gets
+   *[other] { $total } people get
+} this issue now. This cannot be undone.
+console-issues-send-confirm = Send to { $total ->
+    [one] 1 person
+   *[other] { $total } people
+} now
+console-issues-not-sendable = This issue can no longer be sent.

@@ -20,6 +20,7 @@ pub mod dispatch;
 pub mod drafts;
 pub mod editorial;
 pub mod import;
+pub mod issue_schedule;
 pub mod keys;
 pub mod media;
 pub mod notify;

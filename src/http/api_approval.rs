@@ -65,7 +65,16 @@ async fn approve(
     let Some(Extension(user)) = user else {
         return no_person();
     };
-    match approval::approve_and_send(state.store.as_ref(), &user, id, None, Utc::now()).await {
+    match approval::approve_and_send(
+        state.store.as_ref(),
+        &state.settings,
+        &user,
+        id,
+        None,
+        Utc::now(),
+    )
+    .await
+    {
         Ok(approval::Approved::Sending(r)) => Json(
             json!({"request": r.id, "issue": r.issue_id, "state": "approved", "sending": true}),
         )

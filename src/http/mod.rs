@@ -90,8 +90,18 @@ pub fn router(state: AppState) -> Router {
         acting::console_actor,
     ));
     app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // The editors' image upload: its own limit (`console.max_image_bytes`), read by the
+        // handler; merged after the general body limit so that limit does not apply.
+        .merge(
+            console::upload_routes()
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    acting::console_actor,
+                ))
+                .with_state(state),
+        )
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,

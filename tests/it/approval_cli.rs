@@ -293,9 +293,10 @@ async fn scheduler_is_held(db: TestDb) {
     let req = approval::request(app.store.as_ref(), &people[0], id.get(), None, now)
         .await
         .unwrap();
-    let done = approval::approve_and_send(app.store.as_ref(), &people[1], req, None, now)
-        .await
-        .unwrap();
+    let done =
+        approval::approve_and_send(app.store.as_ref(), &settings, &people[1], req, None, now)
+            .await
+            .unwrap();
     assert!(matches!(done, approval::Approved::Sending(_)), "{done:?}");
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while state().await != IssueState::Sent {

@@ -170,7 +170,7 @@ async fn find_reader(c: &fantoccini::Client, s: &Server, t: &Texts, email: &str)
     expect_h1(c, t.subscribers).await;
     fill(c, "q", email).await;
     click(c, "form.filters button[type=submit]").await;
-    let link = "table.results a";
+    let link = "table.subscriber-results a";
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(a) = c.find(Locator::Css(link)).await
@@ -182,7 +182,7 @@ async fn find_reader(c: &fantoccini::Client, s: &Server, t: &Texts, email: &str)
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     shots(c, "subscribers-search", t.lang).await;
-    click(c, "table.results a").await;
+    click(c, "table.subscriber-results a").await;
     expect_h1(c, t.reader).await;
     let body = main_text(c).await;
     assert!(body.contains(email), "{body}");

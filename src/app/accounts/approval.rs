@@ -88,9 +88,11 @@ pub enum Approved {
     NotSent(SendRequest, crate::app::editorial::EditorialError),
 }
 
-/// Approves request `id` as `approver` and starts the send (`editorial::send_now`).
+/// Approves request `id` as `approver` and starts the send (`editorial::send_now`). A
+/// request for a draft (the editors' console) queues it first, after the checks.
 pub async fn approve_and_send(
     store: &dyn crate::app::ports::Store,
+    settings: &crate::config::Settings,
     approver: &User,
     id: i64,
     ip: Option<String>,
@@ -100,9 +102,13 @@ pub async fn approve_and_send(
         Ok(r) => r,
         Err(e) => return Ok(Approved::Refused(e)),
     };
-    match crate::app::editorial::send_now(store, crate::domain::IssueId::new(req.issue_id), now)
-        .await
+    let issue = crate::domain::IssueId::new(req.issue_id);
+    if store.issue_state(issue).await? == Some(crate::domain::IssueState::Draft)
+        && let Err(e) = crate::app::drafts::queue_draft(store, settings, issue, false, now).await
     {
+        return Ok(Approved::NotSent(req, e));
+    }
+    match crate::app::editorial::send_now(store, issue, now).await {
         Ok(()) => Ok(Approved::Sending(req)),
         Err(e) => Ok(Approved::NotSent(req, e)),
     }

@@ -93,8 +93,15 @@ async fn approve(
         return r;
     }
     let ip = console.page.ip.map(|i| i.to_string());
-    let outcome =
-        approval::approve_and_send(state.store.as_ref(), &console.user, id, ip, Utc::now()).await;
+    let outcome = approval::approve_and_send(
+        state.store.as_ref(),
+        &state.settings,
+        &console.user,
+        id,
+        ip,
+        Utc::now(),
+    )
+    .await;
     let (status, flash) = match outcome {
         Ok(approval::Approved::Sending(_)) => (StatusCode::OK, ("console-approvals-done", false)),
         Ok(approval::Approved::Refused(approval::ApprovalError::SamePerson)) => (

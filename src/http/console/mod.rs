@@ -35,6 +35,7 @@ mod auth;
 mod bounces;
 mod dashboard;
 mod import;
+mod issues;
 mod people;
 mod subscribers;
 
@@ -57,8 +58,14 @@ pub fn routes() -> Router<AppState> {
         .merge(import::routes())
         .merge(bounces::routes())
         .merge(audit::routes())
+        .merge(issues::routes())
         // Anything else under /console: a session first (303 to the login), then 404.
         .route("/console/{*rest}", get(not_found))
+}
+
+/// The editors' image upload, mounted outside the general body limit (`http::router`).
+pub fn upload_routes() -> Router<AppState> {
+    issues::upload_routes()
 }
 
 /// A signed-in person's request.
