@@ -30,9 +30,14 @@ use crate::app::accounts::{self, Actor, login::Authenticated};
 use crate::domain::{Action, Lang, Role, User};
 
 mod approvals;
+mod audit;
 mod auth;
+mod bounces;
+mod dashboard;
+mod import;
 mod issues;
 mod people;
+mod subscribers;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "kairan_session";
@@ -44,11 +49,15 @@ pub const CSS_URL: &str = "/static/console.css";
 /// The console's routes, merged into the app router.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/console", get(dashboard))
         .route("/static/console.css", get(stylesheet))
         .merge(auth::routes())
         .merge(people::routes())
         .merge(approvals::routes())
+        .merge(dashboard::routes())
+        .merge(subscribers::routes())
+        .merge(import::routes())
+        .merge(bounces::routes())
+        .merge(audit::routes())
         .merge(issues::routes())
         // Anything else under /console: a session first (303 to the login), then 404.
         .route("/console/{*rest}", get(not_found))
@@ -342,21 +351,6 @@ pub fn cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> He
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-async fn dashboard(State(state): State<AppState>, console: Console) -> Response {
-    let data = json!({
-        "name": console.user.display_name(),
-        "role_label": role_label(&state, console.page.lang, console.user.role),
-        "totp": console.user.totp,
-    });
-    console.render(
-        &state,
-        StatusCode::OK,
-        "console-dashboard-title",
-        "dashboard",
-        data,
-    )
 }
 
 async fn not_found(console: Console) -> Response {

@@ -1,5 +1,5 @@
-//! `/console/users` and `/console/audit` (admins only): the accounts and the audit log, read
-//! only. The pattern for later pages: extractor, role guard, use case, template.
+//! `/console/users` (admins only): the accounts, read only (`/console/audit` is in
+//! `audit.rs`). The pattern for later pages: extractor, role guard, use case, template.
 
 use axum::Router;
 use axum::extract::State;
@@ -14,9 +14,7 @@ use crate::domain::Action;
 use crate::http::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console/users", get(users))
-        .route("/console/audit", get(audit))
+    Router::new().route("/console/users", get(users))
 }
 
 async fn users(State(state): State<AppState>, console: Console) -> Response {
@@ -47,42 +45,6 @@ async fn users(State(state): State<AppState>, console: Console) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "console: cannot list users");
-            unavailable(&state, &console.page)
-        }
-    }
-}
-
-async fn audit(State(state): State<AppState>, console: Console) -> Response {
-    if let Err(r) = console.require(&state, Action::ViewAudit) {
-        return r;
-    }
-    let since = chrono::Utc::now() - chrono::Duration::days(30);
-    match accounts::audit::list(state.store.as_ref(), Some(since), 500).await {
-        Ok(entries) => {
-            let rows: Vec<_> = entries
-                .iter()
-                .rev()
-                .map(|e| {
-                    json!({
-                        "at": e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        "action": e.action,
-                        "actor": e.actor,
-                        "ip": e.ip,
-                        "object": e.object,
-                        "detail": e.detail,
-                    })
-                })
-                .collect();
-            console.render(
-                &state,
-                StatusCode::OK,
-                "console-nav-audit",
-                "audit",
-                json!({ "entries": rows }),
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "console: cannot read the audit log");
             unavailable(&state, &console.page)
         }
     }
