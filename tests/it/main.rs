@@ -20,6 +20,7 @@ mod console_login;
 mod crash;
 mod dispatch;
 mod dkim;
+mod editor_autosave;
 mod editor_journey;
 mod editorial;
 mod editorial_cli;
