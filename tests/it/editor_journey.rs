@@ -211,11 +211,10 @@ async fn journey(
         status.len() >= t.autosaved.len() + 5 && status.contains(':'),
         "{status}"
     );
-    assert!(c.find(Locator::Id("notice")).await.is_ok());
+    shots(c, "autosaved", lang, Some("en_markdown")).await;
     c.refresh().await.unwrap();
     wait_for(c, "#en_preheader").await;
     assert_eq!(value(c, "en_preheader").await, typed);
-    shots(c, "autosaved", lang, None).await;
 
     // Upload an image into both bodies.
     c.find(Locator::Id("file"))

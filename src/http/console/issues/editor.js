@@ -74,5 +74,6 @@
     };
     at.addEventListener('input', show);
     at.addEventListener('change', show);
+    show();
   }
 }());
