@@ -6,8 +6,10 @@
 //! domains instead of sleeping on a connection), take a slot on the campaign-wide rate
 //! schedule, personalise the pre-rendered message, send, and classify the reply.
 //!
-//! The ledger: every outcome goes to one recorder task per run, which commits whatever all
-//! workers handed it since its last commit in one transaction (group commit). A worker keeps
+//! The ledger: every outcome goes to one recorder task per run, which commits what all
+//! workers handed it in one statement (group commit) as soon as a worker waits on it, a group
+//! holds one outcome per worker, or 2 ms passed; only the lease's owner's outcome applies
+//! (`record_leased_outcomes`). A worker keeps
 //! a window of two: it may not start message N+2 before N's outcome is durable, so after
 //! `kill -9` at most two messages per worker were sent and not recorded (the duplicates, each
 //! re-sent with the same Message-ID). A database error stops the workers from sending more
@@ -30,12 +32,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{
-    Instance, MailSession, Mailer, OutgoingMessage, Processes, SendOutcome, SmtpStage, Store,
-    StoreError,
+    Instance, LeasedOutcome, MailSession, Mailer, OutgoingMessage, Processes, SendOutcome,
+    SmtpStage, Store, StoreError,
 };
 use crate::config::Settings;
 use crate::domain::delivery::{Attempt, Decision, RetryPolicy, decide};
@@ -53,6 +55,8 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 pub const WINDOW: usize = 2;
 /// The most outcomes the recorder commits in one transaction.
 const GROUP_MAX: usize = 2048;
+/// The longest an outcome waits for its commit group while no worker waits on it.
+const GROUP_DELAY: Duration = Duration::from_millis(2);
 
 /// Counts one runner reports as it goes (for `kairan send`'s progress line and logs).
 #[derive(Debug, Default)]
@@ -303,8 +307,8 @@ impl Dispatcher {
             .patient("load issue", || self.store.issue(id))
             .await?
             .ok_or_else(|| anyhow::anyhow!("issue {id} not found"))?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record(self.clone(), rx));
+        let ledger = Arc::new(Ledger::new());
+        let recorder = tokio::spawn(record(self.clone(), ledger.clone()));
         let run = Arc::new(Run {
             d: self.clone(),
             issue,
@@ -315,7 +319,7 @@ impl Dispatcher {
             ),
             progress,
             shutdown,
-            ledger: tx,
+            ledger: ledger.clone(),
             looked_for_dead: std::sync::Mutex::new(None),
         });
         // Leases left by a process of this host that is gone come back before the first claim.
@@ -342,9 +346,10 @@ impl Dispatcher {
                 Err(e) => error = Some(anyhow::anyhow!("a dispatch worker panicked: {e}")),
             }
         }
-        // The last sender of the ledger goes with the run: the recorder commits what it
-        // holds and ends; the heartbeat keeps the leases alive until then.
+        // The workers are gone: the recorder commits what it holds and ends; the heartbeat
+        // keeps the leases alive until then.
         drop(run);
+        ledger.close();
         match recorder.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => error = Some(e),
@@ -359,44 +364,168 @@ impl Dispatcher {
     }
 }
 
-/// One outcome for the recorder, and who to tell when it is durable.
-type Entry = (DeliveryId, DeliveryOutcome, oneshot::Sender<()>);
+/// The outcomes handed to the recorder and not yet committed, numbered in the order they
+/// came (1, 2, …): `durable` says up to which number everything is committed, so a worker
+/// waits on a number rather than on a channel per message.
+struct Ledger {
+    queue: std::sync::Mutex<Queued>,
+    /// Wakes the recorder: a first outcome, a full group, a worker waiting, the end.
+    wake: Notify,
+    durable: watch::Sender<u64>,
+    /// The highest number a worker waits on: above `durable`, the recorder commits at once.
+    wanted: AtomicU64,
+    /// The recorder gave up (the database stayed away past `dispatch.db_patience`).
+    failed: std::sync::atomic::AtomicBool,
+}
 
-/// The recorder (group commit): takes everything the workers handed in since the last
-/// commit and records it in one transaction, retrying through an outage up to
-/// `dispatch.db_patience`, then tells each worker its outcomes are durable. Ends when every
-/// worker is gone and everything is recorded; an error means outcomes were lost (their rows
-/// stay leased and come back when the lease runs out).
-async fn record(d: Arc<Dispatcher>, mut rx: mpsc::UnboundedReceiver<Entry>) -> anyhow::Result<()> {
-    let mut group: Vec<Entry> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        group.push(first);
-        while group.len() < GROUP_MAX {
-            match rx.try_recv() {
-                Ok(e) => group.push(e),
-                Err(_) => break,
-            }
-        }
-        let outcomes: Vec<(DeliveryId, DeliveryOutcome)> =
-            group.iter().map(|(id, o, _)| (*id, o.clone())).collect();
-        let recorded = d
-            .patient("record outcomes", || {
-                d.store.record_outcomes(&outcomes, Utc::now())
-            })
-            .await;
-        if let Err(e) = recorded {
-            let sent = outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, DeliveryOutcome::Sent { .. }))
-                .count();
-            tracing::error!(error = %e, outcomes = outcomes.len(), sent, "outcomes could not be recorded; their deliveries come back when the lease runs out and may be sent again");
-            return Err(anyhow::anyhow!("cannot record delivery outcomes: {e}"));
-        }
-        for (_, _, ack) in group.drain(..) {
-            let _ = ack.send(());
+#[derive(Default)]
+struct Queued {
+    outcomes: Vec<LeasedOutcome>,
+    last: u64,
+    since: Option<Instant>,
+    closed: bool,
+}
+
+impl Ledger {
+    fn new() -> Self {
+        Ledger {
+            queue: std::sync::Mutex::new(Queued::default()),
+            wake: Notify::new(),
+            durable: watch::Sender::new(0),
+            wanted: AtomicU64::new(0),
+            failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
-    Ok(())
+
+    /// Queues an outcome; returns its number.
+    fn submit(&self, o: LeasedOutcome, group: usize) -> u64 {
+        let (n, len) = {
+            let mut q = self.queue.lock().expect("not poisoned");
+            q.last += 1;
+            q.outcomes.push(o);
+            q.since.get_or_insert_with(Instant::now);
+            (q.last, q.outcomes.len())
+        };
+        if len == 1 || len >= group {
+            self.wake.notify_one();
+        }
+        n
+    }
+
+    /// Waits until outcome `n` is durable; false if it never will be.
+    async fn wait(&self, n: u64) -> bool {
+        let mut rx = self.durable.subscribe();
+        if *rx.borrow_and_update() >= n {
+            return true;
+        }
+        self.wanted.fetch_max(n, Ordering::SeqCst);
+        self.wake.notify_one();
+        loop {
+            if self.failed.load(Ordering::SeqCst) {
+                return false;
+            }
+            if *rx.borrow_and_update() >= n {
+                return true;
+            }
+            if rx.changed().await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.queue.lock().expect("not poisoned").closed = true;
+        self.wake.notify_one();
+    }
+}
+
+/// The recorder (group commit): commits what the workers handed in, in one statement or
+/// transaction, as soon as a worker waits on it, a group has one outcome per worker, or the
+/// oldest has waited [`GROUP_DELAY`] — so a commit carries several workers' outcomes and
+/// none is held back while a worker needs it. Pipelined: while one commit runs, the next
+/// group gathers. Retries through an outage up to `dispatch.db_patience`. Ends when the run
+/// closed the ledger and everything is recorded; an error means outcomes were lost (their
+/// rows stay leased and come back when the lease runs out).
+async fn record(d: Arc<Dispatcher>, ledger: Arc<Ledger>) -> anyhow::Result<()> {
+    let group_size = (d.settings.dispatch.concurrency as usize).max(1);
+    let (mut commits, mut recorded, mut not_applied) = (0u64, 0u64, 0u64);
+    loop {
+        let (outcomes, upto) = loop {
+            let wait = {
+                let mut q = ledger.queue.lock().expect("not poisoned");
+                let durable = *ledger.durable.borrow();
+                let n = q.outcomes.len();
+                let waited = q.since.map(|t| t.elapsed()).unwrap_or_default();
+                if n > 0
+                    && (q.closed
+                        || n >= group_size
+                        || ledger.wanted.load(Ordering::SeqCst) > durable
+                        || waited >= GROUP_DELAY)
+                {
+                    q.since = None;
+                    let take = n.min(GROUP_MAX);
+                    let rest = q.outcomes.split_off(take);
+                    let outcomes = std::mem::replace(&mut q.outcomes, rest);
+                    let upto = q.last - (n - take) as u64;
+                    if !q.outcomes.is_empty() {
+                        q.since = Some(Instant::now());
+                    }
+                    break (outcomes, upto);
+                }
+                if n == 0 && q.closed {
+                    log_done(commits, recorded, not_applied);
+                    return Ok(());
+                }
+                if n > 0 {
+                    GROUP_DELAY - waited
+                } else {
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = ledger.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        };
+        let applied = d
+            .patient("record outcomes", || {
+                d.store.record_leased_outcomes(&outcomes, Utc::now())
+            })
+            .await;
+        match applied {
+            Ok(n) => {
+                commits += 1;
+                recorded += outcomes.len() as u64;
+                not_applied += outcomes.len() as u64 - n.min(outcomes.len() as u64);
+                ledger.durable.send_replace(upto);
+            }
+            Err(e) => {
+                let sent = outcomes
+                    .iter()
+                    .filter(|o| matches!(o.outcome, DeliveryOutcome::Sent { .. }))
+                    .count();
+                tracing::error!(error = %e, outcomes = outcomes.len(), sent, "outcomes could not be recorded; their deliveries come back when the lease runs out and may be sent again");
+                ledger.failed.store(true, Ordering::SeqCst);
+                ledger.durable.send_modify(|_| {});
+                return Err(anyhow::anyhow!("cannot record delivery outcomes: {e}"));
+            }
+        }
+    }
+}
+
+/// Logs what the recorder did in a run.
+fn log_done(commits: u64, recorded: u64, not_applied: u64) {
+    if commits > 0 {
+        // Outcomes not applied: their lease was taken back meanwhile, or a deferral of a
+        // delivery whose reader left.
+        tracing::info!(
+            outcomes = recorded,
+            commits,
+            mean_group = format!("{:.1}", recorded as f64 / commits as f64),
+            not_applied,
+            "ledger: outcomes recorded"
+        );
+    }
 }
 
 /// Renews this process's leases on the issue every third of `dispatch.lease` until `stop`,
@@ -430,7 +559,7 @@ struct Run {
     budget: CampaignBudget,
     progress: Arc<Progress>,
     shutdown: CancellationToken,
-    ledger: mpsc::UnboundedSender<Entry>,
+    ledger: Arc<Ledger>,
     looked_for_dead: std::sync::Mutex<Option<Instant>>,
 }
 
@@ -463,12 +592,15 @@ impl Run {
             .unwrap_or(IssueState::Cancelled))
     }
 
-    /// Hands an outcome to the recorder; the receiver resolves once it is durable.
-    fn submit(&self, id: DeliveryId, outcome: DeliveryOutcome) -> oneshot::Receiver<()> {
-        let (ack, durable) = oneshot::channel();
-        // A closed recorder drops `ack`: the worker sees it when it waits on `durable`.
-        let _ = self.ledger.send((id, outcome, ack));
-        durable
+    /// Hands an outcome to the recorder; returns its number in the ledger.
+    fn submit(&self, owner: &Arc<str>, id: DeliveryId, outcome: DeliveryOutcome) -> u64 {
+        let o = LeasedOutcome {
+            id,
+            owner: owner.clone(),
+            outcome,
+        };
+        self.ledger
+            .submit(o, self.d.settings.dispatch.concurrency as usize)
     }
 
     /// Ends the leases of this host's processes that are gone, so their deliveries are
@@ -541,14 +673,18 @@ impl Run {
     }
 
     async fn worker(self: Arc<Self>, n: u32) -> anyhow::Result<RunEnd> {
-        let owner = format!("{}:w{n}", self.d.owner.as_str());
+        let owner: Arc<str> = format!("{}:w{n}", self.d.owner.as_str()).into();
         let mut session = self.d.mailer.session().await;
         let result = self.work(&owner, session.as_mut()).await;
         session.close().await;
         result
     }
 
-    async fn work(&self, owner: &str, session: &mut dyn MailSession) -> anyhow::Result<RunEnd> {
+    async fn work(
+        &self,
+        owner: &Arc<str>,
+        session: &mut dyn MailSession,
+    ) -> anyhow::Result<RunEnd> {
         let store = &self.d.store;
         let id = self.issue.id;
         let batch_size = self.d.settings.dispatch.batch_size;
@@ -601,13 +737,13 @@ impl Run {
     /// an error, what was not attempted is handed back and what was is still recorded.
     async fn batch(
         &self,
-        owner: &str,
+        owner: &Arc<str>,
         session: &mut dyn MailSession,
         batch: Vec<ClaimedDelivery>,
     ) -> anyhow::Result<Option<RunEnd>> {
         let started = Instant::now();
         let total = batch.len();
-        let mut window: VecDeque<oneshot::Receiver<()>> = VecDeque::with_capacity(WINDOW + 1);
+        let mut window: VecDeque<u64> = VecDeque::with_capacity(WINDOW + 1);
         let mut since_check = 0usize;
         let mut checked = Instant::now();
         let mut stop: Option<RunEnd> = None;
@@ -624,8 +760,8 @@ impl Run {
             }
             // The window: message N+2 waits until N's outcome is durable.
             while window.len() >= WINDOW {
-                let durable = window.pop_front().expect("not empty");
-                if durable.await.is_err() {
+                let n = window.pop_front().expect("not empty");
+                if !self.ledger.wait(n).await {
                     return Err(anyhow::anyhow!(
                         "delivery outcomes could not be recorded; stopping"
                     ));
@@ -647,7 +783,7 @@ impl Run {
             };
             counts[slot(&outcome)] += 1;
             self.progress.count(&outcome);
-            window.push_back(self.submit(d.id, outcome));
+            window.push_back(self.submit(owner, d.id, outcome));
             since_check += 1;
             if since_check >= CHECK_EVERY || checked.elapsed() >= CHECK_INTERVAL {
                 since_check = 0;
@@ -659,14 +795,14 @@ impl Run {
             }
         }
         for d in queue {
-            window.push_back(self.submit(d.id, deferred("handed back unsent")));
+            window.push_back(self.submit(owner, d.id, deferred("handed back unsent")));
         }
-        for durable in window {
-            if durable.await.is_err() {
-                return Err(failure.unwrap_or_else(|| {
-                    anyhow::anyhow!("delivery outcomes could not be recorded; stopping")
-                }));
-            }
+        if let Some(&last) = window.back()
+            && !self.ledger.wait(last).await
+        {
+            return Err(failure.unwrap_or_else(|| {
+                anyhow::anyhow!("delivery outcomes could not be recorded; stopping")
+            }));
         }
         if let Some(e) = failure {
             return Err(e);
@@ -674,7 +810,7 @@ impl Run {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         tracing::info!(
             issue_id = self.issue.id.get(),
-            worker = owner,
+            worker = &**owner,
             claimed = total,
             sent = counts[0],
             retry = counts[1],

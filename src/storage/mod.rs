@@ -19,6 +19,7 @@ mod console;
 mod editorial;
 mod import;
 mod keys;
+mod ledger;
 mod outbox;
 mod postgres;
 mod reader_limits;
@@ -129,6 +130,27 @@ fn values_rows(start: usize, cols: usize, rows: usize) -> String {
         .join(", ")
 }
 
+/// What an outcome writes: the reply (or reason), the next attempt, the sent time, and
+/// whether it counts as an attempt.
+fn outcome_columns(
+    outcome: &crate::domain::DeliveryOutcome,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (
+    &str,
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+    bool,
+) {
+    use crate::domain::DeliveryOutcome;
+    match outcome {
+        DeliveryOutcome::Sent { reply } => (reply.as_str(), None, Some(now), true),
+        DeliveryOutcome::Retry { at, reply } => (reply.as_str(), Some(*at), None, true),
+        DeliveryOutcome::Failed { reply, .. } => (reply.as_str(), None, None, true),
+        DeliveryOutcome::Skipped { reason } => (reason.as_str(), None, None, false),
+        DeliveryOutcome::Deferred { at, reason } => (reason.as_str(), Some(*at), None, false),
+    }
+}
+
 /// Outcomes per `UPDATE … FROM (VALUES …)` statement (6 parameters a row).
 const RECORD_CHUNK: usize = 128;
 
@@ -153,6 +175,7 @@ macro_rules! storage_impl {
 
             async fn close(&self) {
                 self.before_close().await;
+                self.ledger.release().await;
                 self.pool.close().await;
             }
         }
@@ -718,6 +741,58 @@ macro_rules! storage_impl {
                 Ok(())
             }
 
+            async fn record_leased_outcomes(
+                &self,
+                outcomes: &[$crate::app::ports::LeasedOutcome],
+                now: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                if outcomes.is_empty() {
+                    return Ok(0);
+                }
+                let bounced = |o: &$crate::app::ports::LeasedOutcome| {
+                    matches!(o.outcome, DeliveryOutcome::Failed { hard_bounce: true, .. })
+                };
+                if outcomes.len() <= super::RECORD_CHUNK && !outcomes.iter().any(bounced) {
+                    // One statement is atomic by itself: no BEGIN and COMMIT round trips (the
+                    // common case, a commit group of the dispatcher's workers), on the
+                    // ledger's own connection.
+                    let mut held = self.ledger.lock(&self.pool, Self::LEDGER_SETUP).await?;
+                    let Some(conn) = held.as_mut() else {
+                        return Ok(record_leased_chunk(&self.pool, outcomes, now).await?.len() as u64);
+                    };
+                    return match record_leased_chunk(&mut **conn, outcomes, now).await {
+                        Ok(ids) => Ok(ids.len() as u64),
+                        Err(e) => {
+                            // Perhaps broken (the server restarted): the next commit takes another.
+                            super::ledger::LedgerConn::drop_held(&mut held);
+                            Err(e)
+                        }
+                    };
+                }
+                let mut tx = self.pool.begin().await?;
+                let mut applied = std::collections::HashSet::new();
+                for chunk in outcomes.chunks(super::RECORD_CHUNK) {
+                    applied.extend(record_leased_chunk(&mut *tx, chunk, now).await?);
+                }
+                for o in outcomes.iter().filter(|o| bounced(o) && applied.contains(&o.id.get())) {
+                    let sub: Option<i64> = sqlx::query_scalar(
+                        "UPDATE subscribers SET status = 'bounced', last_bounce_at = $2, updated_at = $2
+                         WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $1)
+                           AND status IN ('pending', 'active')
+                         RETURNING id",
+                    )
+                    .bind(o.id.get())
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(sub) = sub {
+                        skip_open_deliveries(&mut tx, SubscriberId::new(sub), "bounced", now).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(applied.len() as u64)
+            }
+
             async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state")
@@ -750,12 +825,15 @@ macro_rules! storage_impl {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
+                // Padded to a power of two (repeating the last id): a handful of statement
+                // shapes, each prepared once per connection, instead of one per queue length.
+                let n = ids.len().next_power_of_two();
                 let sql = format!(
                     "SELECT id FROM deliveries WHERE state = 'skipped' AND id IN ({})",
-                    placeholders(1, ids.len())
+                    placeholders(1, n)
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-                for id in ids {
+                for id in ids.iter().chain(std::iter::repeat_n(&ids[ids.len() - 1], n - ids.len())) {
                     q = q.bind(id.get());
                 }
                 Ok(q.fetch_all(&self.pool).await?.into_iter().map(DeliveryId::new).collect())
@@ -1190,6 +1268,42 @@ macro_rules! storage_impl {
                 .await?;
             }
             Ok(())
+        }
+
+        /// One `UPDATE … FROM (VALUES …)` for up to `RECORD_CHUNK` leased outcomes: a row
+        /// changes only while its owner still holds the lease (or it is a `sent` for a
+        /// delivery skipped meanwhile). Returns the ids that changed.
+        async fn record_leased_chunk<'e, E>(
+            executor: E,
+            chunk: &[$crate::app::ports::LeasedOutcome],
+            now: DateTime<Utc>,
+        ) -> Result<Vec<i64>, StoreError>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let sql = format!(
+                "UPDATE deliveries SET state = v.column2, attempts = deliveries.attempts + v.column3,
+                    next_attempt_at = v.column4, sent_at = COALESCE(v.column5, deliveries.sent_at),
+                    last_reply = v.column6, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+                 FROM (VALUES {}) AS v WHERE deliveries.id = v.column1
+                   AND ((deliveries.state = 'sending' AND deliveries.lease_owner = v.column7)
+                        OR (deliveries.state = 'skipped' AND v.column2 = 'sent'))
+                 RETURNING deliveries.id",
+                super::values_rows(2, 7, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(now);
+            for o in chunk {
+                let (reply, next_at, sent_at, counts_attempt) = super::outcome_columns(&o.outcome, now);
+                query = query
+                    .bind(o.id.get())
+                    .bind(o.outcome.state().as_str())
+                    .bind(i32::from(counts_attempt))
+                    .bind(next_at)
+                    .bind(sent_at)
+                    .bind(reply)
+                    .bind(&*o.owner);
+            }
+            Ok(query.fetch_all(executor).await?)
         }
 
         /// A subscriber who stops receiving mail has their open deliveries skipped, in the

@@ -20,6 +20,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The connection holding the scheduler's advisory lock, once this process has it.
     scheduler_lock: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>,
+    /// The dispatcher's recorder's connection (`ledger.rs`).
+    ledger: super::ledger::LedgerConn<sqlx::Postgres>,
 }
 
 /// The advisory lock key of the scheduler ("kairan" in ASCII).
@@ -35,12 +37,16 @@ impl PgStore {
         Ok(PgStore {
             pool,
             scheduler_lock: tokio::sync::Mutex::new(None),
+            ledger: super::ledger::LedgerConn::new(),
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The ledger connection's settings (`ledger.rs`): durable once the server has the commit.
+    const LEDGER_SETUP: Option<&'static str> = Some("SET synchronous_commit = off");
 
     /// Gives back the scheduler lock's connection, so closing the pool does not wait on it.
     async fn before_close(&self) {

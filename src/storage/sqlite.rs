@@ -23,6 +23,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Where a generated signing key is kept: next to the database file (none in memory).
     key_file: Option<std::path::PathBuf>,
+    /// The dispatcher's recorder's connection (`ledger.rs`).
+    ledger: super::ledger::LedgerConn<sqlx::Sqlite>,
 }
 
 impl SqliteStore {
@@ -44,6 +46,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             key_file: super::keys::key_file_for(url),
+            ledger: super::ledger::LedgerConn::new(),
         })
     }
 
@@ -52,6 +55,9 @@ impl SqliteStore {
     }
 
     async fn before_close(&self) {}
+
+    /// The ledger connection's settings (`ledger.rs`): the pool's (WAL, `synchronous = NORMAL`).
+    const LEDGER_SETUP: Option<&'static str> = None;
 }
 
 storage_impl!(SqliteStore, sqlx::Sqlite,

@@ -29,12 +29,24 @@ pub trait DeliveryStore: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
-    /// Records outcomes in one transaction; a hard bounce marks its subscriber `bounced`.
+    /// Records outcomes in one transaction, whoever holds the leases (tests and tools; the
+    /// dispatcher records with [`DeliveryStore::record_leased_outcomes`]); a hard bounce
+    /// marks its subscriber `bounced`.
     async fn record_outcomes(
         &self,
         outcomes: &[(DeliveryId, DeliveryOutcome)],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Records the outcomes of leased deliveries atomically, each only while its `owner` still
+    /// holds the lease (the delivery is `sending` and leased to it, expired or not), or when
+    /// it is `sent` for a delivery skipped meanwhile (its reader left). An outcome whose lease
+    /// was taken back (its process was thought dead) does not overwrite the new owner's. A
+    /// hard bounce marks its subscriber `bounced`. Returns how many outcomes applied.
+    async fn record_leased_outcomes(
+        &self,
+        outcomes: &[LeasedOutcome],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     /// Returns `owner`'s unfinished leases to the pool (clean shutdown). Returns how many.
     async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
     async fn delivery_counts(&self, issue: IssueId) -> Result<DeliveryCounts, StoreError>;
@@ -90,6 +102,15 @@ pub trait DeliveryStore: Send + Sync {
     async fn beat_instance(&self, i: &Instance) -> Result<(), StoreError>;
     /// The sending processes whose heartbeat is at or after `since`, latest first.
     async fn instances(&self, since: DateTime<Utc>) -> Result<Vec<Instance>, StoreError>;
+}
+
+/// One outcome as the lease owner that sent (or skipped, or deferred) the delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasedOutcome {
+    pub id: DeliveryId,
+    /// The worker's lease owner (`host:pid:start:wN`).
+    pub owner: std::sync::Arc<str>,
+    pub outcome: DeliveryOutcome,
 }
 
 /// A process that sends (`kairan serve`, `kairan send`), as its heartbeat records it.

@@ -31,6 +31,7 @@ pub mod webhooks;
 pub use backup::{BackupStore, BackupWritten};
 pub use bounces::{BounceStore, CounterStep};
 pub use console::{ConsoleStore, DeliveryHistory, Growth, SubscriberSearch};
+pub use deliveries::LeasedOutcome;
 pub use deliveries::{DeliveryStore, Instance};
 pub use editorial::{EditorialStore, IssueSummary, Media};
 pub use host::{NoProcesses, Processes};

@@ -117,6 +117,40 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// Like [`Sink::copies`], counting only the dumps of whole messages: a connection cut
+    /// mid-DATA can leave a dump with the headers and part of the body, which the client
+    /// never saw accepted. A whole campaign message ends with its closing MIME boundary.
+    pub fn complete_copies(&self) -> HashMap<String, Vec<String>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if !e.file_name().to_string_lossy().starts_with("msg.") {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned();
+            let whole = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim().starts_with("--") && l.trim().ends_with("--"));
+            if !whole {
+                continue;
+            }
+            let h = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            };
+            out.entry(h("X-Rcpt-Args:"))
+                .or_default()
+                .push(h("Message-ID:"));
+        }
+        out
+    }
+}
+
 impl Drop for Sink {
     fn drop(&mut self) {
         self.kill();
