@@ -363,3 +363,8 @@ console-issues-send-confirm = Send to { $total ->
    *[other] { $total } people
 } now
 console-issues-not-sendable = This issue can no longer be sent.
+
+## Editor autosave (issue 15)
+console-issues-autosaving = Saving…
+console-issues-autosaved = Saved
+console-issues-autosave-failed = Not saved automatically. Press Save to see why.

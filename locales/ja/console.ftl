@@ -348,3 +348,8 @@ console-issues-audience-total = 合計
 console-issues-send-warning = { $total } 人にこの号が今すぐ届きます。取り消せません。
 console-issues-send-confirm = 今すぐ { $total } 人に送信
 console-issues-not-sendable = この号はもう送信できません。
+
+## Editor autosave (issue 15)
+console-issues-autosaving = 保存しています…
+console-issues-autosaved = 保存しました
+console-issues-autosave-failed = 自動保存できませんでした。「保存」を押すと理由が表示されます

@@ -195,12 +195,18 @@ pub async fn accept_replacements(
     if a + b == 0 {
         return Ok(0);
     }
+    // Stand-ins are not an editor's change: each side keeps the time it was last edited, so
+    // accepting them on one side does not make the other look like a stale translation.
+    let edited = store.content_updated_at(id).await?;
     if !issue.state.editable() || !store.update_issue(id, issue.send_at, &ja, &en, now).await? {
         return Err(EditorialError::WrongState {
             id,
             state: issue.state,
             action: "editing",
         });
+    }
+    if let Some((ja_at, en_at)) = edited {
+        store.set_content_updated_at(id, ja_at, en_at).await?;
     }
     tracing::info!(issue_id = id.get(), replaced = a + b, "stand-ins accepted");
     super::accounts::audit::note(

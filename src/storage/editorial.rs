@@ -26,6 +26,27 @@ macro_rules! editorial_store_impl {
                 Ok(at("ja").zip(at("en")))
             }
 
+            async fn set_content_updated_at(
+                &self,
+                id: IssueId,
+                ja: DateTime<Utc>,
+                en: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for (lang, at) in [("ja", ja), ("en", en)] {
+                    sqlx::query(
+                        "UPDATE issue_contents SET updated_at = $3 WHERE issue_id = $1 AND lang = $2",
+                    )
+                    .bind(id.get())
+                    .bind(lang)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn active_readers_at_domains(
                 &self,
                 domains: &[String],

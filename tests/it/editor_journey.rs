@@ -100,6 +100,7 @@ async fn value(c: &Client, id: &str) -> String {
 struct Texts {
     new_issue: &'static str,
     saved: &'static str,
+    autosaved: &'static str,
     replaced: &'static str,
     uploaded: &'static str,
     tests_done: &'static str,
@@ -111,6 +112,7 @@ struct Texts {
 const JA: Texts = Texts {
     new_issue: "新しい号",
     saved: "保存しました",
+    autosaved: "保存しました ",
     replaced: "置き換えを本文に反映しました",
     uploaded: "画像を保存しました",
     tests_done: "2 通のうち 2 通",
@@ -121,6 +123,7 @@ const JA: Texts = Texts {
 const EN: Texts = Texts {
     new_issue: "New issue",
     saved: "Saved.",
+    autosaved: "Saved ",
     replaced: "The replacements were accepted",
     uploaded: "The image is stored.",
     tests_done: "2 of 2 test messages",
@@ -199,6 +202,20 @@ async fn journey(
     assert!(value(c, "en_markdown").await.contains("14:00-15:30"));
     assert!(c.find(Locator::Id("replacements")).await.is_err());
 
+    // Autosave: typing without pressing Save stores the text in the background (the
+    // status says when), and it is there when the page is loaded again.
+    let typed = format!("{lang}: saved without pressing Save");
+    fill(c, "en_preheader", &typed).await;
+    let status = wait_text(c, "#autosave-status", t.autosaved).await;
+    assert!(
+        status.len() >= t.autosaved.len() + 5 && status.contains(':'),
+        "{status}"
+    );
+    shots(c, "autosaved", lang, Some("en_markdown")).await;
+    c.refresh().await.unwrap();
+    wait_for(c, "#en_preheader").await;
+    assert_eq!(value(c, "en_preheader").await, typed);
+
     // Upload an image into both bodies.
     c.find(Locator::Id("file"))
         .await
@@ -275,6 +292,14 @@ async fn journey(
     )
     .await
     .unwrap();
+    // The picker's "in 3 days" follows the value as it changes (the script).
+    c.execute(
+        "document.getElementById('send_at').dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_text(c, "#send-at-rel", t.days).await;
     click(c, "#schedule-btn").await;
     wait_text(c, "#notice", t.queued).await;
     let queued = wait_text(c, "#queued-time", t.days).await;

@@ -203,3 +203,92 @@ async fn test_sends_go_to_several_addresses_in_each_language_and_report_where() 
     }
     db.cleanup().await;
 }
+
+/// Accepting the legacy-charset stand-ins is not an editor's edit: it must not make the
+/// other language look like a stale translation (the known gap of issue 15), and each
+/// side keeps the time it was last edited.
+async fn accepting_stand_ins_keeps_the_edit_times(db: TestDb) {
+    use chrono::{Duration, TimeZone, Utc};
+    use kairan::app::{checks, drafts};
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+    let text = |subject: &str, md: &str| IssueContent {
+        subject: subject.into(),
+        preheader: None,
+        markdown: md.into(),
+    };
+    let id = drafts::create_draft(
+        db.store.as_ref(),
+        "2027-03",
+        None,
+        text("三月号", "# 三月号\n\n14:00〜15:30 に開催します。\n"),
+        text("March", "# March\n\nFrom 14:00–15:30.\n"),
+        t0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_with(&db.url, &dir.path().join("outbox"), LEGAL);
+    let stale = |r: &checks::CheckReport| {
+        r.items
+            .iter()
+            .filter(|i| i.code == "translation-stale")
+            .count()
+    };
+    let before = checks::check_stored(db.store.as_ref(), &settings, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stale(&before), 0, "{:#?}", before.items);
+    assert!(
+        !before.replacements.is_empty(),
+        "the en dash has a stand-in"
+    );
+
+    // An hour later the editor accepts the stand-ins: only the English side changes.
+    let n = drafts::accept_replacements(db.store.as_ref(), id, t0 + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(n >= 1, "{n}");
+    let issue = db.store.issue(id).await.unwrap().unwrap();
+    assert!(
+        issue.en.markdown.contains("14:00-15:30"),
+        "{}",
+        issue.en.markdown
+    );
+    let after = checks::check_stored(db.store.as_ref(), &settings, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stale(&after), 0, "{:#?}", after.items);
+    assert_eq!(
+        db.store.content_updated_at(id).await.unwrap(),
+        Some((t0, t0))
+    );
+
+    // A real edit of one side afterwards still flags the other.
+    let s = drafts::Save {
+        slug: None,
+        send_at: None,
+        ja: text("三月号（改）", &issue.ja.markdown),
+        en: issue.en.clone(),
+    };
+    drafts::save(db.store.as_ref(), &settings, id, s, t0 + Duration::hours(2))
+        .await
+        .unwrap();
+    let edited = checks::check_stored(db.store.as_ref(), &settings, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stale(&edited), 1, "{:#?}", edited.items);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn accepting_stand_ins_keeps_the_edit_times_on_sqlite() {
+    accepting_stand_ins_keeps_the_edit_times(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn accepting_stand_ins_keeps_the_edit_times_on_postgres() {
+    accepting_stand_ins_keeps_the_edit_times(TestDb::postgres().await).await;
+}

@@ -21,6 +21,7 @@ mod console_ops;
 mod crash;
 mod dispatch;
 mod dkim;
+mod editor_autosave;
 mod editor_journey;
 mod editorial;
 mod editorial_cli;

@@ -55,4 +55,12 @@ pub trait EditorialStore: Send + Sync {
     async fn media(&self, hash: &str) -> Result<Option<Media>, StoreError>;
     /// Every issue, newest first, without its bodies (the console's list).
     async fn issue_summaries(&self) -> Result<Vec<IssueSummary>, StoreError>;
+    /// Sets when the Japanese and the English text last changed (a mechanical change, such
+    /// as accepted stand-ins, keeps the editors' times).
+    async fn set_content_updated_at(
+        &self,
+        id: IssueId,
+        ja: DateTime<Utc>,
+        en: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }

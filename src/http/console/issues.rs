@@ -28,6 +28,7 @@ use crate::domain::{
 };
 use crate::http::AppState;
 
+mod autosave;
 mod upload;
 mod view;
 
@@ -56,6 +57,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/issues/{id}/resume", post(resume))
         .route("/console/issues/{id}/cancel", post(cancel))
         .route("/console/issues/{id}/request-send", post(request_send))
+        .merge(autosave::routes())
 }
 
 fn t(state: &AppState, lang: Lang, id: &str, args: &[(&str, &str)]) -> String {
@@ -367,13 +369,15 @@ async fn show_editor(
         Ok(d) => d,
         Err(e) => return store_failed(state, console, e),
     };
-    console.render(
+    let mut r = console.render(
         state,
         status,
         "console-issues-edit-title",
         "issue_editor",
         data,
-    )
+    );
+    autosave::allow_editor_script(&mut r);
+    r
 }
 
 fn not_found(state: &AppState, console: &Console) -> Response {

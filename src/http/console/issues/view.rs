@@ -193,6 +193,10 @@ pub(super) async fn editor(
         "test_to": extra.test_to.clone().unwrap_or_default(),
         "tz": tz.name(),
         "send_at_input": input,
+        "now_input": now
+            .with_timezone(&state.settings.schedule.timezone)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
         "goes_out": goes_out.map(|t| when(state, lang, t, now)),
         "next_tick": next_tick.map(|t| when(state, lang, t, now)),
         "may_send": may_send && live,
