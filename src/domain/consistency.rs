@@ -322,9 +322,9 @@ pub fn compare(ja: &str, en: &str) -> Vec<Mismatch> {
 pub fn extract(md: &str) -> Vec<Fact> {
     let mut facts = Vec::new();
     let mut headings: Vec<u8> = Vec::new();
-    let mut heading_at: Option<(usize, String)> = None;
+    let mut heading_at: Option<(usize, usize, String)> = None;
     let mut lists: Vec<usize> = Vec::new();
-    let mut list_at: Option<(usize, String)> = None;
+    let mut list_at: Option<(usize, usize, String)> = None;
     let mut in_list = false;
     let mut fenced = false;
     for (i, line) in md.split('\n').enumerate() {
@@ -345,14 +345,14 @@ pub fn extract(md: &str) -> Vec<Fact> {
             && line.len() - trimmed.len() < 4
         {
             headings.push(hashes as u8);
-            heading_at.get_or_insert((line_no, trimmed.to_owned()));
+            heading_at.get_or_insert((line_no, indent_col(line, trimmed), trimmed.to_owned()));
         }
         if list_item(trimmed) {
             if in_list {
                 *lists.last_mut().expect("in a list") += 1;
             } else {
                 lists.push(1);
-                list_at.get_or_insert((line_no, trimmed.to_owned()));
+                list_at.get_or_insert((line_no, indent_col(line, trimmed), trimmed.to_owned()));
                 in_list = true;
             }
         } else if !trimmed.is_empty() && line.len() == trimmed.len() {
@@ -360,23 +360,28 @@ pub fn extract(md: &str) -> Vec<Fact> {
         }
         scan_line(line, line_no, &mut facts);
     }
-    if let Some((line, raw)) = heading_at {
+    if let Some((line, col, raw)) = heading_at {
         facts.push(Fact {
             value: Value::Headings(headings),
             raw,
             line,
-            col: 1,
+            col,
         });
     }
-    if let Some((line, raw)) = list_at {
+    if let Some((line, col, raw)) = list_at {
         facts.push(Fact {
             value: Value::Lists(lists),
             raw,
             line,
-            col: 1,
+            col,
         });
     }
     facts
+}
+
+/// The 1-based column (in characters) where `trimmed`, a suffix of `line`, starts.
+fn indent_col(line: &str, trimmed: &str) -> usize {
+    line[..line.len() - trimmed.len()].chars().count() + 1
 }
 
 fn list_item(t: &str) -> bool {

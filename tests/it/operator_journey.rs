@@ -187,8 +187,12 @@ async fn find_reader(c: &fantoccini::Client, s: &Server, t: &Texts, email: &str)
     let body = main_text(c).await;
     assert!(body.contains(email), "{body}");
     assert_eq!(
-        text_of(c, "dd.reader-lang").await,
-        "ja",
+        text_of(c, "dd.reader-lang[data-lang='ja']").await,
+        if t.lang == "ja" {
+            "日本語"
+        } else {
+            "Japanese"
+        },
         "the reader's language, not the page's"
     );
     assert!(body.contains("2026-12"), "the delivery: {body}");

@@ -341,6 +341,7 @@ async fn reader(
         "email": s.email.as_str(),
         "name": s.name,
         "reader_lang": s.lang.as_str(),
+        "reader_lang_label": format!("console-ops-lang-{}", s.lang.as_str()),
         "status": s.status.as_str(),
         "status_label": format!("console-ops-status-{}", s.status.as_str()),
         "source": s.source.as_str(),
