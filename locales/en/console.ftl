@@ -183,6 +183,7 @@ console-import-file-hint = At most { $limit }. Larger lists: kairan subscribers 
 console-import-confirmed-hint = Leave unticked to send each new reader a confirmation mail.
 console-import-upload = Upload and map columns
 console-import-unreadable = The upload could not be read
+console-import-too-large = The file is larger than { $limit }, the most the console accepts (console.max_import_bytes). Nothing was imported. Larger lists: kairan subscribers import on the server.
 console-import-no-file = Choose a CSV file to upload.
 console-import-mapping-title = Map the columns
 console-import-mapping-intro = { $file }: choose what each column holds. Known headers (email, メールアドレス, 名前, 言語, …) are chosen already.

@@ -183,6 +183,7 @@ console-import-file-hint = 上限 { $limit }。大きなリストはサーバー
 console-import-confirmed-hint = チェックしない場合、新しい読者それぞれに確認メールを送ります。
 console-import-upload = アップロードして列を対応付け
 console-import-unreadable = アップロードを読み取れませんでした
+console-import-too-large = ファイルが { $limit } を超えています（コンソールで受け付ける上限：console.max_import_bytes）。何も取り込んでいません。大きな名簿はサーバーで kairan subscribers import を使ってください。
 console-import-no-file = アップロードする CSV ファイルを選んでください。
 console-import-mapping-title = 列の対応付け
 console-import-mapping-intro = { $file }：各列の内容を選んでください。既知の見出し（email、メールアドレス、名前、言語など）は選択済みです。

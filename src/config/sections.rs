@@ -32,7 +32,8 @@ pub(super) fn read_settings(r: &mut Reader) -> Settings {
     }
 }
 
-/// `console.max_image_bytes`: 1 KiB to 100 MiB, default 5 MiB.
+/// `console.max_image_bytes`: 1 KiB to 100 MiB, default 5 MiB; `console.max_import_bytes`:
+/// 1 KiB to 1 GiB, default 64 MiB (about 1.5 million rows of address, name and language).
 fn console_media(r: &mut Reader) -> ConsoleMediaSettings {
     ConsoleMediaSettings {
         max_image_bytes: r.int_or(
@@ -40,6 +41,12 @@ fn console_media(r: &mut Reader) -> ConsoleMediaSettings {
             defaults::CONSOLE_MAX_IMAGE_BYTES,
             1024,
             100 * 1024 * 1024,
+        ) as u64,
+        max_import_bytes: r.int_or(
+            "console.max_import_bytes",
+            defaults::CONSOLE_MAX_IMPORT_BYTES,
+            1024,
+            1024 * 1024 * 1024,
         ) as u64,
     }
 }

@@ -67,6 +67,7 @@ pub mod defaults {
 
     pub const SUBSCRIBE_CONFIRM_TTL: &str = "7d";
     pub const CONSOLE_MAX_IMAGE_BYTES: i64 = 5 * 1024 * 1024;
+    pub const CONSOLE_MAX_IMPORT_BYTES: i64 = 64 * 1024 * 1024;
     pub const SUBSCRIBE_RESEND_INTERVAL: &str = "10m";
     pub const SUBSCRIBE_RATE_LIMIT_PER_MINUTE: i64 = 10;
     pub const SUBSCRIBE_TRUST_FORWARDED_FOR: bool = false;
@@ -121,6 +122,8 @@ pub struct Settings {
 pub struct ConsoleMediaSettings {
     /// The largest image accepted, in bytes.
     pub max_image_bytes: u64,
+    /// `console.max_import_bytes`: the largest CSV file the console's import accepts.
+    pub max_import_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

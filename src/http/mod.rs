@@ -92,10 +92,11 @@ pub fn router(state: AppState) -> Router {
     app.route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
-        // The editors' image upload: its own limit (`console.max_image_bytes`), read by the
+        // The editors' image upload and the console's CSV import: their own limits
+        // (`console.max_image_bytes`, `console.max_import_bytes`), read by the handlers;
         // handler; merged after the general body limit so that limit does not apply.
         .merge(
-            console::upload_routes()
+            console::upload_routes(&state.settings)
                 .route_layer(middleware::from_fn_with_state(
                     state.clone(),
                     acting::console_actor,

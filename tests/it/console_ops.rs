@@ -139,7 +139,14 @@ pub async fn import_report(s: &Server, jar: &mut Jar, path: &str) -> String {
 }
 
 async fn ops(db: TestDb) {
-    let s = Server::start(&db.url, &[]).await;
+    let s = Server::start(
+        &db.url,
+        &[
+            ("KAIRAN__CONSOLE__MAX_IMPORT_BYTES", "1048576"),
+            ("KAIRAN__HTTP__BODY_LIMIT", "262144"),
+        ],
+    )
+    .await;
     let mut anon = Jar::default();
     for path in [
         "/console",
@@ -411,10 +418,15 @@ async fn ops(db: TestDb) {
     let (status, _, page) = upload(&s, &admin, &csrf, "empty.csv", b"", true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("CSV ファイルを選んで"), "{page}");
-    // Over `http.body_limit` (1 MiB by default): refused before it is read.
+    // Over `console.max_import_bytes` (1 MiB on this server): refused while it is read, with
+    // the page saying so; larger than `http.body_limit` (256 KiB here) is fine below it.
     let big = format!("email,lang\n{}", "x@example.jp,ja\n".repeat(80_000));
-    let (status, _, _) = upload(&s, &admin, &csrf, "big.csv", big.as_bytes(), true).await;
+    let (status, _, page) = upload(&s, &admin, &csrf, "big.csv", big.as_bytes(), true).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        page.contains("1 MiB") && page.contains("console.max_import_bytes"),
+        "{page}"
+    );
     assert_eq!(listed(&s).len(), before);
 
     let (status, location, _) = upload(&s, &admin, &csrf, "list.csv", good.as_bytes(), true).await;

@@ -1,6 +1,6 @@
-//! `/console/import` (issue 16, admins): a CSV upload (multipart, at most `http.body_limit`
-//! bytes) → the mapping step (a select per column, pre-filled by `import::guess_field`) with a
-//! preview of the first rows → the run, in the background, with a status page that refreshes
+//! `/console/import` (issue 16, admins): a CSV upload (multipart, at most
+//! `console.max_import_bytes`, 64 MiB by default, outside `http.body_limit`) → the mapping step
+//! (a select per column, pre-filled by `import::guess_field`) with a preview of the first rows → the run, in the background, with a status page that refreshes
 //! itself (a `Refresh` header, no script) until the per-row report. The same use case as
 //! `kairan subscribers import` (`app::import`): a file that cannot be read or mapped writes
 //! nothing; bad rows are reported by line and the good ones loaded; re-importing changes
@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use axum::Form;
 use axum::Router;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -37,8 +37,17 @@ pub const REPORT_BAD_ROWS: usize = 500;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/console/import", get(upload_form).post(upload))
+        .route("/console/import", get(upload_form))
         .route("/console/import/{token}", get(status).post(mapping))
+}
+
+/// The upload itself, outside the general `http.body_limit`: up to `console.max_import_bytes`.
+pub(super) fn upload_routes(limit: u64) -> Router<AppState> {
+    Router::new()
+        .route("/console/import", post(upload))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,7 +94,7 @@ fn token() -> String {
 }
 
 fn body_limit_text(state: &AppState) -> String {
-    let b = state.settings.http.body_limit;
+    let b = state.settings.console_media.max_import_bytes;
     if b >= 1 << 20 {
         format!("{} MiB", b >> 20)
     } else {
@@ -133,14 +142,14 @@ async fn upload(State(state): State<AppState>, console: Console, mut form: Multi
                         _ => {}
                     },
                     Err(e) => {
-                        error = Some(e.body_text());
+                        error = Some((e.status(), e.body_text()));
                         break;
                     }
                 }
             }
             Ok(None) => break,
             Err(e) => {
-                error = Some(e.body_text());
+                error = Some((e.status(), e.body_text()));
                 break;
             }
         }
@@ -151,7 +160,20 @@ async fn upload(State(state): State<AppState>, console: Console, mut form: Multi
     if let Err(r) = console.require(&state, Action::ManageSubscribers) {
         return r;
     }
-    if let Some(e) = error {
+    if let Some((status, e)) = error {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            let limit = body_limit_text(&state);
+            let msg = state
+                .renderer
+                .i18n()
+                .t(
+                    console.page.lang,
+                    "console-import-too-large",
+                    &[("limit", &limit)],
+                )
+                .unwrap_or_default();
+            return upload_page(&state, &console, status, Some(msg));
+        }
         let msg = format!(
             "{}: {e}",
             text(&state, &console, "console-import-unreadable")

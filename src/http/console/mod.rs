@@ -63,9 +63,12 @@ pub fn routes() -> Router<AppState> {
         .route("/console/{*rest}", get(not_found))
 }
 
-/// The editors' image upload, mounted outside the general body limit (`http::router`).
-pub fn upload_routes() -> Router<AppState> {
-    issues::upload_routes()
+/// The editors' image upload and the CSV import's upload, mounted outside the general body
+/// limit (`http::router`), each with its own.
+pub fn upload_routes(settings: &crate::config::Settings) -> Router<AppState> {
+    issues::upload_routes().merge(import::upload_routes(
+        settings.console_media.max_import_bytes,
+    ))
 }
 
 /// A signed-in person's request.
