@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 
 use crate::browser::chromedriver;
 use crate::console::Server;
@@ -175,24 +175,7 @@ async fn the_console_login_with_totp_works_in_chromium_in_japanese_and_english()
     let db = TestDb::sqlite().await;
     let s = Server::start(&db.url, &[("KAIRAN__CONSOLE__REQUIRE_TOTP", "true")]).await;
     let driver = chromedriver().await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=390,844", "--hide-scrollbars",
-                format!("--user-data-dir={}", driver.profile.path().display()),
-            ],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a Chromium session through chromedriver");
+    let c = driver.session(390, 844).await;
     journey(&c, &s, "ja", "hanako@example.jp", "山田 花子", &JA).await;
     journey(&c, &s, "en", "mary@example.org", "Mary Smith", &EN).await;
     c.close().await.unwrap();

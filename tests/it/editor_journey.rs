@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 
 use crate::browser::chromedriver;
 use crate::console::Server;
@@ -372,24 +372,7 @@ async fn the_editor_journey_works_in_chromium_in_japanese_and_english() {
     let image = s.dir.path().join("photo.png");
     std::fs::write(&image, PNG).unwrap();
     let driver = chromedriver().await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1280,900", "--hide-scrollbars",
-                format!("--user-data-dir={}", driver.profile.path().display()),
-            ],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a Chromium session through chromedriver");
+    let c = driver.session(1280, 900).await;
     journey(
         &c,
         &s,

@@ -9,7 +9,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 
 use crate::bounces::{hard_bounce, pipe, verp};
 use crate::browser::chromedriver;
@@ -298,24 +298,7 @@ async fn an_operator_watches_a_campaign_finds_a_reader_imports_and_sees_a_bounce
     assert!(ok, "{out}{err}");
 
     let driver = chromedriver().await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1280,900", "--hide-scrollbars",
-                format!("--user-data-dir={}", driver.profile.path().display()),
-            ],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a Chromium session through chromedriver");
+    let c = driver.session(1280, 900).await;
     c.goto(&s.url("/console/login?lang=ja")).await.unwrap();
     fill(&c, "email", "unyo@example.jp").await;
     fill(&c, "password", PASSWORD).await;
