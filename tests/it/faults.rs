@@ -131,7 +131,15 @@ fn sqlite_held_by_another_process_for_15_s_pauses_the_send_which_then_finishes()
         .spawn()
         .expect("sqlite3 (apt-get install sqlite3)");
     let mut stdin = lock.stdin.take().unwrap();
-    writeln!(stdin, "BEGIN EXCLUSIVE;\nSELECT 'locked';").unwrap();
+    // The shell has no busy timeout of its own: without `.timeout`, a BEGIN that meets one of
+    // kairan's commits fails at once and the shell goes on unlocked (seen on a loaded
+    // machine: the whole campaign went out "during the outage"). `.bail on` makes any such
+    // failure end the shell before it prints "locked".
+    writeln!(
+        stdin,
+        ".bail on\n.timeout 20000\nBEGIN EXCLUSIVE;\nSELECT 'locked';"
+    )
+    .unwrap();
     let mut line = String::new();
     BufReader::new(lock.stdout.take().unwrap())
         .read_line(&mut line)
