@@ -196,6 +196,15 @@ async fn find_reader(c: &fantoccini::Client, s: &Server, t: &Texts, email: &str)
         "the reader's language, not the page's"
     );
     assert!(body.contains("2026-12"), "the delivery: {body}");
+    assert_eq!(
+        text_of(c, "table.deliveries td[data-state='sent']").await,
+        if t.lang == "ja" {
+            "送信済み"
+        } else {
+            "Sent"
+        },
+        "delivery states are named in the page's language"
+    );
 }
 
 async fn import_japanese_headers(c: &fantoccini::Client, s: &Server, t: &Texts, n: usize) {

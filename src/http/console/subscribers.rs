@@ -345,6 +345,7 @@ async fn reader(
         "status": s.status.as_str(),
         "status_label": format!("console-ops-status-{}", s.status.as_str()),
         "source": s.source.as_str(),
+        "source_label": format!("console-ops-source-{}", s.source.as_str()),
         "created": time(s.created_at),
         "confirmed": opt_time(s.confirmed_at),
         "unsubscribed": opt_time(s.unsubscribed_at),
@@ -353,6 +354,7 @@ async fn reader(
         "soft_score": format!("{:.1}", h.soft_bounce_score),
         "consents": h.consents.iter().map(|c| json!({
             "method": c.method.as_str(),
+            "method_label": format!("console-ops-source-{}", c.method.as_str()),
             "form_at": time(c.form_at),
             "confirmed_at": opt_time(c.confirmed_at),
             "ip": c.ip,
@@ -362,6 +364,7 @@ async fn reader(
         "deliveries": h.deliveries.iter().map(|d| json!({
             "slug": d.slug,
             "state": d.state.as_str(),
+            "state_label": format!("console-ops-delivery-{}", d.state.as_str()),
             "attempts": d.attempts,
             "sent_at": opt_time(d.sent_at),
             "updated_at": time(d.updated_at),
