@@ -328,3 +328,55 @@ pub fn kairan_cmd(dir: &std::path::Path) -> std::process::Command {
     }
     cmd
 }
+
+/// Expands each named `async fn(TestDb)` into a SQLite and a PostgreSQL `#[tokio::test]`,
+/// each with a fresh database of its own.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::TestDb::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use both_backends;
+
+/// Expands each named `async fn(Arc<dyn Store>)` (the storage contract) into a SQLite and a
+/// PostgreSQL `#[tokio::test]`, each with a fresh database, dropped afterwards.
+macro_rules! store_contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::postgres().await;
+                    super::$name(db.store.clone()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use store_contract;

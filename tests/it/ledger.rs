@@ -9,33 +9,9 @@ use kairan::app::ports::*;
 use kairan::domain::*;
 
 use crate::helpers::now;
+use crate::helpers::store_contract;
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::postgres().await;
-                    super::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-both_backends!(
+store_contract!(
     an_outcome_from_a_worker_whose_lease_was_taken_back_is_not_recorded,
     a_send_to_a_reader_who_left_meanwhile_is_recorded_but_a_deferral_is_not,
     many_leased_outcomes_with_a_hard_bounce_are_recorded_in_one_transaction,

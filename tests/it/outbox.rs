@@ -12,30 +12,9 @@ use kairan::app::ports::*;
 use kairan::domain::*;
 use tokio_util::sync::CancellationToken;
 
+use crate::helpers::both_backends;
 use crate::helpers::fake_smtp::FakeSmtp;
 use crate::helpers::{TestDb, free_port, now, settings_with};
-
-/// Expands each named test into a SQLite and a PostgreSQL `#[tokio::test]`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::helpers::TestDb::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::helpers::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     queued_mail_is_claimed_once_and_each_outcome_is_recorded,

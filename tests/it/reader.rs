@@ -10,28 +10,8 @@ use kairan::app::reader_guard::form_stamp;
 use kairan::domain::SubscriberStatus;
 
 use crate::helpers::TestDb;
+use crate::helpers::both_backends;
 use crate::subscribe::{App, client, hidden_field};
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::helpers::TestDb::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::helpers::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     bots_get_the_same_page_and_nothing_is_stored_or_sent,

@@ -8,35 +8,10 @@ use chrono::Duration;
 use kairan::app::ports::*;
 use kairan::domain::*;
 
+use crate::helpers::store_contract;
 use crate::helpers::{TestDb, now};
 
-/// Expands each named test into a SQLite and a PostgreSQL `#[tokio::test]`.
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::postgres().await;
-                    super::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_contract!(
     subscribers_round_trip_with_japanese_names_and_consent,
     a_second_subscriber_with_the_same_address_is_a_conflict_and_nothing_is_half_written,
     status_changes_are_compare_and_set,

@@ -11,29 +11,8 @@ use kairan::domain::{Purpose, Signer, SubscriberId, SubscriberStatus};
 use kairan::startup::Application;
 use tokio_util::sync::CancellationToken;
 
+use crate::helpers::both_backends;
 use crate::helpers::{TestDb, settings_with};
-
-/// Expands each named test into a SQLite and a PostgreSQL `#[tokio::test]`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::helpers::TestDb::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::helpers::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
 
 both_backends!(
     the_pages_follow_the_language_choice_and_set_a_strict_policy,
