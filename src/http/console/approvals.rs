@@ -86,10 +86,7 @@ async fn approve(
     Path(id): Path<i64>,
     Form(form): Form<ApproveForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &form.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::SendIssues) {
+    if let Err(r) = console.permit(&state, &form.csrf, Action::SendIssues) {
         return r;
     }
     let ip = console.page.ip.map(|i| i.to_string());

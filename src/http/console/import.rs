@@ -154,10 +154,7 @@ async fn upload(State(state): State<AppState>, console: Console, mut form: Multi
             }
         }
     }
-    if let Err(r) = console.check_csrf(&state, &csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::ManageSubscribers) {
+    if let Err(r) = console.permit(&state, &csrf, Action::ManageSubscribers) {
         return r;
     }
     if let Some((status, e)) = error {

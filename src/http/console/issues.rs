@@ -279,10 +279,7 @@ async fn create(
     console: Console,
     Form(f): Form<TextForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::EditIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::EditIssues) {
         return r;
     }
     let slug = f.slug.clone().unwrap_or_default().trim().to_owned();
@@ -423,10 +420,7 @@ async fn save(
     Path(id): Path<IssueId>,
     Form(f): Form<TextForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::EditIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::EditIssues) {
         return r;
     }
     let lang = console.page.lang;
@@ -502,10 +496,7 @@ async fn accept(
     Path(id): Path<IssueId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::EditIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::EditIssues) {
         return r;
     }
     match drafts::accept_replacements(state.store.as_ref(), id, Utc::now()).await {
@@ -667,10 +658,7 @@ async fn test_send(
     Path(id): Path<IssueId>,
     Form(f): Form<TestForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::EditIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::EditIssues) {
         return r;
     }
     let lang = console.page.lang;
@@ -783,10 +771,7 @@ async fn schedule(
     Path(id): Path<IssueId>,
     Form(f): Form<ScheduleForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::SendIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::SendIssues) {
         return r;
     }
     let lang = console.page.lang;
@@ -856,10 +841,7 @@ async fn send_now(
     Path(id): Path<IssueId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::SendIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::SendIssues) {
         return r;
     }
     if approval::needs_approval(&state.settings) {
@@ -902,10 +884,7 @@ async fn control(
     csrf: &str,
     c: Control,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::SendIssues) {
+    if let Err(r) = console.permit(&state, csrf, Action::SendIssues) {
         return r;
     }
     match editorial::control(state.store.as_ref(), id, c, Utc::now()).await {
@@ -954,10 +933,7 @@ async fn request_send(
     Path(id): Path<IssueId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::EditIssues) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::EditIssues) {
         return r;
     }
     let lang = console.page.lang;

@@ -151,6 +151,14 @@ impl Console {
         })
     }
 
+    /// A console POST's two gates in their order: the form token ([`Console::check_csrf`]),
+    /// then the role ([`Console::require`]).
+    #[allow(clippy::result_large_err)]
+    pub fn permit(&self, state: &AppState, csrf: &str, action: Action) -> Result<(), Response> {
+        self.check_csrf(state, csrf)?;
+        self.require(state, action)
+    }
+
     /// The person as the audit log names them.
     pub fn actor(&self) -> Actor {
         Actor::user(&self.user, self.page.ip.map(|ip| ip.to_string()))

@@ -220,10 +220,7 @@ async fn list(
 }
 
 async fn add(State(state): State<AppState>, console: Console, Form(f): Form<AddForm>) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::ManageSubscribers) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::ManageSubscribers) {
         return r;
     }
     let refuse = |msg: String| async {
@@ -395,10 +392,7 @@ async fn unsubscribe(
     Path(raw): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::ManageSubscribers) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::ManageSubscribers) {
         return r;
     }
     let Some(id) = parse_id(&raw) else {
@@ -471,10 +465,7 @@ async fn erase(
     Path(raw): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = console.check_csrf(&state, &f.csrf) {
-        return r;
-    }
-    if let Err(r) = console.require(&state, Action::ManageSubscribers) {
+    if let Err(r) = console.permit(&state, &f.csrf, Action::ManageSubscribers) {
         return r;
     }
     let Some(id) = parse_id(&raw) else {
