@@ -838,7 +838,7 @@ impl Run {
         let left = self
             .d
             .patient("look for readers who left", || {
-                self.d.store.skipped_among(&ids)
+                self.d.store.skipped_among(self.issue.id, &ids)
             })
             .await?;
         if !left.is_empty() {

@@ -821,22 +821,31 @@ macro_rules! storage_impl {
                     == 1)
             }
 
-            async fn skipped_among(&self, ids: &[DeliveryId]) -> Result<Vec<DeliveryId>, StoreError> {
-                if ids.is_empty() {
+            async fn skipped_among(
+                &self,
+                issue: IssueId,
+                ids: &[DeliveryId],
+            ) -> Result<Vec<DeliveryId>, StoreError> {
+                let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
+                    return Ok(Vec::new());
+                };
+                // The skipped rows of the id range, read off the claim index (issue, state,
+                // id): one statement shape, and a handful of index entries (readers who left
+                // are few) instead of a probe per id of the worker's queue.
+                let skipped: Vec<i64> = sqlx::query_scalar(
+                    "SELECT id FROM deliveries
+                     WHERE issue_id = $1 AND state = 'skipped' AND id BETWEEN $2 AND $3",
+                )
+                .bind(issue.get())
+                .bind(lo.get())
+                .bind(hi.get())
+                .fetch_all(&self.pool)
+                .await?;
+                if skipped.is_empty() {
                     return Ok(Vec::new());
                 }
-                // Padded to a power of two (repeating the last id): a handful of statement
-                // shapes, each prepared once per connection, instead of one per queue length.
-                let n = ids.len().next_power_of_two();
-                let sql = format!(
-                    "SELECT id FROM deliveries WHERE state = 'skipped' AND id IN ({})",
-                    placeholders(1, n)
-                );
-                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-                for id in ids.iter().chain(std::iter::repeat_n(&ids[ids.len() - 1], n - ids.len())) {
-                    q = q.bind(id.get());
-                }
-                Ok(q.fetch_all(&self.pool).await?.into_iter().map(DeliveryId::new).collect())
+                let skipped: std::collections::HashSet<i64> = skipped.into_iter().collect();
+                Ok(ids.iter().copied().filter(|id| skipped.contains(&id.get())).collect())
             }
 
             async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError> {

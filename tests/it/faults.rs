@@ -31,9 +31,22 @@ fn finished(out: &std::process::Output) {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // On a mismatch, the distinct replies that failed or deferred deliveries got say why.
+    let mut replies: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains("delivery failed") || l.contains("temporary failure"))
+        .filter_map(|l| {
+            l.split("reply")
+                .nth(1)
+                .map(|r| r.chars().take(160).collect())
+        })
+        .collect();
+    replies.sort();
+    replies.dedup();
+    replies.truncate(10);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!("sent: {READERS} delivered")),
-        "{}",
+        "{}\nreplies seen: {replies:#?}",
         String::from_utf8_lossy(&out.stdout)
     );
 }

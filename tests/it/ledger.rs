@@ -15,6 +15,7 @@ store_contract!(
     an_outcome_from_a_worker_whose_lease_was_taken_back_is_not_recorded,
     a_send_to_a_reader_who_left_meanwhile_is_recorded_but_a_deferral_is_not,
     many_leased_outcomes_with_a_hard_bounce_are_recorded_in_one_transaction,
+    a_worker_learns_which_of_its_deliveries_were_skipped_and_no_others,
 );
 
 /// `n` active readers and an issue in `sending` with their deliveries.
@@ -229,6 +230,63 @@ async fn a_send_to_a_reader_who_left_meanwhile_is_recorded_but_a_deferral_is_not
     assert_eq!(store.record_leased_outcomes(&outcomes, t).await.unwrap(), 1);
     let counts = store.delivery_counts(issue).await.unwrap();
     assert_eq!((counts.sent, counts.skipped, counts.pending), (1, 1, 0));
+}
+
+/// The dispatcher's look for readers who left under a worker: of the ids it asks about,
+/// exactly those skipped now; skipped deliveries between them (another worker's) or of
+/// another issue are not reported.
+async fn a_worker_learns_which_of_its_deliveries_were_skipped_and_no_others(store: Arc<dyn Store>) {
+    let (issue, subs) = campaign(&store, 6).await;
+    let t = now();
+    let c = store
+        .claim_deliveries(issue, OLD, 10, t, t + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(c.len(), 6);
+    let by_sub = |s: SubscriberId| c.iter().find(|d| d.subscriber_id == s).unwrap().id;
+    assert_eq!(store.skipped_among(issue, &[]).await.unwrap(), vec![]);
+    let mine: Vec<DeliveryId> = c.iter().map(|d| d.id).step_by(2).collect();
+    assert_eq!(store.skipped_among(issue, &mine).await.unwrap(), vec![]);
+    // Readers 0, 1 and 4 leave: 0 and 4 are among the asked ids, 1 lies between them.
+    for i in [0, 1, 4] {
+        store
+            .set_subscriber_status(
+                subs[i],
+                &[SubscriberStatus::Active],
+                SubscriberStatus::Unsubscribed,
+                Some("page"),
+                t,
+            )
+            .await
+            .unwrap();
+    }
+    let asked = [by_sub(subs[0]), by_sub(subs[2]), by_sub(subs[4])];
+    let mut got = store.skipped_among(issue, &asked).await.unwrap();
+    got.sort();
+    let mut want = vec![by_sub(subs[0]), by_sub(subs[4])];
+    want.sort();
+    assert_eq!(got, want);
+    // The same ids asked about for another issue: none of its deliveries.
+    let other = store
+        .insert_issue(&NewIssue {
+            slug: "2027-02".into(),
+            state: IssueState::Queued,
+            send_at: None,
+            ja: IssueContent {
+                subject: "二月号".into(),
+                preheader: None,
+                markdown: "本文".into(),
+            },
+            en: IssueContent {
+                subject: "February".into(),
+                preheader: None,
+                markdown: "Body".into(),
+            },
+            now: t,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.skipped_among(other, &asked).await.unwrap(), vec![]);
 }
 
 async fn many_leased_outcomes_with_a_hard_bounce_are_recorded_in_one_transaction(

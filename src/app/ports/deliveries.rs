@@ -56,8 +56,13 @@ pub trait DeliveryStore: Send + Sync {
         id: IssueId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Those of `ids` that are `skipped` now (their reader left while a worker held them).
-    async fn skipped_among(&self, ids: &[DeliveryId]) -> Result<Vec<DeliveryId>, StoreError>;
+    /// Those of `ids` (deliveries of `issue`) that are `skipped` now (their reader left while
+    /// a worker held them).
+    async fn skipped_among(
+        &self,
+        issue: IssueId,
+        ids: &[DeliveryId],
+    ) -> Result<Vec<DeliveryId>, StoreError>;
     /// Deliveries of the issue sent at or after `since` (the current rate).
     async fn sent_since(&self, issue: IssueId, since: DateTime<Utc>) -> Result<u64, StoreError>;
     /// The latest failed or retrying deliveries of the issue, newest first.
