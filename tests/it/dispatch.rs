@@ -441,6 +441,63 @@ async fn a_reader_who_leaves_while_their_delivery_is_in_a_claimed_batch_gets_not
     db.cleanup().await;
 }
 
+/// A worker claims its next batch while it sends the last quarter of the current one. A
+/// worker stopped then holds two batches: both go back unsent (nothing stays leased to a
+/// process that is still alive), and the next run sends each reader exactly once.
+async fn a_stopped_worker_hands_back_the_batch_it_claimed_ahead(db: TestDb) {
+    // One message a second; batches of four, so the next is claimed with one left.
+    let sink = SmtpSink::start_with(&["-w", "1"]).await;
+    subscribers(&db.store, 12).await;
+    let issue = started_issue(&db.store).await;
+    let d = dispatcher(
+        &db.store,
+        &sink.url(),
+        &[
+            ("KAIRAN__DISPATCH__CONCURRENCY", "1"),
+            ("KAIRAN__DISPATCH__BATCH_SIZE", "4"),
+        ],
+    );
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let (d, stop) = (d.clone(), stop.clone());
+        async move { d.run(issue, stop, Arc::new(Progress::default())).await }
+    });
+    // The first batch's last message and the whole next batch are leased: 5.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while db.store.delivery_counts(issue).await.unwrap().sending < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch was claimed ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    let end = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(end, RunEnd::Shutdown);
+    let c = db.store.delivery_counts(issue).await.unwrap();
+    assert_eq!(c.sending, 0, "nothing stays leased: {c:?}");
+    assert!(c.sent >= 3 && c.sent + c.pending + c.retry == 12, "{c:?}");
+    assert_eq!(run_to_end(&d, issue).await, RunEnd::Finished);
+    let got = received(&sink, 12).await;
+    assert_eq!(got.len(), 12);
+    assert!(got.values().all(|copies| copies.len() == 1), "{got:?}");
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_worker_hands_back_the_batch_it_claimed_ahead_on_sqlite() {
+    a_stopped_worker_hands_back_the_batch_it_claimed_ahead(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_worker_hands_back_the_batch_it_claimed_ahead_on_postgres() {
+    a_stopped_worker_hands_back_the_batch_it_claimed_ahead(TestDb::postgres().await).await;
+}
+
 /// The fixture's content, which must pass the editorial checks.
 fn valid(d: kairan::app::editorial::Draft) -> kairan::domain::IssueContent {
     assert_eq!(d.problems(), [], "the fixture is a valid issue");
