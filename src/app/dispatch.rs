@@ -9,8 +9,8 @@
 //! quarter of the current one is sent (`Ahead`); a worker that stops hands both back.
 //!
 //! The ledger: every outcome goes to one recorder task per run, which commits what all
-//! workers handed it in one statement (group commit) as soon as a worker waits on it, a group
-//! holds one outcome per worker, or 2 ms passed; only the lease's owner's outcome applies
+//! workers handed it in one statement (group commit) whenever it is idle: what arrives while
+//! a commit runs is the next group; only the lease's owner's outcome applies
 //! (`record_leased_outcomes`). A worker keeps
 //! a window of two: it may not start message N+2 before N's outcome is durable, so after
 //! `kill -9` at most two messages per worker were sent and not recorded (the duplicates, each
@@ -57,8 +57,6 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 pub const WINDOW: usize = 2;
 /// The most outcomes the recorder commits in one transaction.
 const GROUP_MAX: usize = 2048;
-/// The longest an outcome waits for its commit group while no worker waits on it.
-const GROUP_DELAY: Duration = Duration::from_millis(2);
 
 /// Counts one runner reports as it goes (for `kairan send`'s progress line and logs).
 #[derive(Debug, Default)]
@@ -377,11 +375,9 @@ impl Dispatcher {
 /// waits on a number rather than on a channel per message.
 struct Ledger {
     queue: std::sync::Mutex<Queued>,
-    /// Wakes the recorder: a first outcome, a full group, a worker waiting, the end.
+    /// Wakes the idle recorder: a first outcome, the end.
     wake: Notify,
     durable: watch::Sender<u64>,
-    /// The highest number a worker waits on: above `durable`, the recorder commits at once.
-    wanted: AtomicU64,
     /// The recorder gave up (the database stayed away past `dispatch.db_patience`).
     failed: std::sync::atomic::AtomicBool,
 }
@@ -390,7 +386,6 @@ struct Ledger {
 struct Queued {
     outcomes: Vec<LeasedOutcome>,
     last: u64,
-    since: Option<Instant>,
     closed: bool,
 }
 
@@ -400,21 +395,19 @@ impl Ledger {
             queue: std::sync::Mutex::new(Queued::default()),
             wake: Notify::new(),
             durable: watch::Sender::new(0),
-            wanted: AtomicU64::new(0),
             failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Queues an outcome; returns its number.
-    fn submit(&self, o: LeasedOutcome, group: usize) -> u64 {
+    fn submit(&self, o: LeasedOutcome) -> u64 {
         let (n, len) = {
             let mut q = self.queue.lock().expect("not poisoned");
             q.last += 1;
             q.outcomes.push(o);
-            q.since.get_or_insert_with(Instant::now);
             (q.last, q.outcomes.len())
         };
-        if len == 1 || len >= group {
+        if len == 1 {
             self.wake.notify_one();
         }
         n
@@ -426,8 +419,6 @@ impl Ledger {
         if *rx.borrow_and_update() >= n {
             return true;
         }
-        self.wanted.fetch_max(n, Ordering::SeqCst);
-        self.wake.notify_one();
         loop {
             if self.failed.load(Ordering::SeqCst) {
                 return false;
@@ -447,53 +438,33 @@ impl Ledger {
     }
 }
 
-/// The recorder (group commit): commits what the workers handed in, in one statement or
-/// transaction, as soon as a worker waits on it, a group has one outcome per worker, or the
-/// oldest has waited [`GROUP_DELAY`] — so a commit carries several workers' outcomes and
-/// none is held back while a worker needs it. Pipelined: while one commit runs, the next
-/// group gathers. Retries through an outage up to `dispatch.db_patience`. Ends when the run
-/// closed the ledger and everything is recorded; an error means outcomes were lost (their
-/// rows stay leased and come back when the lease runs out).
+/// The recorder (group commit): whenever it is idle and outcomes are queued, it commits all
+/// of them (up to [`GROUP_MAX`]) in one statement or transaction; what the workers hand in
+/// while a commit runs is the next group. So a commit carries several workers' outcomes
+/// (about as many as arrive during one commit) and no outcome waits for a group to fill.
+/// Retries through an outage up to `dispatch.db_patience`. Ends when the run closed the
+/// ledger and everything is recorded; an error means outcomes were lost (their rows stay
+/// leased and come back when the lease runs out).
 async fn record(d: Arc<Dispatcher>, ledger: Arc<Ledger>) -> anyhow::Result<()> {
-    let group_size = (d.settings.dispatch.concurrency as usize).max(1);
     let (mut commits, mut recorded, mut not_applied) = (0u64, 0u64, 0u64);
     loop {
         let (outcomes, upto) = loop {
-            let wait = {
+            {
                 let mut q = ledger.queue.lock().expect("not poisoned");
-                let durable = *ledger.durable.borrow();
                 let n = q.outcomes.len();
-                let waited = q.since.map(|t| t.elapsed()).unwrap_or_default();
-                if n > 0
-                    && (q.closed
-                        || n >= group_size
-                        || ledger.wanted.load(Ordering::SeqCst) > durable
-                        || waited >= GROUP_DELAY)
-                {
-                    q.since = None;
+                if n > 0 {
                     let take = n.min(GROUP_MAX);
                     let rest = q.outcomes.split_off(take);
                     let outcomes = std::mem::replace(&mut q.outcomes, rest);
-                    let upto = q.last - (n - take) as u64;
-                    if !q.outcomes.is_empty() {
-                        q.since = Some(Instant::now());
-                    }
-                    break (outcomes, upto);
+                    break (outcomes, q.last - (n - take) as u64);
                 }
-                if n == 0 && q.closed {
+                if q.closed {
                     log_done(commits, recorded, not_applied);
                     return Ok(());
                 }
-                if n > 0 {
-                    GROUP_DELAY - waited
-                } else {
-                    Duration::from_secs(1)
-                }
-            };
-            tokio::select! {
-                _ = ledger.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
             }
+            // A permit stored by a `submit` or `close` since the look above wakes at once.
+            ledger.wake.notified().await;
         };
         let applied = d
             .patient("record outcomes", || {
@@ -625,8 +596,7 @@ impl Run {
             owner: owner.clone(),
             outcome,
         };
-        self.ledger
-            .submit(o, self.d.settings.dispatch.concurrency as usize)
+        self.ledger.submit(o)
     }
 
     /// Ends the leases of this host's processes that are gone, so their deliveries are
