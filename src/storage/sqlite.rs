@@ -85,8 +85,11 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
     }
     }
     deliveries {
-    /// One write transaction: an `UPDATE … RETURNING` takes the write lock first thing (so
-    /// the busy timeout applies, no read-to-write upgrade), then the subscribers are joined.
+    /// One `UPDATE … RETURNING` statement takes the rows (a write transaction of its own, so
+    /// the busy timeout applies and there is no read-to-write upgrade); the subscribers are
+    /// read after it, outside the write lock, which every other writer — the ledger's
+    /// commits above all — waits for. Should that read fail, the rows are leased to `owner`
+    /// and its next claim takes them again.
     async fn claim_deliveries(
         &self,
         issue: IssueId,
@@ -95,7 +98,6 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             // One branch per claimable state, each an ordered range of the
             // (issue_id, state, id) index: with the three states OR-ed in one WHERE, SQLite
@@ -125,10 +127,9 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
         .bind(now)
         .bind(issue.get())
         .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
         if ids.is_empty() {
-            tx.commit().await?;
             return Ok(Vec::new());
         }
         let sql = format!(
@@ -141,8 +142,7 @@ storage_impl!(SqliteStore, sqlx::Sqlite,
         for id in &ids {
             query = query.bind(id);
         }
-        let claimed = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let claimed = query.fetch_all(&self.pool).await?;
         claimed.into_iter().map(ClaimedDelivery::try_from).collect()
     }
     }
