@@ -14,6 +14,8 @@ pub struct Sink {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// How many times it was started: part of the dump files' names (see `restart`).
+    starts: u32,
 }
 
 impl Sink {
@@ -25,6 +27,7 @@ impl Sink {
             port: free_port(),
             dir,
             child: None,
+            starts: 0,
         };
         s.restart();
         s
@@ -53,9 +56,18 @@ impl Sink {
         if is_root() {
             cmd.args(["-u", "nobody"]);
         }
+        // Each start dumps under names of its own: in CI a restarted sink, dumping under its
+        // predecessor's names (the second plus a pseudo-random number), found its candidate
+        // names taken and died ("smtp-sink: fatal: mail_file_open: something is looping"),
+        // so the rest of the campaign was refused and failed (twice in full runs).
+        self.starts += 1;
         let child = cmd
             .arg("-d")
-            .arg(format!("{}/msg.%H%M%S.", self.dir.path().display()))
+            .arg(format!(
+                "{}/msg.%H%M%S.{}.",
+                self.dir.path().display(),
+                self.starts
+            ))
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("256")
             .stdout(Stdio::null())
