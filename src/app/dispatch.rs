@@ -705,19 +705,7 @@ impl Run {
                     turn = claim.turn;
                     claim.rows().await?
                 }
-                None => {
-                    self.d
-                        .patient("claim deliveries", || {
-                            store.claim_deliveries(
-                                id,
-                                &owners[turn],
-                                self.d.settings.dispatch.batch_size,
-                                Utc::now(),
-                                self.d.lease_until(),
-                            )
-                        })
-                        .await?
-                }
+                None => self.claim(&owners[turn]).await?,
             };
             if batch.is_empty() {
                 let counts = self
@@ -755,23 +743,25 @@ impl Run {
         }
     }
 
+    /// Leases the next batch to `owner`, riding out an outage.
+    async fn claim(&self, owner: &str) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let d = &self.d;
+        d.patient("claim deliveries", || {
+            d.store.claim_deliveries(
+                self.issue.id,
+                owner,
+                d.settings.dispatch.batch_size,
+                Utc::now(),
+                d.lease_until(),
+            )
+        })
+        .await
+    }
+
     /// Claims the next batch under `owner` in the background (see [`Ahead`]).
     fn claim_ahead(self: &Arc<Self>, turn: usize, owner: &Arc<str>) -> Ahead {
-        let run = self.clone();
-        let name = owner.clone();
-        let claim = tokio::spawn(async move {
-            let d = &run.d;
-            d.patient("claim deliveries", || {
-                d.store.claim_deliveries(
-                    run.issue.id,
-                    &name,
-                    d.settings.dispatch.batch_size,
-                    Utc::now(),
-                    d.lease_until(),
-                )
-            })
-            .await
-        });
+        let (run, name) = (self.clone(), owner.clone());
+        let claim = tokio::spawn(async move { run.claim(&name).await });
         Ahead {
             turn,
             owner: owner.clone(),

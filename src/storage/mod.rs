@@ -829,9 +829,10 @@ macro_rules! storage_impl {
                 let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
                     return Ok(Vec::new());
                 };
-                // The skipped rows of the id range, read off the claim index (issue, state,
-                // id): one statement shape, and a handful of index entries (readers who left
-                // are few) instead of a probe per id of the worker's queue.
+                // The skipped rows of the id range, read off an (issue, state, id) index
+                // (SQLite's deliveries_claim, PostgreSQL's partial deliveries_exceptions): one
+                // statement shape, and a handful of index entries (readers who left are few)
+                // instead of a probe per id of the worker's queue.
                 let skipped: Vec<i64> = sqlx::query_scalar(
                     "SELECT id FROM deliveries
                      WHERE issue_id = $1 AND state = 'skipped' AND id BETWEEN $2 AND $3",
